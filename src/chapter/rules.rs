@@ -1,0 +1,161 @@
+//! What counts as a question, a structural heading, a placeholder, a metadata line or an outline.
+//! The defaults fit the heading styles of real Chinese interview books; `aigcq.toml` overrides them.
+
+use regex::{Regex, RegexBuilder};
+use serde::{Deserialize, Serialize};
+
+/// The `[questions]` table of `aigcq.toml`: regular expressions, matched case-insensitively.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuestionConfig {
+    /// A heading whose text matches one of these is a question (unless it sits inside an answer).
+    pub patterns: Vec<String>,
+    /// A heading matching one of these is a question even inside another question's answer.
+    pub strong_patterns: Vec<String>,
+    /// Headings that are never questions (tables of contents, chapter titles).
+    pub structural: Vec<String>,
+    /// A line made only of one of these marks an unwritten answer.
+    pub placeholders: Vec<String>,
+    /// Metadata lines (difficulty, frequency) that are not an answer by themselves.
+    pub metadata: String,
+    /// Answer labels such as `**回答：**` that are not an answer by themselves.
+    pub label: String,
+    /// A line listing a sub-question (`Q1：为什么…？`).
+    pub outline: String,
+    /// Less prose than this many characters (outside links) is a stub.
+    pub min_prose_chars: usize,
+}
+
+impl Default for QuestionConfig {
+    fn default() -> Self {
+        let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect();
+        QuestionConfig {
+            patterns: s(&[
+                // 7.  7、  7．  (not 7.1, which the dotted form below takes)
+                r"^\d+\s*(?:[、．]|\.(?:\D|$))",
+                // 5.1.1.1 / 4.4.1_… ; a leading zero (01.02_LeNet) is a file code, not a number
+                r"^[1-9]\d*(?:\.\d+)+(?:[\s_:：、.]|$)",
+                r"^Q\d+",
+                r"^[(（]\d+[)）]",
+                r"[?？]\s*$",
+            ]),
+            strong_patterns: s(&[r"^(?:[1-9][\d.]*[\s_]*)?面试问题\s*\d*\s*[:：\-_]"]),
+            structural: s(&[
+                r"^\W*(?:目录|目錄|contents|table of contents|toc)(?:导航)?\W*$",
+                r"^\W*第[一二三四五六七八九十百零〇两\d]+[章节篇部]",
+            ]),
+            placeholders: s(&[
+                "待补充", "待更新", "待完善", "待续", "未完待续", "敬请期待", "TODO", "TBD", "WIP",
+                "coming soon", "to be continued", r"\.\.\.", "…+",
+            ]),
+            metadata: r"^[\s*_>（(]*(?:难度评分|难度|考察频率|出现频率|频率|考察重点|标签|tags?|注)\s*[:：]".into(),
+            label: r"^[\s*_>]*(?:回答|答案|答|解答|问题解答|参考答案|answer)\s*[:：]?[\s*_]*[:：]?\s*$".into(),
+            outline: r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:Q\d+\s*[:：.、]|.*[?？]\s*$)".into(),
+            min_prose_chars: 16,
+        }
+    }
+}
+
+/// [`QuestionConfig`] compiled.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub(crate) question: Regex,
+    pub(crate) strong: Regex,
+    pub(crate) structural: Regex,
+    pub(crate) placeholder: Regex,
+    pub(crate) metadata: Regex,
+    pub(crate) label: Regex,
+    pub(crate) outline: Regex,
+    pub(crate) min_prose: usize,
+}
+
+/// A pattern in `[questions]` that does not compile.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid pattern in [questions].{field}: {source}")]
+pub struct PatternError {
+    pub field: &'static str,
+    #[source]
+    pub source: regex::Error,
+}
+
+fn any_of(field: &'static str, patterns: &[String]) -> Result<Regex, PatternError> {
+    let joined = if patterns.is_empty() {
+        // Matches nothing.
+        r"[^\s\S]".to_string()
+    } else {
+        patterns.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|")
+    };
+    build(field, &joined)
+}
+
+fn build(field: &'static str, pattern: &str) -> Result<Regex, PatternError> {
+    RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .build()
+        .map_err(|source| PatternError { field, source })
+}
+
+impl Rules {
+    pub fn new(c: &QuestionConfig) -> Result<Rules, PatternError> {
+        let placeholder = format!(
+            r"^[\s*_>#\-~（(\[]*(?:{})[\s*_。.!！~～…:：)）\]\-]*$",
+            c.placeholders.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|")
+        );
+        Ok(Rules {
+            question: any_of("patterns", &c.patterns)?,
+            strong: any_of("strong_patterns", &c.strong_patterns)?,
+            structural: any_of("structural", &c.structural)?,
+            placeholder: build("placeholders", &placeholder)?,
+            metadata: build("metadata", &c.metadata)?,
+            label: build("label", &c.label)?,
+            outline: build("outline", &c.outline)?,
+            min_prose: c.min_prose_chars,
+        })
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules::new(&QuestionConfig::default()).expect("default patterns compile")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_question_patterns() {
+        let r = Rules::default();
+        for q in ["7.介绍一下", "7、介绍", "7．介绍", "Q7 什么", "（7）什么", "(7) x", "5.1.1.1 面试问题：x", "为什么？", "Why?"] {
+            assert!(r.question.is_match(q), "{q}");
+        }
+        for q in ["主要特点与功能", "01.02_LeNet 系列模型", "一、模型架构", "2026年展望"] {
+            assert!(!r.question.is_match(q), "{q}");
+        }
+        assert!(r.strong.is_match("面试问题：x") && r.strong.is_match("4.4.1.1_面试问题：x"));
+        assert!(r.strong.is_match("面试问题1：x") && r.strong.is_match("面试问题-x"));
+        assert!(!r.strong.is_match("面试问题汇总"));
+        assert!(r.structural.is_match("📑 目录导航") && r.structural.is_match("第一章 主流模型正文"));
+        assert!(!r.structural.is_match("1.目录结构有什么用？"));
+    }
+
+    #[test]
+    fn placeholders_metadata_labels() {
+        let r = Rules::default();
+        assert!(r.placeholder.is_match("**待补充**") && r.placeholder.is_match("TODO."));
+        assert!(!r.placeholder.is_match("Rocky会持续补充完善答案"));
+        assert!(r.metadata.is_match("**难度评分：⭐⭐⭐ (3/5)  |  考察频率：⭐⭐⭐⭐ (4/5)**"));
+        assert!(r.label.is_match("**回答：**") && r.label.is_match("**答案**："));
+        assert!(r.outline.is_match("Q1：为什么 AI 视频模型里经常会出现 T5 和 CLIP？"));
+        assert!(r.outline.is_match("- (2) 常见的聚类算法有哪些？"));
+        assert!(!r.outline.is_match("视频任务比图像任务更难。"));
+    }
+
+    #[test]
+    fn bad_pattern_names_its_field() {
+        let c = QuestionConfig { patterns: vec!["(".into()], ..Default::default() };
+        let e = Rules::new(&c).unwrap_err();
+        assert!(e.to_string().contains("[questions].patterns"));
+    }
+}

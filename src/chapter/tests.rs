@@ -1,0 +1,272 @@
+//! Unit tests of the chapter model, on small chapters written for each heading style found in
+//! real question banks.
+
+use super::*;
+
+fn parse(text: &str) -> Chapter<'_> {
+    Chapter::parse(text, &Rules::default())
+}
+
+/// (index, kind or "-", heading text) for every question.
+fn summary(c: &Chapter) -> Vec<(usize, String, String)> {
+    c.questions
+        .iter()
+        .map(|q| {
+            let kind = match (q.group, q.gap) {
+                (true, _) => "group".to_string(),
+                (false, Some(k)) => k.to_string(),
+                (false, None) => "-".to_string(),
+            };
+            (q.index, kind, c.heading(q).text.clone())
+        })
+        .collect()
+}
+
+fn kinds(c: &Chapter) -> Vec<String> {
+    summary(c).into_iter().map(|(_, k, _)| k).collect()
+}
+
+#[test]
+fn html_headings_with_toc_and_same_level_subheadings() {
+    let text = "# 目录\n\n## 第一章 模型\n\n- [1.A是什么？](#1.A是什么？)\n- [2.B是什么？](#2.B是什么？)\n- [3.C?](#3.C?)\n\n## 第一章 模型正文\n\n<h2 id=\"1.A是什么？\">1.A是什么？</h2>\n\nA 是一种用于图像生成的扩散模型，它由编码器和解码器组成。\n\n## 主要特点\n\n很多特点。\n\n<h2 id=\"2.B是什么？\">2.B是什么？</h2>\n\n\n<h2 id=\"3.C?\">3.C?</h2>\n";
+    let c = parse(text);
+    assert_eq!(c.toc.len(), 3);
+    assert!(c.toc.iter().all(|t| t.resolution == Resolution::Anchor));
+    assert_eq!(kinds(&c), ["-", "empty", "empty"]);
+    let q1 = &c.questions[0];
+    assert!(c.answer(q1).contains("## 主要特点"), "a same-level sub-heading stays in the answer");
+    assert_eq!(c.heading(q1).style, HeadingStyle::Html);
+    assert_eq!(c.heading(q1).anchor(), "1.A是什么？");
+}
+
+#[test]
+fn atx_heading_with_inline_anchor_and_link_heading_toc() {
+    let text = "## 5.1 总览\n\n### [5.1.1 区别](#q511)\n\n- [5.1.1.1 面试问题：架构差异？](#q5111)\n\n---\n\n### <a id=\"q511\"></a>5.1.1 区别\n\n#### <a id=\"q5111\"></a>5.1.1.1 面试问题：架构差异？\n\n**难度评分：⭐⭐ (2/5)**\n";
+    let c = parse(text);
+    assert_eq!(summary(&c), [(1, "group".into(), "5.1.1 区别".into()), (2, "metadata-only".into(), "5.1.1.1 面试问题：架构差异？".into())]);
+    assert_eq!(c.heading(&c.questions[1]).ids, ["q5111"]);
+    assert!(c.headings[1].link_target.is_some(), "the link heading is a TOC entry");
+}
+
+#[test]
+fn anchor_line_before_heading_and_crlf() {
+    let text = "## 目录导航\r\n\r\n- [问题一](#sec-1-q-1)\r\n\r\n<a id=\"sec-1-q-1\"></a>\r\n### 面试问题：什么是 Token？\r\n\r\n**回答：**\r\n\r\n<a id=\"sec-1-q-2\"></a>\r\n### 面试问题：什么是上下文？\r\n\r\n上下文是模型一次能看到的全部词元，决定了它能利用多少信息。\r\n";
+    let c = parse(text);
+    assert_eq!(kinds(&c), ["empty", "-"], "a bare answer label is still unanswered");
+    let q1 = &c.questions[0];
+    assert_eq!(c.heading(q1).ids, ["sec-1-q-1"]);
+    assert_eq!(c.toc[0].heading, Some(q1.heading));
+    // The next question's anchor line is not part of this answer.
+    assert!(!c.answer(q1).contains("sec-1-q-2"));
+    assert!(c.answer(q1).ends_with("\r\n\r\n"));
+}
+
+#[test]
+fn numbered_subheading_inside_answer_is_not_a_question() {
+    let text = "# 第一章 基础\n\n<h1 id=\"1\">1.介绍一下 DDPM</h1>\n\n## 面试问题：马尔可夫链如何定义?\n\n**难度评分：⭐⭐⭐ (3/5)  |  考察频率：⭐⭐⭐ (3/5)**\n\n## 面试问题：重参数技巧是什么？\n\n**难度评分：⭐⭐ (2/5)**\n\n重参数技巧把随机采样改写成确定性变换加独立噪声，使梯度可以回传。\n\n### 1. 核心原理与数学基础\n\n公式如下。\n\n### 2. 为什么需要它？\n\n因为采样不可导。\n";
+    let c = parse(text);
+    assert_eq!(
+        summary(&c),
+        [
+            (1, "group".into(), "1.介绍一下 DDPM".into()),
+            (2, "metadata-only".into(), "面试问题：马尔可夫链如何定义?".into()),
+            (3, "-".into(), "面试问题：重参数技巧是什么？".into()),
+        ]
+    );
+    assert!(c.answer(&c.questions[2]).contains("### 2. 为什么需要它？"));
+}
+
+#[test]
+fn strong_question_under_a_group_with_intro_text() {
+    let text = "<h1 id=\"1\">1.视频和图像有什么不同?</h1>\n\n> 🎯 **考察重点**：时间维度\n\n### ❓ 核心问题\n\n## 面试问题1：为什么视频更难？\n\n视频多了时间维度，需要同时建模空间与运动，计算量也更大。\n";
+    let c = parse(text);
+    assert_eq!(kinds(&c), ["group", "-"]);
+}
+
+#[test]
+fn numbering_that_continues_is_a_question_one_level_too_deep() {
+    let text = "## 1、第一个问题？\n\n这是第一个问题的完整回答，内容足够长，可以算作答案。\n\n### 2、第二个问题写深了一级？\n\n\n## 3、第三个问题？\n\n第三个问题的回答也写得足够长，可以算作答案。\n";
+    let c = parse(text);
+    assert_eq!(kinds(&c), ["-", "empty", "-"]);
+}
+
+#[test]
+fn setext_and_indented_atx_headings() {
+    let text = "什么是 A？\n-------------\n\nA 是第一个字母，也是本章节第一个问题的答案。\n\n   ## 2. 什么是 B？\n\n什么是 C？\n-------------\n";
+    let c = parse(text);
+    assert_eq!(kinds(&c), ["-", "empty", "empty"]);
+    assert_eq!(c.heading(&c.questions[0]).style, HeadingStyle::Setext);
+    assert_eq!(c.heading(&c.questions[1]).style, HeadingStyle::Atx);
+}
+
+#[test]
+fn nothing_inside_code_or_comments_is_a_heading() {
+    let text = "```\n## 1. 不是问题？\n```\n\n    ## 2. 也不是？\n\n<!--\n<h2>3. 注释里？</h2>\n## 4. 注释里？\n-->\n\n## 5. 真问题？\n";
+    let c = parse(text);
+    assert_eq!(summary(&c), [(1, "empty".into(), "5. 真问题？".into())]);
+}
+
+#[test]
+fn gap_kinds() {
+    let text = "\
+## 1. 空？
+
+---
+
+<div align=\"center\"></div>
+
+<!-- 稍后 -->
+
+## 2. 占位？
+
+待补充
+
+## 3. 元数据？
+
+**难度评分：⭐⭐⭐ (3/5)  |  考察频率：⭐⭐⭐⭐ (4/5)**
+
+## 4. 链接？
+
+- [点击查看详细答案](https://example.com/a)
+
+## 5. 太短？
+
+见下。
+
+## 6. 提纲？
+
+Q1：为什么要这样？
+Q2：有哪些方法？
+
+## 7. 编号提纲？
+
+1. 介绍一下原理。
+
+2. 有哪些变体？
+
+## 8. 有图？
+
+![结构图](a.png)
+
+## 9. 有代码？
+
+```python
+x = 1
+```
+";
+    let c = parse(text);
+    assert_eq!(kinds(&c), ["empty", "placeholder", "metadata-only", "stub", "stub", "outline", "outline", "-", "-"]);
+}
+
+#[test]
+fn missing_and_near_miss_toc_entries() {
+    let text = "# 目录\n\n- [1.甲](#1.甲)\n- [2.乙 丙](#2.乙丙)\n- [3.丁](3.丁)\n- [4.戊](#4.戊)\n\n<h2 id=\"1.甲\">1.甲</h2>\n\n甲的答案写在这里，足够长了，算是回答。\n\n<h2 id=\"2.乙 丙\">2.乙 丙</h2>\n\n<h2 id=\"3.丁\">3.丁</h2>\n";
+    let c = parse(text);
+    let res: Vec<_> = c.toc.iter().map(|t| t.resolution).collect();
+    assert_eq!(res, [Resolution::Anchor, Resolution::Text, Resolution::NearMiss, Resolution::Unresolved]);
+    let gaps: Vec<_> = c.gaps().map(|g| (g.index, g.kind, g.text.to_string())).collect();
+    assert_eq!(
+        gaps,
+        [(2, GapKind::Empty, "2.乙 丙".into()), (3, GapKind::Empty, "3.丁".into()), (4, GapKind::Missing, "4.戊".into())]
+    );
+}
+
+#[test]
+fn github_rendered_and_percent_encoded_anchors_resolve() {
+    let text = "- [一](#user-content-1%E7%94%B2)\n- [二](#user-content-2乙)\n\n<h1 id=\"1甲\">1. 甲</h1>\n\n<h1 id=\"2乙\">2. 乙</h1>\n";
+    let c = parse(text);
+    assert!(c.toc.iter().all(|t| t.resolution == Resolution::Anchor), "{:?}", c.toc);
+}
+
+#[test]
+fn duplicate_headings_are_both_questions() {
+    let text = "- [1. 甲？](#a)\n\n<h2 id=\"a\">1. 甲？</h2>\n\n<h2 id=\"a\">1. 甲？</h2>\n\n甲的答案写在第二次出现的标题下面，足够长。\n";
+    let c = parse(text);
+    assert_eq!(kinds(&c), ["empty", "-"]);
+}
+
+#[test]
+fn bom_and_missing_trailing_newline() {
+    let text = "\u{feff}## 1. 甲？\n\n## 2. 乙？";
+    let c = parse(text);
+    assert_eq!(kinds(&c), ["empty", "empty"]);
+    assert_eq!(c.headings[0].range.start, 3);
+    assert_eq!(c.questions[1].answer, text.len()..text.len());
+}
+
+#[test]
+fn structural_headings_and_toc_zone_headings_are_not_questions() {
+    let text = "# 目录\n\n## 第一章 CNN\n\n### 01.01_LeNet 系列模型\n\n- [1.甲？](#q1)\n\n<h2 id=\"q1\">1.甲？</h2>\n\n甲的回答足够长，足够长，足够长，足够长。\n";
+    let c = parse(text);
+    assert_eq!(summary(&c), [(1, "-".into(), "1.甲？".into())]);
+}
+
+#[test]
+fn higher_ranked_heading_ends_an_answer() {
+    let text = "### 1. 甲？\n\n\n## 总结\n\n这里是整章的总结，不属于问题一的回答内容。\n";
+    let c = parse(text);
+    assert_eq!(kinds(&c), ["empty"]);
+    assert!(!c.answer(&c.questions[0]).contains("总结"));
+}
+
+#[test]
+fn lines_and_offsets() {
+    let c = parse("a\nb\r\nc");
+    assert_eq!((c.line_of(0), c.line_of(2), c.line_of(5), c.line_of(6)), (1, 2, 3, 3));
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Markdown-ish text: headings, HTML headings, fences, lists, anchors, CJK and junk.
+    fn chapterish() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("## 1. 问题？\n".to_string()),
+            Just("### 面试问题：甲\n".to_string()),
+            Just("<h2 id=\"q-1\">2.乙</h2>\n".to_string()),
+            Just("<div align=\"center\">\n<h3>3、丙？</h3>\n</div>\n".to_string()),
+            Just("- [目录](#q-1)\n".to_string()),
+            Just("<a id=\"x\"></a>\n".to_string()),
+            Just("```\n## 代码\n".to_string()),
+            Just("```\n".to_string()),
+            Just("<!--\n".to_string()),
+            Just("-->\n".to_string()),
+            Just("---\n".to_string()),
+            Just("\r\n".to_string()),
+            Just("待补充\n".to_string()),
+            Just("Q1：为什么？\n".to_string()),
+            Just("| a | b |\n|---|---|\n| 1 |\n".to_string()),
+            "[ -~]{0,20}\n",
+            "\\PC{0,12}",
+        ];
+        prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn never_panics_and_spans_are_sound(text in prop_oneof![chapterish(), "\\PC{0,300}"]) {
+            let c = parse(&text);
+            let mut last_end = 0;
+            for q in &c.questions {
+                let h = c.heading(q);
+                prop_assert!(q.answer.start <= q.answer.end && q.answer.end <= text.len());
+                prop_assert!(text.is_char_boundary(q.answer.start) && text.is_char_boundary(q.answer.end));
+                prop_assert!(h.unit.end <= q.answer.start || h.unit.end == q.answer.start);
+                prop_assert!(q.answer.start >= last_end, "answers overlap");
+                last_end = q.answer.end;
+            }
+            for g in c.gaps() {
+                prop_assert!(g.line >= 1);
+            }
+            for t in &c.toc {
+                if let Some(h) = t.heading {
+                    prop_assert!(c.questions.iter().any(|q| q.heading == h) || c.headings[h].text.is_empty()
+                        || Rules::default().structural.is_match(&c.headings[h].text));
+                }
+            }
+        }
+    }
+}

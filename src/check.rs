@@ -1,0 +1,170 @@
+//! `aigcq check`: lints for what the book's contribution rules ask of a chapter. Pure: the
+//! caller says which local files exist.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::chapter::{Chapter, Resolution, decode_target};
+
+/// The lint rules, by the names `aigcq.toml`'s `[check] disable` uses.
+pub const RULES: &[(&str, &str)] = &[
+    ("toc-link", "a table-of-contents link points at no heading"),
+    ("toc-missing", "a question is not listed in the table of contents"),
+    ("toc-order", "the table of contents lists questions in another order than the text"),
+    ("duplicate-anchor", "two headings share an anchor"),
+    ("image-alt", "an image has no alt text"),
+    ("local-target", "a local image or link target does not exist"),
+    ("table-columns", "a table row has another number of cells than the header"),
+    ("heading-jump", "a heading inside an answer skips a level"),
+];
+
+/// One finding of `aigcq check`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    pub file: String,
+    pub line: usize,
+    pub rule: &'static str,
+    pub message: String,
+}
+
+/// Lints a chapter. `exists(target)` tells whether a local link target (relative to the
+/// chapter's folder, fragment and query removed, decoded) exists.
+pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut add = |line: usize, rule: &'static str, message: String| {
+        out.push(Finding { file: file.to_owned(), line, rule, message });
+    };
+
+    for t in &chapter.toc {
+        let suggestion = t.heading.map(|h| chapter.headings[h].anchor());
+        match (t.resolution, suggestion) {
+            (Resolution::Anchor, _) => {}
+            (Resolution::Unresolved, _) => add(t.line, "toc-link", format!("`{}` matches no heading", t.target)),
+            (_, Some(s)) => add(t.line, "toc-link", format!("`{}` matches no heading; did you mean `#{s}`?", t.target)),
+            (_, None) => {}
+        }
+    }
+
+    if !chapter.toc.is_empty() {
+        // A table of contents that lists only some levels (groups, not their sub-questions)
+        // leaves the other levels out on purpose.
+        let listed: Vec<u8> = chapter.questions.iter().filter(|q| q.toc.is_some()).map(|q| chapter.heading(q).level).collect();
+        for q in chapter.questions.iter().filter(|q| q.toc.is_none() && listed.contains(&chapter.heading(q).level)) {
+            let h = chapter.heading(q);
+            // A repeated heading whose anchor is listed: `duplicate-anchor` reports it.
+            if chapter.toc.iter().any(|t| t.anchor == h.anchor()) {
+                continue;
+            }
+            add(h.line, "toc-missing", format!("question `{}` is not in the table of contents", h.text));
+        }
+        let mut last: Option<usize> = None;
+        for t in &chapter.toc {
+            let Some(h) = t.heading else { continue };
+            if last.is_some_and(|l| h < l) {
+                add(t.line, "toc-order", format!("`{}` is listed after a question that comes later in the text", t.text));
+            }
+            last = Some(last.map_or(h, |l| l.max(h)));
+        }
+    }
+
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for h in &chapter.headings {
+        for id in &h.ids {
+            if let Some(first) = seen.insert(id, h.line) {
+                add(h.line, "duplicate-anchor", format!("anchor `{id}` is also used on line {first}"));
+            }
+        }
+    }
+
+    for l in &chapter.links {
+        if l.image && l.text.is_empty() {
+            add(l.line, "image-alt", format!("image `{}` has no alt text", l.dest));
+        }
+        if let Some(target) = local_target(&l.dest) {
+            let is_toc = chapter.toc.iter().any(|t| t.offset == l.offset);
+            if !is_toc && !exists(&target) {
+                add(l.line, "local-target", format!("`{target}` does not exist"));
+            }
+        }
+    }
+
+    for table in &chapter.tables {
+        table_columns(&chapter.text()[table.clone()], chapter.line_of(table.start), &mut add);
+    }
+
+    for q in &chapter.questions {
+        let mut level = chapter.heading(q).level;
+        for h in chapter.headings.iter().filter(|h| q.answer.contains(&h.range.start)) {
+            if h.level > level + 1 {
+                add(h.line, "heading-jump", format!("h{} follows h{level}; expected h{} at most", h.level, level + 1));
+            }
+            level = h.level;
+        }
+    }
+    out.sort_by_key(|f| f.line);
+    out
+}
+
+/// The file a link points at, when it is a local file rather than a URL or an anchor.
+fn local_target(dest: &str) -> Option<String> {
+    let path = dest.split(['#', '?']).next().unwrap_or("");
+    let scheme = path.split_once(':').is_some_and(|(s, _)| s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
+    if path.is_empty() || scheme || path.starts_with("//") {
+        return None;
+    }
+    Some(decode_target(path).into_owned())
+}
+
+/// Compares each row's cell count with the header's.
+fn table_columns(source: &str, first_line: usize, add: &mut impl FnMut(usize, &'static str, String)) {
+    let mut rows = source.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = rows.next() else { return };
+    let want = cells(header);
+    for (i, row) in rows.skip(1) {
+        let got = cells(row);
+        if got != want {
+            add(first_line + i, "table-columns", format!("row has {got} cells, the header {want}"));
+        }
+    }
+}
+
+/// Cells in a table row: pipes outside code spans and not escaped, outer pipes not counted.
+fn cells(row: &str) -> usize {
+    let row = row.trim();
+    let mut pipes = 0;
+    let (mut code, mut escaped) = (false, false);
+    for c in row.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '`' => code = !code,
+            '|' if !code => pipes += 1,
+            _ => {}
+        }
+    }
+    let outer = usize::from(row.starts_with('|')) + usize::from(row.ends_with('|') && !row.ends_with("\\|") && row.len() > 1);
+    pipes + 1 - outer.min(pipes + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cell_counts() {
+        assert_eq!(cells("| a | b |"), 2);
+        assert_eq!(cells("a | b"), 2);
+        assert_eq!(cells("| `a|b` | c \\| d |"), 2);
+        assert_eq!(cells("|---|---|---|"), 3);
+    }
+
+    #[test]
+    fn local_targets() {
+        assert_eq!(local_target("./imgs/a%20b.png").as_deref(), Some("./imgs/a b.png"));
+        assert_eq!(local_target("https://x.org/a"), None);
+        assert_eq!(local_target("#q-1"), None);
+        assert_eq!(local_target("mailto:a@b"), None);
+        assert_eq!(local_target("other.md#sec").as_deref(), Some("other.md"));
+    }
+}

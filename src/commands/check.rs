@@ -1,0 +1,56 @@
+//! `aigcq check`.
+
+use std::io::Write;
+
+use anyhow::{Result, bail};
+
+use super::{Context, Status};
+use crate::chapter::Chapter;
+use crate::cli::CheckArgs;
+use crate::{check, output, scan};
+
+pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Status> {
+    let disabled = &ctx.project.config.check.disable;
+    if let Some(unknown) = disabled.iter().find(|d| !check::RULES.iter().any(|(r, _)| r == d)) {
+        bail!("unknown rule `{unknown}` in [check] disable; see `aigcq check --help`");
+    }
+    let (files, errors) = scan::chapter_paths(&ctx.inputs(&args.paths)?);
+    let rules = ctx.project.rules()?;
+    let results = scan::map_chapters(&files, |path, text| {
+        let chapter = Chapter::parse(text, &rules);
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        let exists = |target: &str| dir.join(target).exists();
+        let mut found = check::lint(&chapter, &scan::display_path(path, &ctx.cwd), &exists);
+        found.retain(|f| !disabled.iter().any(|d| d == f.rule));
+        found
+    });
+
+    let mut failed = !errors.is_empty();
+    for e in &errors {
+        output::error(e);
+    }
+    let mut findings = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => findings.extend(f),
+            Err(e) => {
+                output::error(&e);
+                failed = true;
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        output::json(&mut out, &findings)?;
+    } else {
+        output::findings(&mut out, &findings)?;
+    }
+    out.flush()?;
+    Ok(if failed {
+        Status::Failed
+    } else if findings.is_empty() {
+        Status::Clean
+    } else {
+        Status::Found
+    })
+}

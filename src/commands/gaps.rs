@@ -1,0 +1,59 @@
+//! `aigcq gaps`.
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use super::{Context, Status};
+use crate::chapter::Chapter;
+use crate::cli::GapsArgs;
+use crate::{gaps, output, scan};
+
+pub fn run(ctx: &Context, args: &GapsArgs) -> Result<Status> {
+    let (files, errors) = scan::chapter_paths(&ctx.inputs(&args.paths)?);
+    let rules = ctx.project.rules()?;
+    let content = ctx.project.content_dir();
+    let results = scan::map_chapters(&files, |path, text| {
+        let chapter = Chapter::parse(text, &rules);
+        let file = scan::display_path(path, &ctx.cwd);
+        gaps::chapter_gaps(&chapter, &file, &scan::chapter_name(path, &content))
+    });
+
+    let mut failed = !errors.is_empty();
+    for e in &errors {
+        output::error(e);
+    }
+    let mut chapters = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(mut c) => {
+                if !args.kind.is_empty() {
+                    c.gaps.retain(|g| args.kind.contains(&g.kind));
+                }
+                chapters.push(c);
+            }
+            Err(e) => {
+                output::error(&e);
+                failed = true;
+            }
+        }
+    }
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let all: Vec<_> = chapters.iter().flat_map(|c| &c.gaps).collect();
+        output::json(&mut out, &all)?;
+    } else {
+        output::gaps(&mut out, &chapters, args.stats)?;
+    }
+    out.flush()?;
+
+    let found = chapters.iter().any(|c| !c.gaps.is_empty());
+    Ok(if failed {
+        Status::Failed
+    } else if args.check && found {
+        Status::Found
+    } else {
+        Status::Clean
+    })
+}

@@ -1,0 +1,125 @@
+//! `aigcq.toml`: found by walking up from the current directory, like `Cargo.toml`. Every
+//! setting has a default, so a project without the file works.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::chapter::{QuestionConfig, Rules};
+
+/// The file name looked for.
+pub const FILE_NAME: &str = "aigcq.toml";
+
+/// The contents of `aigcq.toml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Folders, relative to the folder holding `aigcq.toml`.
+    pub paths: Paths,
+    pub questions: QuestionConfig,
+    pub check: CheckConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Paths {
+    pub content: PathBuf,
+    pub drafts: PathBuf,
+    pub prompts: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths { content: "content".into(), drafts: "drafts".into(), prompts: "prompts".into() }
+    }
+}
+
+/// The `[check]` table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckConfig {
+    /// Names of lint rules to skip (see `aigcq check --help`).
+    pub disable: Vec<String>,
+}
+
+/// A project: its root folder and its configuration.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The folder holding `aigcq.toml`, or the current directory when there is none.
+    pub root: PathBuf,
+    /// The configuration file read, if any.
+    pub file: Option<PathBuf>,
+    pub config: Config,
+}
+
+impl Project {
+    /// Loads `explicit` if given, else the nearest `aigcq.toml` at or above `cwd`.
+    pub fn discover(cwd: &Path, explicit: Option<&Path>) -> Result<Project> {
+        let file = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => cwd.ancestors().map(|d| d.join(FILE_NAME)).find(|p| p.is_file()),
+        };
+        let Some(file) = file else {
+            return Ok(Project { root: cwd.to_path_buf(), file: None, config: Config::default() });
+        };
+        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let config: Config = toml::from_str(&text).with_context(|| format!("invalid {}", file.display()))?;
+        let root = file.parent().map_or_else(|| cwd.to_path_buf(), Path::to_path_buf);
+        let root = if root.as_os_str().is_empty() { cwd.to_path_buf() } else { root };
+        Ok(Project { root, file: Some(file), config })
+    }
+
+    pub fn content_dir(&self) -> PathBuf {
+        self.root.join(&self.config.paths.content)
+    }
+
+    pub fn drafts_dir(&self) -> PathBuf {
+        self.root.join(&self.config.paths.drafts)
+    }
+
+    pub fn prompts_dir(&self) -> PathBuf {
+        self.root.join(&self.config.paths.prompts)
+    }
+
+    /// The compiled question rules; a bad pattern names the file.
+    pub fn rules(&self) -> Result<Rules> {
+        Rules::new(&self.config.questions).with_context(|| match &self.file {
+            Some(f) => format!("in {}", f.display()),
+            None => "in the default configuration".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_up_to_the_nearest_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "[paths]\ncontent = \"book\"\n").unwrap();
+        let sub = dir.path().join("a/b");
+        std::fs::create_dir_all(&sub).unwrap();
+        let p = Project::discover(&sub, None).unwrap();
+        assert_eq!(p.root, dir.path());
+        assert_eq!(p.content_dir(), dir.path().join("book"));
+        assert_eq!(p.drafts_dir(), dir.path().join("drafts"));
+    }
+
+    #[test]
+    fn missing_file_means_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Project::discover(dir.path(), None).unwrap();
+        assert!(p.file.is_none());
+        assert_eq!(p.config, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "contnet = 1\n").unwrap();
+        let e = format!("{:#}", Project::discover(dir.path(), None).unwrap_err());
+        assert!(e.contains("aigcq.toml") && e.contains("contnet"), "{e}");
+    }
+}

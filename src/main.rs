@@ -1,0 +1,51 @@
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use aigcq::cli::{Cli, Color, Command};
+use aigcq::commands::{self, Context, Status};
+use aigcq::config::Project;
+use aigcq::output;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.color {
+        Color::Always => console::set_colors_enabled(true),
+        Color::Never => console::set_colors_enabled(false),
+        Color::Auto => {}
+    }
+    console::set_colors_enabled_stderr(console::colors_enabled_stderr() && !matches!(cli.color, Color::Never));
+    match run(cli) {
+        Ok(status) => ExitCode::from(status as u8),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::error(format!("{e:#}"));
+            ExitCode::from(Status::Failed as u8)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Status> {
+    if let Command::Completions { shell } = cli.command {
+        clap_complete::generate(shell, &mut Cli::command(), "aigcq", &mut std::io::stdout());
+        return Ok(Status::Clean);
+    }
+    if let Command::Init(args) = &cli.command {
+        return commands::init::run(&args.dir);
+    }
+    let cwd = std::env::current_dir()?;
+    let project = Project::discover(&cwd, cli.config.as_deref())?;
+    let ctx = Context { cwd, project };
+    match &cli.command {
+        Command::Gaps(args) => commands::gaps::run(&ctx, args),
+        Command::Check(args) => commands::check::run(&ctx, args),
+        Command::Init(_) | Command::Completions { .. } => unreachable!("handled above"),
+    }
+}
+
+/// `aigcq gaps | head` closes the pipe early; that is not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,80 @@
+//! Printing: human-readable listings with colour, and JSON. Kept apart from the stages so
+//! that each stage returns data and every listing has a `--json` twin.
+
+use std::io::{self, Write};
+
+use console::{Style, style};
+use serde::Serialize;
+
+use crate::check::Finding;
+use crate::chapter::GapKind;
+use crate::gaps::ChapterGaps;
+
+/// Writes `value` as pretty JSON and a newline.
+pub fn json<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
+}
+
+fn kind_style(kind: GapKind) -> Style {
+    match kind {
+        GapKind::Empty | GapKind::Missing => Style::new().red(),
+        GapKind::Placeholder | GapKind::MetadataOnly => Style::new().yellow(),
+        GapKind::Stub | GapKind::Outline => Style::new().magenta(),
+    }
+}
+
+/// Gaps grouped by chapter, then a summary line.
+pub fn gaps(out: &mut impl Write, chapters: &[ChapterGaps], stats: bool) -> io::Result<()> {
+    let with_gaps = chapters.iter().filter(|c| !c.gaps.is_empty());
+    for c in with_gaps {
+        writeln!(out, "{}", style(&c.file).bold())?;
+        for g in &c.gaps {
+            writeln!(
+                out,
+                "{:>5}  {}  {}  {}",
+                g.index,
+                kind_style(g.kind).apply_to(format!("{:<13}", g.kind.as_str())),
+                style(format!("L{:<5}", g.line)).dim(),
+                g.question
+            )?;
+        }
+        writeln!(out)?;
+    }
+    if stats {
+        for c in chapters {
+            writeln!(out, "{:>5}/{:<5} answered  {}", c.answered(), c.questions, c.file)?;
+        }
+        writeln!(out)?;
+    }
+    let gaps: usize = chapters.iter().map(|c| c.gaps.len()).sum();
+    let total: usize = chapters.iter().map(|c| c.questions).sum();
+    let chapters_with = chapters.iter().filter(|c| !c.gaps.is_empty()).count();
+    let plural = |n: usize, w: &str| if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") };
+    writeln!(
+        out,
+        "{} in {} ({} of {} answered, {} scanned)",
+        plural(gaps, "gap"),
+        plural(chapters_with, "chapter"),
+        total - gaps,
+        plural(total, "question"),
+        plural(chapters.len(), "chapter"),
+    )
+}
+
+/// Lint findings as `file:line: rule: message`, then a count.
+pub fn findings(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
+    for f in findings {
+        writeln!(out, "{}:{}: {}: {}", style(&f.file).bold(), f.line, style(f.rule).yellow(), f.message)?;
+    }
+    match findings.len() {
+        0 => writeln!(out, "no findings"),
+        1 => writeln!(out, "1 finding"),
+        n => writeln!(out, "{n} findings"),
+    }
+}
+
+/// An error line on stderr.
+pub fn error(message: impl std::fmt::Display) {
+    eprintln!("{} {message}", style("error:").red().bold().for_stderr());
+}
