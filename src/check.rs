@@ -150,6 +150,51 @@ fn cells(row: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chapter::Rules;
+
+    #[test]
+    fn every_rule_fires_on_its_fault() {
+        let text = "\
+- [1. 甲？](#a)
+- [3. 丙？](#c)
+- [2. 乙？](#b-)
+- [4. 丁？](#d)
+
+<h2 id=\"a\">1. 甲？</h2>
+
+甲的答案。![](local.png) ![图](https://x.org/y.png) [文](missing.md)
+
+#### 跳级
+
+<h2 id=\"b\">2. 乙？</h2>
+
+| a | b |
+|---|---|
+| 1 | 2 | 3 |
+
+<h2 id=\"c\">3. 丙？</h2>
+
+<h2 id=\"a\">5. 戊？</h2>
+";
+        let c = Chapter::parse(text, &Rules::default());
+        let found = lint(&c, "f.md", &|t: &str| t == "local.png");
+        let got: Vec<_> = found.iter().map(|f| (f.line, f.rule)).collect();
+        assert_eq!(
+            got,
+            [
+                (3, "toc-link"),
+                (3, "toc-order"),
+                (4, "toc-link"),
+                (8, "image-alt"),
+                (8, "local-target"),
+                (10, "heading-jump"),
+                (16, "table-columns"),
+                (20, "duplicate-anchor"),
+            ],
+            "{found:#?}"
+        );
+        assert!(found[0].message.contains("did you mean `#b`"), "{}", found[0].message);
+    }
 
     #[test]
     fn cell_counts() {
