@@ -85,12 +85,14 @@ pub fn display_path(path: &Path, cwd: &Path) -> String {
 }
 
 /// A chapter's stable name: its path relative to the content root (or as given when outside
-/// it), with `/` separators. Question ids are made from it.
+/// it), with `/` separators. Question ids are made from it. Lexical, so it costs no system
+/// call per file.
 pub fn chapter_name(path: &Path, content_root: &Path) -> String {
-    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-    let (path_c, root_c) = (canonical(path), canonical(content_root));
-    let rel = path_c.strip_prefix(&root_c).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf());
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (path_a, root_a) = (absolute(path), absolute(content_root));
+    let rel = path_a.strip_prefix(&root_a).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf());
     rel.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")

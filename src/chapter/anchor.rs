@@ -8,16 +8,19 @@ const GITHUB_PREFIX: &str = "user-content-";
 /// The GitHub-style slug of a heading's text: lower-case, spaces to `-`, punctuation and symbols
 /// dropped, letters and digits of every script (CJK included) kept.
 pub fn slug(text: &str) -> String {
-    text.trim()
-        .chars()
-        .filter_map(|c| match c {
-            ' ' => Some('-'),
-            '-' | '_' => Some(c),
-            c if c.is_alphanumeric() => Some(c),
-            _ => None,
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.trim().chars() {
+        match c {
+            ' ' => out.push('-'),
+            '-' | '_' => out.push(c),
+            c if c.is_ascii_alphanumeric() => out.push(c.to_ascii_lowercase()),
+            // CJK ideographs, most of a Chinese heading, have no case: skip the table look-ups.
+            '\u{4e00}'..='\u{9fff}' => out.push(c),
+            c if c.is_alphanumeric() => out.extend(c.to_lowercase()),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The anchor a link target such as `#user-content-1%E6%AD%A3` points at: the `#` and GitHub's

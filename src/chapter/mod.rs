@@ -8,12 +8,13 @@ mod anchor;
 pub mod html;
 mod rules;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
 use std::sync::LazyLock;
 
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 use regex::Regex;
 use serde::Serialize;
 
@@ -99,12 +100,13 @@ pub struct TocEntry {
     pub resolution: Resolution,
 }
 
-/// A link or image anywhere in the chapter.
+/// A link or image anywhere in the chapter. Borrows from the text where it can: chapters
+/// have thousands of links.
 #[derive(Debug, Clone)]
-pub struct Link {
-    pub dest: String,
+pub struct Link<'a> {
+    pub dest: Cow<'a, str>,
     /// Link text, or an image's alt text.
-    pub text: String,
+    pub text: Cow<'a, str>,
     pub image: bool,
     pub line: usize,
     pub offset: usize,
@@ -222,18 +224,25 @@ pub struct Chapter<'a> {
     pub headings: Vec<Heading>,
     pub toc: Vec<TocEntry>,
     pub questions: Vec<Question>,
-    pub links: Vec<Link>,
+    pub links: Vec<Link<'a>>,
     /// Byte ranges of tables, for the lint that counts their columns.
     pub tables: Vec<Range<usize>>,
     blocks: Vec<Block>,
     line_starts: Vec<usize>,
 }
 
-/// Counts the non-blank characters of `s` without decoding it.
+/// Counts the non-blank characters of `s` without decoding it: bytes that start a character
+/// and are not ASCII space or control. Branch-free so that it vectorises; it runs on all text.
 fn visible_chars(s: &str) -> usize {
-    s.bytes()
-        .filter(|&b| (b & 0xC0) != 0x80 && !b.is_ascii_whitespace())
-        .count()
+    s.as_bytes()
+        .chunks(255)
+        .map(|chunk| {
+            // As i8: ASCII visible is 33..=127, a UTF-8 lead byte -64..=-1, a continuation
+            // byte below -64; a u8 counter cannot overflow in 255 bytes.
+            let n: u8 = chunk.iter().map(|&b| u8::from(b as i8 > 32) | u8::from(b >= 0xC0)).sum();
+            usize::from(n)
+        })
+        .sum()
 }
 
 impl<'a> Chapter<'a> {
@@ -340,7 +349,7 @@ impl<'a> Chapter<'a> {
         let mut block: Option<Block> = None;
         let mut heading: Option<(u8, Range<usize>, String, Vec<String>)> = None;
         // Open links: destination, text so far, whether an image, start offset.
-        let mut open_links: Vec<(String, String, bool, usize)> = Vec::new();
+        let mut open_links: Vec<(Cow<'a, str>, Cow<'a, str>, bool, usize)> = Vec::new();
         // Heading text outside links, to tell link-only headings.
         let mut heading_plain = 0usize;
 
@@ -364,9 +373,9 @@ impl<'a> Chapter<'a> {
                             heading_plain = 0;
                         }
                         Tag::List(_) => lists += 1,
-                        Tag::Link { dest_url, .. } => open_links.push((dest_url.into_string(), String::new(), false, range.start)),
+                        Tag::Link { dest_url, .. } => open_links.push((cow(dest_url), Cow::Borrowed(""), false, range.start)),
                         Tag::Image { dest_url, .. } => {
-                            open_links.push((dest_url.into_string(), String::new(), true, range.start));
+                            open_links.push((cow(dest_url), Cow::Borrowed(""), true, range.start));
                             if let Some(b) = block.as_mut() {
                                 b.images += 1;
                             }
@@ -388,11 +397,14 @@ impl<'a> Chapter<'a> {
                                     h.2.push_str(&link_text);
                                 }
                                 if let Some(outer) = open_links.last_mut() {
-                                    outer.1.push_str(&link_text);
+                                    outer.1.to_mut().push_str(&link_text);
                                 }
                                 self.links.push(Link {
                                     dest,
-                                    text: link_text.trim().to_owned(),
+                                    text: match link_text {
+                                        Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
+                                        Cow::Owned(t) => Cow::Owned(t.trim().to_owned()),
+                                    },
                                     image,
                                     line: self.line_of(offset),
                                     offset,
@@ -408,7 +420,7 @@ impl<'a> Chapter<'a> {
                                     .then(|| self.links.last())
                                     .flatten()
                                     .filter(|l| l.in_heading && !l.image && l.offset >= hrange.start)
-                                    .map(|l| l.dest.clone());
+                                    .map(|l| l.dest.to_string());
                                 let style = if text[hrange.start..].trim_start_matches(' ').starts_with('#') {
                                     HeadingStyle::Atx
                                 } else {
@@ -442,7 +454,11 @@ impl<'a> Chapter<'a> {
                 }
                 Event::Text(t) | Event::Code(t) | Event::InlineMath(t) => {
                     if let Some(link) = open_links.last_mut() {
-                        link.1.push_str(&t);
+                        if link.1.is_empty() {
+                            link.1 = cow(t);
+                        } else {
+                            link.1.to_mut().push_str(&t);
+                        }
                     } else {
                         if let Some(h) = heading.as_mut() {
                             h.2.push_str(&t);
@@ -613,8 +629,8 @@ impl<'a> Chapter<'a> {
                 continue;
             }
             self.toc.push(TocEntry {
-                text: l.text.clone(),
-                target: l.dest.clone(),
+                text: l.text.to_string(),
+                target: l.dest.to_string(),
                 anchor: decode_target(&l.dest).into_owned(),
                 line: l.line,
                 offset: l.offset,
@@ -633,10 +649,11 @@ impl<'a> Chapter<'a> {
 
     /// Decides which headings are questions and where their answers end.
     fn find_questions(&mut self, toc_end: usize, rules: &Rules) {
-        let mut in_toc: HashMap<usize, usize> = HashMap::new();
-        for (i, t) in self.toc.iter().enumerate() {
+        // The first table-of-contents entry linking to each heading.
+        let mut in_toc: Vec<Option<usize>> = vec![None; self.headings.len()];
+        for (i, t) in self.toc.iter().enumerate().rev() {
             if let Some(h) = t.heading {
-                in_toc.entry(h).or_insert(i);
+                in_toc[h] = Some(i);
             }
         }
         // Open questions, outermost first: (question index, level, has a child question).
@@ -646,14 +663,15 @@ impl<'a> Chapter<'a> {
 
         for h in 0..self.headings.len() {
             let heading = &self.headings[h];
-            if heading.link_target.is_some() || heading.unit.start < toc_end && !in_toc.contains_key(&h) {
+            if heading.link_target.is_some() || heading.unit.start < toc_end && in_toc[h].is_none() {
                 continue;
             }
             let (level, start, text) = (heading.level, heading.unit.start, heading.text.as_str());
-            let structural = rules.structural.is_match(text);
-            let linked = in_toc.contains_key(&h);
-            let strong = !structural && (linked || rules.strong.is_match(text));
-            let weak = !structural && rules.question.is_match(text);
+            let linked = in_toc[h].is_some();
+            let strong = linked || rules.strong.is_match(text);
+            let weak = !strong && rules.question.is_match(text);
+            let structural = (strong || weak) && rules.structural.is_match(text);
+            let (strong, weak) = (strong && !structural, weak && !structural);
 
             let is_question = strong || weak && {
                 // Deeper than the open question: a sub-question only when that question is a
@@ -693,7 +711,7 @@ impl<'a> Chapter<'a> {
                     index: self.questions.len() + 1,
                     answer: unit_end..self.text.len(),
                     group: false,
-                    toc: in_toc.get(&h).copied(),
+                    toc: in_toc[h],
                     gap: None,
                 });
                 stack.push((self.questions.len() - 1, level, false));
@@ -746,7 +764,11 @@ impl<'a> Chapter<'a> {
                     let (mut special, mut other) = (0, false);
                     for line in slice.lines().map(str::trim).filter(|l| !l.is_empty()) {
                         let chars = visible_chars(line);
-                        if rules.label.is_match(line) {
+                        // Labels, markers, metadata and sub-questions are short lines; a long
+                        // one is prose, and skipping the patterns on it keeps scanning fast.
+                        if line.len() > LONG_LINE {
+                            other = true;
+                        } else if rules.label.is_match(line) {
                             special += chars;
                         } else if rules.placeholder.is_match(line) {
                             placeholder = true;
@@ -796,6 +818,17 @@ impl<'a> Chapter<'a> {
 }
 
 
+/// pulldown-cmark's string, borrowed from the chapter when it can be.
+fn cow(s: CowStr<'_>) -> Cow<'_, str> {
+    match s {
+        CowStr::Borrowed(b) => Cow::Borrowed(b),
+        other => Cow::Owned(other.into_string()),
+    }
+}
+
+/// Bytes beyond which a line is taken as prose without matching the line patterns.
+const LONG_LINE: usize = 400;
+
 /// A numbered line: `1. …`, `- 2) …`, `(3) …`, `Q4 …`.
 static NUMBERED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?:[-*+]\s+)?(?:\d+[.)、．]|[(（]\d+[)）]|Q\d+)\s*\S").expect("valid regex"));
@@ -807,39 +840,64 @@ fn leading_number(text: &str) -> Option<u64> {
 }
 
 /// Lookup tables from anchors and texts to headings, for resolving table-of-contents links.
+/// Most links hit `exact`; the fallback tables are built on the first miss.
 struct AnchorIndex<'h> {
+    headings: &'h [Heading],
     exact: HashMap<&'h str, usize>,
+    fallback: std::cell::OnceCell<Fallback<'h>>,
+}
+
+struct Fallback<'h> {
     folded: HashMap<String, usize>,
     text: HashMap<&'h str, usize>,
     near: HashMap<String, usize>,
 }
 
 impl<'h> AnchorIndex<'h> {
-    fn new(headings: &'h [Heading]) -> Self {
-        let mut idx = AnchorIndex { exact: HashMap::new(), folded: HashMap::new(), text: HashMap::new(), near: HashMap::new() };
-        // Link headings are table-of-contents entries themselves, not targets.
-        for (i, h) in headings.iter().enumerate().filter(|(_, h)| h.link_target.is_none()) {
-            for a in h.ids.iter().map(String::as_str).chain([h.slug.as_str()]) {
-                idx.exact.entry(a).or_insert(i);
-                idx.folded.entry(a.to_lowercase()).or_insert(i);
-                idx.near.entry(near_key(a)).or_insert(i);
-            }
-            idx.text.entry(h.text.as_str()).or_insert(i);
-        }
-        idx
+    /// Link headings are table-of-contents entries themselves, not targets.
+    fn targets(headings: &'h [Heading]) -> impl Iterator<Item = (usize, &'h Heading)> {
+        headings.iter().enumerate().filter(|(_, h)| h.link_target.is_none())
     }
 
-    fn resolve(&self, link: &Link) -> (Option<usize>, Resolution) {
+    fn new(headings: &'h [Heading]) -> Self {
+        let mut exact = HashMap::new();
+        for (i, h) in Self::targets(headings) {
+            for a in h.ids.iter().chain([&h.slug]) {
+                exact.entry(a.as_str()).or_insert(i);
+            }
+        }
+        AnchorIndex { headings, exact, fallback: std::cell::OnceCell::new() }
+    }
+
+    fn fallback(&self) -> &Fallback<'h> {
+        self.fallback.get_or_init(|| {
+            let mut f = Fallback { folded: HashMap::new(), text: HashMap::new(), near: HashMap::new() };
+            for (i, h) in Self::targets(self.headings) {
+                for a in h.ids.iter().chain([&h.slug]) {
+                    f.folded.entry(a.to_lowercase()).or_insert(i);
+                    f.near.entry(near_key(a)).or_insert(i);
+                }
+                f.text.entry(h.text.as_str()).or_insert(i);
+            }
+            f
+        })
+    }
+
+    fn resolve(&self, link: &Link<'_>) -> (Option<usize>, Resolution) {
         let anchor = decode_target(&link.dest);
         if link.dest.starts_with('#') {
-            if let Some(&h) = self.exact.get(anchor.as_ref()).or_else(|| self.folded.get(&anchor.to_lowercase())) {
+            if let Some(&h) = self.exact.get(anchor.as_ref()) {
                 return (Some(h), Resolution::Anchor);
             }
-            if let Some(&h) = self.text.get(link.text.as_str()) {
+            let f = self.fallback();
+            if let Some(&h) = f.folded.get(&anchor.to_lowercase()) {
+                return (Some(h), Resolution::Anchor);
+            }
+            if let Some(&h) = f.text.get(link.text.as_ref()) {
                 return (Some(h), Resolution::Text);
             }
         }
-        match self.near.get(&near_key(&anchor)) {
+        match self.fallback().near.get(&near_key(&anchor)) {
             Some(&h) => (Some(h), Resolution::NearMiss),
             None => (None, Resolution::Unresolved),
         }
