@@ -18,7 +18,12 @@ fn main() {
     }
     let corpus = root.join("target/bench-corpus");
     let (files, bytes) = generate(&source, &corpus);
-    println!("corpus: {} files, {:.1} MB (copies of {})", files.len(), bytes as f64 / 1e6, source.display());
+    println!(
+        "corpus: {} files, {:.1} MB (copies of {})",
+        files.len(),
+        bytes as f64 / 1e6,
+        source.display()
+    );
 
     let baseline = best(|| {
         for f in &files {
@@ -31,10 +36,25 @@ fn main() {
     let gaps = best(|| run(Command::new(exe).args(["gaps", "--json"]).arg(&corpus)));
     let peak_kib = children_max_rss_kib();
     let mbps = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
-    println!("parse-only walk, 1 thread:  {:>8.3} s  ({:.0} MB/s)", baseline.as_secs_f64(), mbps(baseline));
-    println!("aigcq gaps --json, {} cores: {:>8.3} s  ({:.0} MB/s)", std::thread::available_parallelism().map_or(1, |n| n.get()), gaps.as_secs_f64(), mbps(gaps));
-    println!("ratio aigcq / parse-only:   {:>8.2}x  (target <= 1.00x)", gaps.as_secs_f64() / baseline.as_secs_f64());
-    println!("aigcq peak RSS:             {:>8.1} MB  (target <= 64 MB)", peak_kib as f64 / 1024.0);
+    println!(
+        "parse-only walk, 1 thread:  {:>8.3} s  ({:.0} MB/s)",
+        baseline.as_secs_f64(),
+        mbps(baseline)
+    );
+    println!(
+        "aigcq gaps --json, {} cores: {:>8.3} s  ({:.0} MB/s)",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        gaps.as_secs_f64(),
+        mbps(gaps)
+    );
+    println!(
+        "ratio aigcq / parse-only:   {:>8.2}x  (target <= 1.00x)",
+        gaps.as_secs_f64() / baseline.as_secs_f64()
+    );
+    println!(
+        "aigcq peak RSS:             {:>8.1} MB  (target <= 64 MB)",
+        peak_kib as f64 / 1024.0
+    );
 
     let mut times: Vec<Duration> = (0..21)
         .map(|_| {
@@ -44,7 +64,10 @@ fn main() {
         })
         .collect();
     times.sort();
-    println!("aigcq gaps, bundled chapter: {:>7.1} ms median of 21 (target < 20 ms)", times[10].as_secs_f64() * 1e3);
+    println!(
+        "aigcq gaps, bundled chapter: {:>7.1} ms median of 21 (target < 20 ms)",
+        times[10].as_secs_f64() * 1e3
+    );
 }
 
 /// Copies the corpus files under new names until there are `TARGET_BYTES`; reuses a complete

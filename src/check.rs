@@ -11,11 +11,17 @@ use crate::chapter::{Chapter, Resolution, decode_target};
 pub const RULES: &[(&str, &str)] = &[
     ("toc-link", "a table-of-contents link points at no heading"),
     ("toc-missing", "a question is not listed in the table of contents"),
-    ("toc-order", "the table of contents lists questions in another order than the text"),
+    (
+        "toc-order",
+        "the table of contents lists questions in another order than the text",
+    ),
     ("duplicate-anchor", "two headings share an anchor"),
     ("image-alt", "an image has no alt text"),
     ("local-target", "a local image or link target does not exist"),
-    ("table-columns", "a table row has another number of cells than the header"),
+    (
+        "table-columns",
+        "a table row has another number of cells than the header",
+    ),
     ("heading-jump", "a heading inside an answer skips a level"),
 ];
 
@@ -33,7 +39,12 @@ pub struct Finding {
 pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut add = |line: usize, rule: &'static str, message: String| {
-        out.push(Finding { file: file.to_owned(), line, rule, message });
+        out.push(Finding {
+            file: file.to_owned(),
+            line,
+            rule,
+            message,
+        });
     };
 
     for t in &chapter.toc {
@@ -41,7 +52,11 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
         match (t.resolution, suggestion) {
             (Resolution::Anchor, _) => {}
             (Resolution::Unresolved, _) => add(t.line, "toc-link", format!("`{}` matches no heading", t.target)),
-            (_, Some(s)) => add(t.line, "toc-link", format!("`{}` matches no heading; did you mean `#{s}`?", t.target)),
+            (_, Some(s)) => add(
+                t.line,
+                "toc-link",
+                format!("`{}` matches no heading; did you mean `#{s}`?", t.target),
+            ),
             (_, None) => {}
         }
     }
@@ -49,20 +64,37 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
     if !chapter.toc.is_empty() {
         // A table of contents that lists only some levels (groups, not their sub-questions)
         // leaves the other levels out on purpose.
-        let listed: Vec<u8> = chapter.questions.iter().filter(|q| q.toc.is_some()).map(|q| chapter.heading(q).level).collect();
-        for q in chapter.questions.iter().filter(|q| q.toc.is_none() && listed.contains(&chapter.heading(q).level)) {
+        let listed: Vec<u8> = chapter
+            .questions
+            .iter()
+            .filter(|q| q.toc.is_some())
+            .map(|q| chapter.heading(q).level)
+            .collect();
+        for q in chapter
+            .questions
+            .iter()
+            .filter(|q| q.toc.is_none() && listed.contains(&chapter.heading(q).level))
+        {
             let h = chapter.heading(q);
             // A repeated heading whose anchor is listed: `duplicate-anchor` reports it.
             if chapter.toc.iter().any(|t| t.anchor == h.anchor()) {
                 continue;
             }
-            add(h.line, "toc-missing", format!("question `{}` is not in the table of contents", h.text));
+            add(
+                h.line,
+                "toc-missing",
+                format!("question `{}` is not in the table of contents", h.text),
+            );
         }
         let mut last: Option<usize> = None;
         for t in &chapter.toc {
             let Some(h) = t.heading else { continue };
             if last.is_some_and(|l| h < l) {
-                add(t.line, "toc-order", format!("`{}` is listed after a question that comes later in the text", t.text));
+                add(
+                    t.line,
+                    "toc-order",
+                    format!("`{}` is listed after a question that comes later in the text", t.text),
+                );
             }
             last = Some(last.map_or(h, |l| l.max(h)));
         }
@@ -72,7 +104,11 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
     for h in &chapter.headings {
         for id in &h.ids {
             if let Some(first) = seen.insert(id, h.line) {
-                add(h.line, "duplicate-anchor", format!("anchor `{id}` is also used on line {first}"));
+                add(
+                    h.line,
+                    "duplicate-anchor",
+                    format!("anchor `{id}` is also used on line {first}"),
+                );
             }
         }
     }
@@ -97,7 +133,11 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
         let mut level = chapter.heading(q).level;
         for h in chapter.headings.iter().filter(|h| q.answer.contains(&h.range.start)) {
             if h.level > level + 1 {
-                add(h.line, "heading-jump", format!("h{} follows h{level}; expected h{} at most", h.level, level + 1));
+                add(
+                    h.line,
+                    "heading-jump",
+                    format!("h{} follows h{level}; expected h{} at most", h.level, level + 1),
+                );
             }
             level = h.level;
         }
@@ -109,7 +149,9 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
 /// The file a link points at, when it is a local file rather than a URL or an anchor.
 fn local_target(dest: &str) -> Option<String> {
     let path = dest.split(['#', '?']).next().unwrap_or("");
-    let scheme = path.split_once(':').is_some_and(|(s, _)| s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
+    let scheme = path
+        .split_once(':')
+        .is_some_and(|(s, _)| s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
     if path.is_empty() || scheme || path.starts_with("//") {
         return None;
     }
@@ -124,7 +166,11 @@ fn table_columns(source: &str, first_line: usize, add: &mut impl FnMut(usize, &'
     for (i, row) in rows.skip(1) {
         let got = cells(row);
         if got != want {
-            add(first_line + i, "table-columns", format!("row has {got} cells, the header {want}"));
+            add(
+                first_line + i,
+                "table-columns",
+                format!("row has {got} cells, the header {want}"),
+            );
         }
     }
 }
@@ -143,7 +189,8 @@ fn cells(row: &str) -> usize {
             _ => {}
         }
     }
-    let outer = usize::from(row.starts_with('|')) + usize::from(row.ends_with('|') && !row.ends_with("\\|") && row.len() > 1);
+    let outer =
+        usize::from(row.starts_with('|')) + usize::from(row.ends_with('|') && !row.ends_with("\\|") && row.len() > 1);
     pipes + 1 - outer.min(pipes + 1)
 }
 

@@ -68,10 +68,10 @@ Examples:
     #[command(after_help = "Examples:\n  aigcq init\n  aigcq init my-book")]
     Init(InitArgs),
     /// Print shell completions.
-    #[command(after_help = "Examples:\n  aigcq completions bash > ~/.local/share/bash-completion/completions/aigcq\n  aigcq completions zsh > ~/.zfunc/_aigcq")]
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    #[command(
+        after_help = "Examples:\n  aigcq completions bash > ~/.local/share/bash-completion/completions/aigcq\n  aigcq completions zsh > ~/.zfunc/_aigcq"
+    )]
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +110,10 @@ pub struct InitArgs {
 
 fn gap_kind() -> impl clap::builder::TypedValueParser<Value = GapKind> {
     use clap::builder::{PossibleValuesParser, TypedValueParser};
-    PossibleValuesParser::new(GapKind::ALL.map(GapKind::as_str))
-        .map(|s| GapKind::ALL.into_iter().find(|k| k.as_str() == s).expect("a possible value"))
+    PossibleValuesParser::new(GapKind::ALL.map(GapKind::as_str)).map(|s| {
+        GapKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .expect("a possible value")
+    })
 }

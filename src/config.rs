@@ -31,7 +31,11 @@ pub struct Paths {
 
 impl Default for Paths {
     fn default() -> Self {
-        Paths { content: "content".into(), drafts: "drafts".into(), prompts: "prompts".into() }
+        Paths {
+            content: "content".into(),
+            drafts: "drafts".into(),
+            prompts: "prompts".into(),
+        }
     }
 }
 
@@ -61,13 +65,25 @@ impl Project {
             None => cwd.ancestors().map(|d| d.join(FILE_NAME)).find(|p| p.is_file()),
         };
         let Some(file) = file else {
-            return Ok(Project { root: cwd.to_path_buf(), file: None, config: Config::default() });
+            return Ok(Project {
+                root: cwd.to_path_buf(),
+                file: None,
+                config: Config::default(),
+            });
         };
         let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
         let config: Config = toml::from_str(&text).with_context(|| format!("invalid {}", file.display()))?;
         let root = file.parent().map_or_else(|| cwd.to_path_buf(), Path::to_path_buf);
-        let root = if root.as_os_str().is_empty() { cwd.to_path_buf() } else { root };
-        Ok(Project { root, file: Some(file), config })
+        let root = if root.as_os_str().is_empty() {
+            cwd.to_path_buf()
+        } else {
+            root
+        };
+        Ok(Project {
+            root,
+            file: Some(file),
+            config,
+        })
     }
 
     pub fn content_dir(&self) -> PathBuf {

@@ -58,5 +58,9 @@ pub fn chapter_gaps(chapter: &Chapter, file: &str, name: &str) -> ChapterGaps {
         .collect();
     let missing = gaps.iter().filter(|g| g.kind == GapKind::Missing).count();
     let questions = chapter.questions.iter().filter(|q| !q.group).count() + missing;
-    ChapterGaps { file: file.to_owned(), questions, gaps }
+    ChapterGaps {
+        file: file.to_owned(),
+        questions,
+        gaps,
+    }
 }

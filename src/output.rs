@@ -6,8 +6,8 @@ use std::io::{self, Write};
 use console::{Style, style};
 use serde::Serialize;
 
-use crate::check::Finding;
 use crate::chapter::GapKind;
+use crate::check::Finding;
 use crate::gaps::ChapterGaps;
 
 /// Writes `value` as pretty JSON and a newline.
@@ -50,7 +50,13 @@ pub fn gaps(out: &mut impl Write, chapters: &[ChapterGaps], stats: bool) -> io::
     let gaps: usize = chapters.iter().map(|c| c.gaps.len()).sum();
     let total: usize = chapters.iter().map(|c| c.questions).sum();
     let chapters_with = chapters.iter().filter(|c| !c.gaps.is_empty()).count();
-    let plural = |n: usize, w: &str| if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") };
+    let plural = |n: usize, w: &str| {
+        if n == 1 {
+            format!("{n} {w}")
+        } else {
+            format!("{n} {w}s")
+        }
+    };
     writeln!(
         out,
         "{} in {} ({} of {} answered, {} scanned)",
@@ -65,7 +71,14 @@ pub fn gaps(out: &mut impl Write, chapters: &[ChapterGaps], stats: bool) -> io::
 /// Lint findings as `file:line: rule: message`, then a count.
 pub fn findings(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
     for f in findings {
-        writeln!(out, "{}:{}: {}: {}", style(&f.file).bold(), f.line, style(f.rule).yellow(), f.message)?;
+        writeln!(
+            out,
+            "{}:{}: {}: {}",
+            style(&f.file).bold(),
+            f.line,
+            style(f.rule).yellow(),
+            f.message
+        )?;
     }
     match findings.len() {
         0 => writeln!(out, "no findings"),

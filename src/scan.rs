@@ -63,7 +63,10 @@ pub fn read_chapter(path: &Path) -> Result<String, ReadError> {
     if let Some(offset) = memchr::memchr(0, &bytes) {
         return Err(ReadError::Binary { path: name(), offset });
     }
-    String::from_utf8(bytes).map_err(|e| ReadError::Utf8 { path: name(), offset: e.utf8_error().valid_up_to() })
+    String::from_utf8(bytes).map_err(|e| ReadError::Utf8 {
+        path: name(),
+        offset: e.utf8_error().valid_up_to(),
+    })
 }
 
 /// Reads and processes every file on all cores, keeping the input order. Each file is read,
@@ -90,7 +93,10 @@ pub fn display_path(path: &Path, cwd: &Path) -> String {
 pub fn chapter_name(path: &Path, content_root: &Path) -> String {
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let (path_a, root_a) = (absolute(path), absolute(content_root));
-    let rel = path_a.strip_prefix(&root_a).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf());
+    let rel = path_a
+        .strip_prefix(&root_a)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf());
     rel.components()
         .filter(|c| !matches!(c, std::path::Component::CurDir))
         .map(|c| c.as_os_str().to_string_lossy())
@@ -111,7 +117,12 @@ mod tests {
         assert!(e.ends_with("bad.md: not valid UTF-8 at byte 5"), "{e}");
         let bin = dir.path().join("bin.md");
         std::fs::write(&bin, b"ab\0c").unwrap();
-        assert!(read_chapter(&bin).unwrap_err().to_string().contains("binary file (NUL byte at 2)"));
+        assert!(
+            read_chapter(&bin)
+                .unwrap_err()
+                .to_string()
+                .contains("binary file (NUL byte at 2)")
+        );
     }
 
     #[test]

@@ -16,7 +16,12 @@ fn project() -> &'static Path {
 
 fn stdout(cmd: &mut Command, code: i32) -> String {
     let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(code), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -29,8 +34,21 @@ fn gaps_on_the_bundled_chapter() {
 #[test]
 fn the_bundled_chapter_lacks_exactly_questions_7_8_11_12() {
     let json: serde_json::Value = serde_json::from_str(&stdout(aigcq(project()).args(["gaps", "--json"]), 0)).unwrap();
-    let found: Vec<_> = json.as_array().unwrap().iter().map(|g| (g["index"].as_u64().unwrap(), g["kind"].as_str().unwrap().to_string())).collect();
-    assert_eq!(found, [(7, "empty".into()), (8, "empty".into()), (11, "empty".into()), (12, "empty".into())]);
+    let found: Vec<_> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["index"].as_u64().unwrap(), g["kind"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (7, "empty".into()),
+            (8, "empty".into()),
+            (11, "empty".into()),
+            (12, "empty".into())
+        ]
+    );
 }
 
 #[test]
@@ -56,9 +74,17 @@ fn bad_files_are_reported_and_the_rest_is_scanned() {
     std::fs::write(content.join("a_bad.md"), b"## 1. x?\n\xff").unwrap();
     std::fs::write(content.join("b_binary.md"), b"\0\x01\x02").unwrap();
     std::fs::write(content.join("c_empty.md"), b"").unwrap();
-    std::fs::write(content.join("d_bom_crlf.md"), "\u{feff}## 1. 甲？\r\n\r\n## 2. 乙？\r\n".as_bytes()).unwrap();
+    std::fs::write(
+        content.join("d_bom_crlf.md"),
+        "\u{feff}## 1. 甲？\r\n\r\n## 2. 乙？\r\n".as_bytes(),
+    )
+    .unwrap();
     std::fs::write(content.join("e_unterminated.md"), "## 1. 丙？\n\n```\n## 2. 代码里？\n").unwrap();
-    let long = format!("## 1. 长？\n\n{}\n\n## 2. 深？\n\n{}x\n", "字".repeat(1 << 20), "> - ".repeat(5000));
+    let long = format!(
+        "## 1. 长？\n\n{}\n\n## 2. 深？\n\n{}x\n",
+        "字".repeat(1 << 20),
+        "> - ".repeat(5000)
+    );
     std::fs::write(content.join("f_huge.md"), long).unwrap();
 
     let out = aigcq(dir.path()).args(["gaps", "--json"]).output().unwrap();
@@ -68,7 +94,12 @@ fn bad_files_are_reported_and_the_rest_is_scanned() {
     assert!(stderr.contains("b_binary.md: binary file"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     let gaps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let files: Vec<_> = gaps.as_array().unwrap().iter().map(|g| g["file"].as_str().unwrap().to_string()).collect();
+    let files: Vec<_> = gaps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["file"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(
         files,
         ["content/d_bom_crlf.md", "content/d_bom_crlf.md", "content/f_huge.md"],
@@ -103,7 +134,11 @@ fn init_creates_a_project_and_refuses_to_overwrite() {
 #[test]
 fn config_is_found_by_walking_up_and_rules_can_be_disabled() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("aigcq.toml"), "[paths]\ncontent = \"book\"\n[check]\ndisable = [\"image-alt\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("aigcq.toml"),
+        "[paths]\ncontent = \"book\"\n[check]\ndisable = [\"image-alt\"]\n",
+    )
+    .unwrap();
     std::fs::create_dir_all(dir.path().join("book/sub")).unwrap();
     std::fs::write(dir.path().join("book/ch.md"), "## 1. 甲？\n\n![](x.png)\n").unwrap();
     let out = stdout(aigcq(&dir.path().join("book/sub")).args(["check", "--json"]), 1);

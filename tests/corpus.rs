@@ -12,14 +12,20 @@ fn corpus() -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir);
     }
-    assert!(std::env::var_os("CI").is_none(), "CI must have the corpus at {}", dir.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have the corpus at {}",
+        dir.display()
+    );
     eprintln!("skipped: no corpus at {}", dir.display());
     None
 }
 
 /// For each file: questions that want an answer, and its gaps by kind — checked by reading
 /// each file (see the issue note for what each count is).
-const EXPECTED: &[(&str, usize, &[(&str, usize)])] = &[
+type Expected = (&'static str, usize, &'static [(&'static str, usize)]);
+
+const EXPECTED: &[Expected] = &[
     ("01_机器学习基础.md", 18, &[("outline", 18)]),
     ("AI Agent基础/02_编码Agent与AgentOS工程高频考点.md", 38, &[]),
     ("AI Agent基础/05_Agent记忆与上下文工程高频考点.md", 28, &[]),
@@ -27,20 +33,36 @@ const EXPECTED: &[(&str, usize, &[(&str, usize)])] = &[
     ("AI Agent基础/经典Agent.md", 2, &[]),
     ("AIGC图像创作&AI绘画基础/01_扩散模型原理基础.md", 33, &[]),
     ("AIGC图像创作&AI绘画基础/03_类LoRA技术基础.md", 24, &[]),
-    ("AIGC图像创作&AI绘画基础/05_主流AIGC图像生成编辑大模型汇总系列.md", 21, &[]),
+    (
+        "AIGC图像创作&AI绘画基础/05_主流AIGC图像生成编辑大模型汇总系列.md",
+        21,
+        &[],
+    ),
     ("AI多模态基础/AI多模态理论基础.md", 4, &[]),
     ("AI多模态基础/Qwen-VL系列模型核心考点.md", 29, &[]),
     ("AI多模态基础（精华版）/1_AI多模态理论基础高频考点.md", 11, &[]),
     ("AI多模态基础（精华版）/2_AI多模态核心组件高频考点.md", 36, &[]),
     ("AI多模态基础（精华版）/5_AI多模态原生模型高频考点.md", 14, &[]),
-    ("AI绘画基础/07_主流AIGC图像生成编辑大模型汇总系列.md", 12, &[("empty", 3)]),
+    (
+        "AI绘画基础/07_主流AIGC图像生成编辑大模型汇总系列.md",
+        12,
+        &[("empty", 3)],
+    ),
     ("AI绘画基础/12_AIGC图像编辑大模型系列.md", 3, &[]),
     ("AI行业职业生涯开放性问题/AI业务场景问题.md", 23, &[]),
     ("AI行业职业生涯开放性问题/算法工程师个人成长问题.md", 22, &[]),
     ("AI视频基础/05_视频编辑典型模型与架构.md", 6, &[("missing", 5)]),
     ("AI视频基础New/01_AI视频核心基础知识.md", 36, &[("metadata-only", 20)]),
-    ("AI视频基础New/02_AI视频核心基础架构模型.md", 8, &[("empty", 3), ("outline", 5)]),
-    ("AI视频基础（精华版）/04_长视频生成与分镜叙事生成高频考点.md", 17, &[("empty", 15)]),
+    (
+        "AI视频基础New/02_AI视频核心基础架构模型.md",
+        8,
+        &[("empty", 3), ("outline", 5)],
+    ),
+    (
+        "AI视频基础（精华版）/04_长视频生成与分镜叙事生成高频考点.md",
+        17,
+        &[("empty", 15)],
+    ),
     ("AI视频基础（精华版）/06_统一视频系统与未来趋势.md", 24, &[]),
     ("AI视频基础（精华版）/Markdown格式范式.md", 2, &[("metadata-only", 1)]),
     ("大厂高频面试题（实时更新）/哔哩哔哩高频面试题.md", 18, &[]),
@@ -57,7 +79,7 @@ const EXPECTED: &[(&str, usize, &[(&str, usize)])] = &[
 #[test]
 fn every_corpus_file_parses_soundly_with_the_expected_gaps() {
     let Some(dir) = corpus() else { return };
-    let (files, errors) = scan::chapter_paths(&[dir.clone()]);
+    let (files, errors) = scan::chapter_paths(std::slice::from_ref(&dir));
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(files.len(), EXPECTED.len(), "a corpus file was added or removed");
     let rules = Rules::default();
@@ -68,15 +90,25 @@ fn every_corpus_file_parses_soundly_with_the_expected_gaps() {
 
         let mut last = 0;
         for q in &c.questions {
-            assert!(q.answer.start >= last && q.answer.start <= q.answer.end, "{name}: spans overlap");
+            assert!(
+                q.answer.start >= last && q.answer.start <= q.answer.end,
+                "{name}: spans overlap"
+            );
             assert!(text.is_char_boundary(q.answer.start) && text.is_char_boundary(q.answer.end));
             last = q.answer.end;
         }
         for t in c.toc.iter().filter_map(|t| t.heading) {
-            assert!(c.questions.iter().any(|q| q.heading == t), "{name}: TOC target {} is not a question", c.headings[t].text);
+            assert!(
+                c.questions.iter().any(|q| q.heading == t),
+                "{name}: TOC target {} is not a question",
+                c.headings[t].text
+            );
         }
 
-        let &(_, want_total, want) = EXPECTED.iter().find(|e| e.0 == name).unwrap_or_else(|| panic!("no expectation for {name}"));
+        let &(_, want_total, want) = EXPECTED
+            .iter()
+            .find(|e| e.0 == name)
+            .unwrap_or_else(|| panic!("no expectation for {name}"));
         let gaps = aigcq::gaps::chapter_gaps(&c, &name, &name);
         let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
         for g in &gaps.gaps {
@@ -97,18 +129,33 @@ fn spot_checks_from_reading_the_files() {
     let text = read("AI视频基础New/02_AI视频核心基础架构模型.md");
     let c = Chapter::parse(&text, &rules);
     assert!(c.toc.iter().all(|t| t.heading.is_some()));
-    let outline = c.questions.iter().find(|q| c.heading(q).text.starts_with("1.")).unwrap();
-    assert!(c.answer(outline).contains("Q5："), "the outline answer keeps all its sub-questions");
+    let outline = c
+        .questions
+        .iter()
+        .find(|q| c.heading(q).text.starts_with("1."))
+        .unwrap();
+    assert!(
+        c.answer(outline).contains("Q5："),
+        "the outline answer keeps all its sub-questions"
+    );
 
     // "### 24、" under "## 23、" is a question written one level too deep.
     let text = read("AI多模态基础/Qwen-VL系列模型核心考点.md");
     let c = Chapter::parse(&text, &rules);
-    let numbers: Vec<_> = c.questions.iter().map(|q| c.heading(q).text.split('、').next().unwrap().trim().to_string()).collect();
+    let numbers: Vec<_> = c
+        .questions
+        .iter()
+        .map(|q| c.heading(q).text.split('、').next().unwrap().trim().to_string())
+        .collect();
     assert_eq!(numbers, (1..=29).map(|n| n.to_string()).collect::<Vec<_>>());
 
     // CRLF file: anchors on the line before each heading.
     let text = read("大模型基础/01_基础概念与概述.md");
     let c = Chapter::parse(&text, &rules);
     assert!(c.questions.iter().all(|q| !c.heading(q).ids.is_empty()));
-    assert!(c.questions.iter().any(|q| c.answer(q).contains("#### 1. 什么是大语言模型？")));
+    assert!(
+        c.questions
+            .iter()
+            .any(|q| c.answer(q).contains("#### 1. 什么是大语言模型？"))
+    );
 }

@@ -42,7 +42,11 @@ pub fn decode_target(target: &str) -> Cow<'_, str> {
 /// A key under which anchors that differ only by case, white space, hyphens, punctuation or a
 /// `#` compare equal: the near misses real tables of contents are full of.
 pub fn near_key(anchor: &str) -> String {
-    anchor.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    anchor
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 #[cfg(test)]
@@ -68,8 +72,14 @@ mod tests {
 
     #[test]
     fn near_keys_ignore_spacing_and_hyphens() {
-        assert_eq!(near_key("3.Video-Diffusion Models"), near_key("3.video diffusion-models"));
-        assert_eq!(near_key("1.视频vs图像：视频建模？"), near_key("1.视频 vs 图像视频建模?"));
+        assert_eq!(
+            near_key("3.Video-Diffusion Models"),
+            near_key("3.video diffusion-models")
+        );
+        assert_eq!(
+            near_key("1.视频vs图像：视频建模？"),
+            near_key("1.视频 vs 图像视频建模?")
+        );
         assert_ne!(near_key("q-001"), near_key("q-002"));
     }
 }

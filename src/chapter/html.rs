@@ -42,7 +42,13 @@ pub fn headings(html: &str) -> Vec<HtmlHeading> {
         let id = attr(attrs, "id")
             .or_else(|| attr(attrs, "name"))
             .or_else(|| first_anchor(inner));
-        found.push(HtmlHeading { level, start: p, end, id, text: inner_text(inner) });
+        found.push(HtmlHeading {
+            level,
+            start: p,
+            end,
+            id,
+            text: inner_text(inner),
+        });
         i = end.max(p + 1);
     }
     found
@@ -155,8 +161,8 @@ pub fn inner_text(html: &str) -> String {
     let mut i = 0;
     while i < html.len() {
         let rest = &html[i..];
-        if rest.starts_with("<!--") {
-            i = rest[4..].find("-->").map_or(html.len(), |e| i + 4 + e + 3);
+        if let Some(comment) = rest.strip_prefix("<!--") {
+            i = comment.find("-->").map_or(html.len(), |e| i + 4 + e + 3);
         } else if rest.starts_with('<') && rest[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '/') {
             i = tag_end(html, i).unwrap_or(html.len());
         } else {
@@ -239,7 +245,10 @@ mod tests {
         assert_eq!(h[0].level, 2);
         assert_eq!(h[0].id.as_deref(), Some("q-002"));
         assert_eq!(h[0].text, "面试问题：A & B？");
-        assert_eq!(&"<div align=\"center\">\n<h2 id='q-002' class=x>面试问题：A &amp; B？</h2>"[h[0].start..h[0].end], "<h2 id='q-002' class=x>面试问题：A &amp; B？</h2>");
+        assert_eq!(
+            &"<div align=\"center\">\n<h2 id='q-002' class=x>面试问题：A &amp; B？</h2>"[h[0].start..h[0].end],
+            "<h2 id='q-002' class=x>面试问题：A &amp; B？</h2>"
+        );
     }
 
     #[test]

@@ -12,13 +12,11 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use std::sync::LazyLock;
-
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
-use regex::Regex;
 use serde::Serialize;
 
 pub use anchor::{decode_target, near_key, slug};
+use rules::LineKind;
 pub use rules::{PatternError, QuestionConfig, Rules};
 
 /// The pulldown-cmark extensions GitHub renders; the benchmark's baseline uses the same.
@@ -239,7 +237,10 @@ fn visible_chars(s: &str) -> usize {
         .map(|chunk| {
             // As i8: ASCII visible is 33..=127, a UTF-8 lead byte -64..=-1, a continuation
             // byte below -64; a u8 counter cannot overflow in 255 bytes.
-            let n: u8 = chunk.iter().map(|&b| u8::from(b as i8 > 32) | u8::from(b >= 0xC0)).sum();
+            let n: u8 = chunk
+                .iter()
+                .map(|&b| u8::from(b as i8 > 32) | u8::from(b >= 0xC0))
+                .sum();
             usize::from(n)
         })
         .sum()
@@ -363,7 +364,13 @@ impl<'a> Chapter<'a> {
                             Tag::HtmlBlock => BlockKind::Html,
                             _ => BlockKind::Solid,
                         };
-                        block = Some(Block { kind, range: range.clone(), prose: 0, links: 0, images: 0 });
+                        block = Some(Block {
+                            kind,
+                            range: range.clone(),
+                            prose: 0,
+                            links: 0,
+                            images: 0,
+                        });
                     }
                     match tag {
                         Tag::Heading { level, id, .. } if depth == 0 => {
@@ -373,7 +380,9 @@ impl<'a> Chapter<'a> {
                             heading_plain = 0;
                         }
                         Tag::List(_) => lists += 1,
-                        Tag::Link { dest_url, .. } => open_links.push((cow(dest_url), Cow::Borrowed(""), false, range.start)),
+                        Tag::Link { dest_url, .. } => {
+                            open_links.push((cow(dest_url), Cow::Borrowed(""), false, range.start))
+                        }
                         Tag::Image { dest_url, .. } => {
                             open_links.push((cow(dest_url), Cow::Borrowed(""), true, range.start));
                             if let Some(b) = block.as_mut() {
@@ -522,7 +531,7 @@ impl<'a> Chapter<'a> {
             line: self.line_of(range.start),
             range,
             unit,
-            text: text.split_whitespace().collect::<Vec<_>>().join(" "),
+            text: fold_whitespace(text),
             ids,
             slug: String::new(),
             link_target,
@@ -541,7 +550,11 @@ impl<'a> Chapter<'a> {
             // Opening wrappers (`<div align="center">`) before the heading belong to it.
             let before = &source[previous_end..h.start];
             let line_start = self.line_start(start);
-            let unit_from = if previous_end == 0 && html::is_blank(before) { block.start } else { line_start };
+            let unit_from = if previous_end == 0 && html::is_blank(before) {
+                block.start
+            } else {
+                line_start
+            };
             self.push_heading(
                 h.level,
                 HeadingStyle::Html,
@@ -599,7 +612,8 @@ impl<'a> Chapter<'a> {
         let candidates: Vec<usize> = (0..self.links.len())
             .filter(|&i| {
                 let l = &self.links[i];
-                let local = l.dest.starts_with('#') || !(l.dest.contains(':') || l.dest.contains('/') || l.dest.is_empty());
+                let local =
+                    l.dest.starts_with('#') || !(l.dest.contains(':') || l.dest.contains('/') || l.dest.is_empty());
                 !l.image && local && (l.in_list || l.in_heading || l.alone)
             })
             .collect();
@@ -607,10 +621,8 @@ impl<'a> Chapter<'a> {
             return 0;
         }
         let index = AnchorIndex::new(&self.headings);
-        let resolved: Vec<(Option<usize>, Resolution)> = candidates
-            .iter()
-            .map(|&i| index.resolve(&self.links[i]))
-            .collect();
+        let resolved: Vec<(Option<usize>, Resolution)> =
+            candidates.iter().map(|&i| index.resolve(&self.links[i])).collect();
         let heading_is_link = |h: usize| self.headings[h].link_target.is_some();
         let first_target = candidates
             .iter()
@@ -640,7 +652,9 @@ impl<'a> Chapter<'a> {
         }
         // The table of contents ends at the first heading after its last entry; without a
         // forward link every list link is an entry, and no heading is skipped.
-        let (Some(_), Some(last)) = (first_target, self.toc.last()) else { return 0 };
+        let (Some(_), Some(last)) = (first_target, self.toc.last()) else {
+            return 0;
+        };
         self.headings
             .iter()
             .find(|h| h.link_target.is_none() && h.range.start > last.offset)
@@ -661,6 +675,7 @@ impl<'a> Chapter<'a> {
         // The question whose answer is still open.
         let mut open: Option<usize> = None;
 
+        #[allow(clippy::needless_range_loop)] // `self` is mutated inside the loop.
         for h in 0..self.headings.len() {
             let heading = &self.headings[h];
             if heading.link_target.is_some() || heading.unit.start < toc_end && in_toc[h].is_none() {
@@ -673,26 +688,27 @@ impl<'a> Chapter<'a> {
             let structural = (strong || weak) && rules.structural.is_match(text);
             let (strong, weak) = (strong && !structural, weak && !structural);
 
-            let is_question = strong || weak && {
-                // Deeper than the open question: a sub-question only when that question is a
-                // group (it has sub-questions, or nothing written before this heading);
-                // otherwise a numbered sub-heading of its answer.
-                let parent = stack.iter().rev().find(|&&(_, l, _)| l < level);
-                match parent {
-                    None | Some(&(_, _, true)) => true,
-                    Some(&(q, _, false)) => {
-                        // "### 24、" after "## 23、" continues the numbering: a question
-                        // written one level too deep.
-                        let previous = self.questions.last().map(|p| self.headings[p.heading].text.as_str());
-                        let continues = matches!(
-                            (previous.and_then(leading_number), leading_number(text)),
-                            (Some(p), Some(n)) if n == p + 1
-                        );
-                        let body = self.headings[self.questions[q].heading].unit.end..start;
-                        continues || self.classify(body, rules) == Some(GapKind::Empty)
+            let is_question = strong
+                || weak && {
+                    // Deeper than the open question: a sub-question only when that question is a
+                    // group (it has sub-questions, or nothing written before this heading);
+                    // otherwise a numbered sub-heading of its answer.
+                    let parent = stack.iter().rev().find(|&&(_, l, _)| l < level);
+                    match parent {
+                        None | Some(&(_, _, true)) => true,
+                        Some(&(q, _, false)) => {
+                            // "### 24、" after "## 23、" continues the numbering: a question
+                            // written one level too deep.
+                            let previous = self.questions.last().map(|p| self.headings[p.heading].text.as_str());
+                            let continues = matches!(
+                                (previous.and_then(leading_number), leading_number(text)),
+                                (Some(p), Some(n)) if n == p + 1
+                            );
+                            let body = self.headings[self.questions[q].heading].unit.end..start;
+                            continues || self.classify(body, rules) == Some(GapKind::Empty)
+                        }
                     }
-                }
-            };
+                };
 
             if is_question {
                 while stack.last().is_some_and(|&(_, l, _)| l >= level) {
@@ -766,26 +782,23 @@ impl<'a> Chapter<'a> {
                         let chars = visible_chars(line);
                         // Labels, markers, metadata and sub-questions are short lines; a long
                         // one is prose, and skipping the patterns on it keeps scanning fast.
-                        if line.len() > LONG_LINE {
-                            other = true;
-                        } else if rules.label.is_match(line) {
-                            special += chars;
-                        } else if rules.placeholder.is_match(line) {
-                            placeholder = true;
-                            special += chars;
-                        } else if rules.metadata.is_match(line) {
-                            metadata = true;
-                            special += chars;
-                        } else if rules.outline.is_match(line) {
-                            outline = true;
-                            special += chars;
-                        } else if NUMBERED.is_match(line) {
+                        let kind = if line.len() > LONG_LINE {
+                            LineKind::Prose
+                        } else {
+                            rules.line_kind(line)
+                        };
+                        match kind {
+                            LineKind::Label => {}
+                            LineKind::Placeholder => placeholder = true,
+                            LineKind::Metadata => metadata = true,
+                            LineKind::Outline => outline = true,
                             // A numbered line belongs to an outline when one of its
                             // neighbours asks a question, else it is prose.
-                            numbered += chars;
+                            LineKind::Numbered => numbered += chars,
+                            LineKind::Prose => other = true,
+                        }
+                        if kind != LineKind::Prose {
                             special += chars;
-                        } else {
-                            other = true;
                         }
                     }
                     if other {
@@ -817,6 +830,15 @@ impl<'a> Chapter<'a> {
     }
 }
 
+/// Trims and folds runs of white space into one space, without copying text that has none.
+fn fold_whitespace(text: String) -> String {
+    let folded = !text.contains(['\n', '\r', '\t']) && !text.contains("  ") && text.trim().len() == text.len();
+    if folded {
+        text
+    } else {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
 
 /// pulldown-cmark's string, borrowed from the chapter when it can be.
 fn cow(s: CowStr<'_>) -> Cow<'_, str> {
@@ -828,10 +850,6 @@ fn cow(s: CowStr<'_>) -> Cow<'_, str> {
 
 /// Bytes beyond which a line is taken as prose without matching the line patterns.
 const LONG_LINE: usize = 400;
-
-/// A numbered line: `1. …`, `- 2) …`, `(3) …`, `Q4 …`.
-static NUMBERED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?:[-*+]\s+)?(?:\d+[.)、．]|[(（]\d+[)）]|Q\d+)\s*\S").expect("valid regex"));
 
 /// The number a heading starts with (`24、…` → 24).
 fn leading_number(text: &str) -> Option<u64> {
@@ -866,12 +884,20 @@ impl<'h> AnchorIndex<'h> {
                 exact.entry(a.as_str()).or_insert(i);
             }
         }
-        AnchorIndex { headings, exact, fallback: std::cell::OnceCell::new() }
+        AnchorIndex {
+            headings,
+            exact,
+            fallback: std::cell::OnceCell::new(),
+        }
     }
 
     fn fallback(&self) -> &Fallback<'h> {
         self.fallback.get_or_init(|| {
-            let mut f = Fallback { folded: HashMap::new(), text: HashMap::new(), near: HashMap::new() };
+            let mut f = Fallback {
+                folded: HashMap::new(),
+                text: HashMap::new(),
+                near: HashMap::new(),
+            };
             for (i, h) in Self::targets(self.headings) {
                 for a in h.ids.iter().chain([&h.slug]) {
                     f.folded.entry(a.to_lowercase()).or_insert(i);

@@ -1,7 +1,7 @@
 //! What counts as a question, a structural heading, a placeholder, a metadata line or an outline.
 //! The defaults fit the heading styles of real Chinese interview books; `aigcq.toml` overrides them.
 
-use regex::{Regex, RegexBuilder};
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::{Deserialize, Serialize};
 
 /// The `[questions]` table of `aigcq.toml`: regular expressions, matched case-insensitively.
@@ -45,8 +45,19 @@ impl Default for QuestionConfig {
                 r"^\W*第[一二三四五六七八九十百零〇两\d]+[章节篇部]",
             ]),
             placeholders: s(&[
-                "待补充", "待更新", "待完善", "待续", "未完待续", "敬请期待", "TODO", "TBD", "WIP",
-                "coming soon", "to be continued", r"\.\.\.", "…+",
+                "待补充",
+                "待更新",
+                "待完善",
+                "待续",
+                "未完待续",
+                "敬请期待",
+                "TODO",
+                "TBD",
+                "WIP",
+                "coming soon",
+                "to be continued",
+                r"\.\.\.",
+                "…+",
             ]),
             metadata: r"^[\s*_>（(]*(?:难度评分|难度|考察频率|出现频率|频率|考察重点|标签|tags?|注)\s*[:：]".into(),
             label: r"^[\s*_>]*(?:回答|答案|答|解答|问题解答|参考答案|answer)\s*[:：]?[\s*_]*[:：]?\s*$".into(),
@@ -62,12 +73,26 @@ pub struct Rules {
     pub(crate) question: Regex,
     pub(crate) strong: Regex,
     pub(crate) structural: Regex,
-    pub(crate) placeholder: Regex,
-    pub(crate) metadata: Regex,
-    pub(crate) label: Regex,
-    pub(crate) outline: Regex,
+    /// label, placeholder, metadata, outline and numbered-line patterns in one pass over a line;
+    /// indices are [`LineKind`]'s.
+    pub(crate) lines: RegexSet,
     pub(crate) min_prose: usize,
 }
+
+/// What a short line of an answer is, in the order [`Rules::line_kind`] prefers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineKind {
+    Label,
+    Placeholder,
+    Metadata,
+    Outline,
+    /// `1. …`, `(2) …`: part of an outline when a neighbour asks a question, else prose.
+    Numbered,
+    Prose,
+}
+
+/// A numbered line: `1. …`, `- 2) …`, `(3) …`, `Q4 …`.
+const NUMBERED: &str = r"^(?:[-*+]\s+)?(?:\d+[.)、．]|[(（]\d+[)）]|Q\d+)\s*\S";
 
 /// A pattern in `[questions]` that does not compile.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +108,11 @@ fn any_of(field: &'static str, patterns: &[String]) -> Result<Regex, PatternErro
         // Matches nothing.
         r"[^\s\S]".to_string()
     } else {
-        patterns.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|")
+        patterns
+            .iter()
+            .map(|p| format!("(?:{p})"))
+            .collect::<Vec<_>>()
+            .join("|")
     };
     build(field, &joined)
 }
@@ -99,18 +128,50 @@ impl Rules {
     pub fn new(c: &QuestionConfig) -> Result<Rules, PatternError> {
         let placeholder = format!(
             r"^[\s*_>#\-~（(\[]*(?:{})[\s*_。.!！~～…:：)）\]\-]*$",
-            c.placeholders.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|")
+            c.placeholders
+                .iter()
+                .map(|p| format!("(?:{p})"))
+                .collect::<Vec<_>>()
+                .join("|")
         );
+        // Compiled one by one first, so that an error names its field.
+        build("placeholders", &placeholder)?;
+        build("metadata", &c.metadata)?;
+        build("label", &c.label)?;
+        build("outline", &c.outline)?;
+        let lines = RegexSetBuilder::new([&c.label, &placeholder, &c.metadata, &c.outline, NUMBERED])
+            .case_insensitive(true)
+            .build()
+            .map_err(|source| PatternError {
+                field: "outline",
+                source,
+            })?;
         Ok(Rules {
+            lines,
             question: any_of("patterns", &c.patterns)?,
             strong: any_of("strong_patterns", &c.strong_patterns)?,
             structural: any_of("structural", &c.structural)?,
-            placeholder: build("placeholders", &placeholder)?,
-            metadata: build("metadata", &c.metadata)?,
-            label: build("label", &c.label)?,
-            outline: build("outline", &c.outline)?,
             min_prose: c.min_prose_chars,
         })
+    }
+}
+
+impl Rules {
+    /// Classifies one trimmed line of an answer.
+    pub(crate) fn line_kind(&self, line: &str) -> LineKind {
+        const ORDER: [LineKind; 5] = [
+            LineKind::Label,
+            LineKind::Placeholder,
+            LineKind::Metadata,
+            LineKind::Outline,
+            LineKind::Numbered,
+        ];
+        let hits = self.lines.matches(line);
+        ORDER
+            .into_iter()
+            .enumerate()
+            .find(|&(i, _)| hits.matched(i))
+            .map_or(LineKind::Prose, |(_, k)| k)
     }
 }
 
@@ -127,7 +188,17 @@ mod tests {
     #[test]
     fn default_question_patterns() {
         let r = Rules::default();
-        for q in ["7.介绍一下", "7、介绍", "7．介绍", "Q7 什么", "（7）什么", "(7) x", "5.1.1.1 面试问题：x", "为什么？", "Why?"] {
+        for q in [
+            "7.介绍一下",
+            "7、介绍",
+            "7．介绍",
+            "Q7 什么",
+            "（7）什么",
+            "(7) x",
+            "5.1.1.1 面试问题：x",
+            "为什么？",
+            "Why?",
+        ] {
             assert!(r.question.is_match(q), "{q}");
         }
         for q in ["主要特点与功能", "01.02_LeNet 系列模型", "一、模型架构", "2026年展望"] {
@@ -143,18 +214,32 @@ mod tests {
     #[test]
     fn placeholders_metadata_labels() {
         let r = Rules::default();
-        assert!(r.placeholder.is_match("**待补充**") && r.placeholder.is_match("TODO."));
-        assert!(!r.placeholder.is_match("Rocky会持续补充完善答案"));
-        assert!(r.metadata.is_match("**难度评分：⭐⭐⭐ (3/5)  |  考察频率：⭐⭐⭐⭐ (4/5)**"));
-        assert!(r.label.is_match("**回答：**") && r.label.is_match("**答案**："));
-        assert!(r.outline.is_match("Q1：为什么 AI 视频模型里经常会出现 T5 和 CLIP？"));
-        assert!(r.outline.is_match("- (2) 常见的聚类算法有哪些？"));
-        assert!(!r.outline.is_match("视频任务比图像任务更难。"));
+        let kind = |l: &str| r.line_kind(l);
+        assert_eq!(kind("**待补充**"), LineKind::Placeholder);
+        assert_eq!(kind("TODO."), LineKind::Placeholder);
+        assert_eq!(kind("Rocky会持续补充完善答案"), LineKind::Prose);
+        assert_eq!(
+            kind("**难度评分：⭐⭐⭐ (3/5)  |  考察频率：⭐⭐⭐⭐ (4/5)**"),
+            LineKind::Metadata
+        );
+        assert_eq!(kind("> （注：文档部分内容可能由 AI 生成）"), LineKind::Metadata);
+        assert_eq!(kind("**回答：**"), LineKind::Label);
+        assert_eq!(kind("**答案**："), LineKind::Label);
+        assert_eq!(
+            kind("Q1：为什么 AI 视频模型里经常会出现 T5 和 CLIP？"),
+            LineKind::Outline
+        );
+        assert_eq!(kind("- (2) 常见的聚类算法有哪些？"), LineKind::Outline);
+        assert_eq!(kind("1. 介绍一下全连接层。"), LineKind::Numbered);
+        assert_eq!(kind("视频任务比图像任务更难。"), LineKind::Prose);
     }
 
     #[test]
     fn bad_pattern_names_its_field() {
-        let c = QuestionConfig { patterns: vec!["(".into()], ..Default::default() };
+        let c = QuestionConfig {
+            patterns: vec!["(".into()],
+            ..Default::default()
+        };
         let e = Rules::new(&c).unwrap_err();
         assert!(e.to_string().contains("[questions].patterns"));
     }

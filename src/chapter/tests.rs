@@ -34,7 +34,10 @@ fn html_headings_with_toc_and_same_level_subheadings() {
     assert!(c.toc.iter().all(|t| t.resolution == Resolution::Anchor));
     assert_eq!(kinds(&c), ["-", "empty", "empty"]);
     let q1 = &c.questions[0];
-    assert!(c.answer(q1).contains("## 主要特点"), "a same-level sub-heading stays in the answer");
+    assert!(
+        c.answer(q1).contains("## 主要特点"),
+        "a same-level sub-heading stays in the answer"
+    );
     assert_eq!(c.heading(q1).style, HeadingStyle::Html);
     assert_eq!(c.heading(q1).anchor(), "1.A是什么？");
 }
@@ -43,7 +46,13 @@ fn html_headings_with_toc_and_same_level_subheadings() {
 fn atx_heading_with_inline_anchor_and_link_heading_toc() {
     let text = "## 5.1 总览\n\n### [5.1.1 区别](#q511)\n\n- [5.1.1.1 面试问题：架构差异？](#q5111)\n\n---\n\n### <a id=\"q511\"></a>5.1.1 区别\n\n#### <a id=\"q5111\"></a>5.1.1.1 面试问题：架构差异？\n\n**难度评分：⭐⭐ (2/5)**\n";
     let c = parse(text);
-    assert_eq!(summary(&c), [(1, "group".into(), "5.1.1 区别".into()), (2, "metadata-only".into(), "5.1.1.1 面试问题：架构差异？".into())]);
+    assert_eq!(
+        summary(&c),
+        [
+            (1, "group".into(), "5.1.1 区别".into()),
+            (2, "metadata-only".into(), "5.1.1.1 面试问题：架构差异？".into())
+        ]
+    );
     assert_eq!(c.heading(&c.questions[1]).ids, ["q5111"]);
     assert!(c.headings[1].link_target.is_some(), "the link heading is a TOC entry");
 }
@@ -155,7 +164,20 @@ x = 1
 ```
 ";
     let c = parse(text);
-    assert_eq!(kinds(&c), ["empty", "placeholder", "metadata-only", "stub", "stub", "outline", "outline", "-", "-"]);
+    assert_eq!(
+        kinds(&c),
+        [
+            "empty",
+            "placeholder",
+            "metadata-only",
+            "stub",
+            "stub",
+            "outline",
+            "outline",
+            "-",
+            "-"
+        ]
+    );
 }
 
 #[test]
@@ -163,11 +185,23 @@ fn missing_and_near_miss_toc_entries() {
     let text = "# 目录\n\n- [1.甲](#1.甲)\n- [2.乙 丙](#2.乙丙)\n- [3.丁](3.丁)\n- [4.戊](#4.戊)\n\n<h2 id=\"1.甲\">1.甲</h2>\n\n甲的答案写在这里，足够长了，算是回答。\n\n<h2 id=\"2.乙 丙\">2.乙 丙</h2>\n\n<h2 id=\"3.丁\">3.丁</h2>\n";
     let c = parse(text);
     let res: Vec<_> = c.toc.iter().map(|t| t.resolution).collect();
-    assert_eq!(res, [Resolution::Anchor, Resolution::Text, Resolution::NearMiss, Resolution::Unresolved]);
+    assert_eq!(
+        res,
+        [
+            Resolution::Anchor,
+            Resolution::Text,
+            Resolution::NearMiss,
+            Resolution::Unresolved
+        ]
+    );
     let gaps: Vec<_> = c.gaps().map(|g| (g.index, g.kind, g.text.to_string())).collect();
     assert_eq!(
         gaps,
-        [(2, GapKind::Empty, "2.乙 丙".into()), (3, GapKind::Empty, "3.丁".into()), (4, GapKind::Missing, "4.戊".into())]
+        [
+            (2, GapKind::Empty, "2.乙 丙".into()),
+            (3, GapKind::Empty, "3.丁".into()),
+            (4, GapKind::Missing, "4.戊".into())
+        ]
     );
 }
 

@@ -15,7 +15,12 @@ pub const PROMPTS: &[(&str, &str)] = &[];
 
 pub fn run(dir: &Path) -> Result<Status> {
     let config = dir.join(FILE_NAME);
-    let targets = [config.clone(), dir.join("content"), dir.join("drafts"), dir.join("prompts")];
+    let targets = [
+        config.clone(),
+        dir.join("content"),
+        dir.join("drafts"),
+        dir.join("prompts"),
+    ];
     if let Some(existing) = targets.iter().find(|p| p.exists()) {
         bail!("{} already exists; init never overwrites", existing.display());
     }
@@ -47,7 +52,10 @@ mod tests {
         let defaults = toml::to_string(&Config::default()).unwrap();
         for line in defaults.lines().filter(|l| l.contains(" = ")) {
             let key = line.split(" = ").next().unwrap();
-            assert!(CONFIG_TEMPLATE.contains(&format!("# {key} = ")), "{key} is not in the template");
+            assert!(
+                CONFIG_TEMPLATE.contains(&format!("# {key} = ")),
+                "{key} is not in the template"
+            );
         }
     }
 }
