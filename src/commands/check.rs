@@ -25,20 +25,8 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Status> {
         found
     });
 
-    let mut failed = !errors.is_empty();
-    for e in &errors {
-        output::error(e);
-    }
-    let mut findings = Vec::new();
-    for r in results {
-        match r {
-            Ok(f) => findings.extend(f),
-            Err(e) => {
-                output::error(&e);
-                failed = true;
-            }
-        }
-    }
+    let (per_file, failed) = super::report_errors(&errors, results);
+    let findings: Vec<_> = per_file.into_iter().flatten().collect();
     let mut out = std::io::stdout().lock();
     if args.json {
         output::json(&mut out, &findings)?;

@@ -19,23 +19,10 @@ pub fn run(ctx: &Context, args: &GapsArgs) -> Result<Status> {
         gaps::chapter_gaps(&chapter, &file, &scan::chapter_name(path, &content))
     });
 
-    let mut failed = !errors.is_empty();
-    for e in &errors {
-        output::error(e);
-    }
-    let mut chapters = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Ok(mut c) => {
-                if !args.kind.is_empty() {
-                    c.gaps.retain(|g| args.kind.contains(&g.kind));
-                }
-                chapters.push(c);
-            }
-            Err(e) => {
-                output::error(&e);
-                failed = true;
-            }
+    let (mut chapters, failed) = super::report_errors(&errors, results);
+    if !args.kind.is_empty() {
+        for c in &mut chapters {
+            c.gaps.retain(|g| args.kind.contains(&g.kind));
         }
     }
 

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 
 use crate::config::Project;
+use crate::output;
+use crate::scan::ReadError;
 
 /// How a command ended; the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +23,26 @@ pub enum Status {
     Failed = 2,
     /// Interrupted by Ctrl-C.
     Interrupted = 130,
+}
+
+/// Prints each read error and keeps the results of the files that were read; the flag says
+/// whether anything failed.
+pub fn report_errors<T>(errors: &[ReadError], results: Vec<Result<T, ReadError>>) -> (Vec<T>, bool) {
+    let mut failed = !errors.is_empty();
+    for e in errors {
+        output::error(e);
+    }
+    let mut ok = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(t) => ok.push(t),
+            Err(e) => {
+                output::error(&e);
+                failed = true;
+            }
+        }
+    }
+    (ok, failed)
 }
 
 /// What every command starts from.
