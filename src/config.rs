@@ -90,14 +90,6 @@ impl Project {
         self.root.join(&self.config.paths.content)
     }
 
-    pub fn drafts_dir(&self) -> PathBuf {
-        self.root.join(&self.config.paths.drafts)
-    }
-
-    pub fn prompts_dir(&self) -> PathBuf {
-        self.root.join(&self.config.paths.prompts)
-    }
-
     /// The compiled question rules; a bad pattern names the file.
     pub fn rules(&self) -> Result<Rules> {
         Rules::new(&self.config.questions).with_context(|| match &self.file {
@@ -120,7 +112,6 @@ mod tests {
         let p = Project::discover(&sub, None).unwrap();
         assert_eq!(p.root, dir.path());
         assert_eq!(p.content_dir(), dir.path().join("book"));
-        assert_eq!(p.drafts_dir(), dir.path().join("drafts"));
     }
 
     #[test]

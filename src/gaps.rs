@@ -27,13 +27,9 @@ pub struct ChapterGaps {
     pub file: String,
     /// Questions that want an answer: every question but group headings, plus missing entries.
     pub questions: usize,
+    /// Counted before any `--kind` filter narrows `gaps`.
+    pub answered: usize,
     pub gaps: Vec<GapRecord>,
-}
-
-impl ChapterGaps {
-    pub fn answered(&self) -> usize {
-        self.questions - self.gaps.len()
-    }
 }
 
 /// A question id: the chapter's stable name and the anchor.
@@ -61,6 +57,7 @@ pub fn chapter_gaps(chapter: &Chapter, file: &str, name: &str) -> ChapterGaps {
     ChapterGaps {
         file: file.to_owned(),
         questions,
+        answered: questions - gaps.len(),
         gaps,
     }
 }

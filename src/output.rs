@@ -43,12 +43,13 @@ pub fn gaps(out: &mut impl Write, chapters: &[ChapterGaps], stats: bool) -> io::
     }
     if stats {
         for c in chapters {
-            writeln!(out, "{:>5}/{:<5} answered  {}", c.answered(), c.questions, c.file)?;
+            writeln!(out, "{:>5}/{:<5} answered  {}", c.answered, c.questions, c.file)?;
         }
         writeln!(out)?;
     }
     let gaps: usize = chapters.iter().map(|c| c.gaps.len()).sum();
     let total: usize = chapters.iter().map(|c| c.questions).sum();
+    let answered: usize = chapters.iter().map(|c| c.answered).sum();
     let chapters_with = chapters.iter().filter(|c| !c.gaps.is_empty()).count();
     let plural = |n: usize, w: &str| {
         if n == 1 {
@@ -62,7 +63,7 @@ pub fn gaps(out: &mut impl Write, chapters: &[ChapterGaps], stats: bool) -> io::
         "{} in {} ({} of {} answered, {} scanned)",
         plural(gaps, "gap"),
         plural(chapters_with, "chapter"),
-        total - gaps,
+        answered,
         plural(total, "question"),
         plural(chapters.len(), "chapter"),
     )

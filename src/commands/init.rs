@@ -10,9 +10,6 @@ use crate::config::FILE_NAME;
 /// The configuration `init` writes: every setting, commented out at its default.
 pub const CONFIG_TEMPLATE: &str = include_str!("init_config.toml");
 
-/// Prompt templates `init` writes into `prompts/`, by file name.
-pub const PROMPTS: &[(&str, &str)] = &[];
-
 pub fn run(dir: &Path) -> Result<Status> {
     let config = dir.join(FILE_NAME);
     let targets = [
@@ -27,9 +24,6 @@ pub fn run(dir: &Path) -> Result<Status> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for sub in ["content", "drafts", "prompts"] {
         std::fs::create_dir(dir.join(sub)).with_context(|| format!("cannot create {}", dir.join(sub).display()))?;
-    }
-    for (name, text) in PROMPTS {
-        std::fs::write(dir.join("prompts").join(name), text)?;
     }
     std::fs::write(&config, CONFIG_TEMPLATE).with_context(|| format!("cannot write {}", config.display()))?;
     eprintln!("created {} with content/, drafts/ and prompts/", config.display());

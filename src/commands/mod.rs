@@ -21,8 +21,6 @@ pub enum Status {
     Found = 1,
     /// Bad usage, or some input could not be read (the rest was still processed).
     Failed = 2,
-    /// Interrupted by Ctrl-C.
-    Interrupted = 130,
 }
 
 /// Prints each read error and keeps the results of the files that were read; the flag says
