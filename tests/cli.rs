@@ -63,7 +63,10 @@ fn gaps_check_flag_and_kind_filter() {
     let out = stdout(aigcq(project()).args(["gaps", "--json", "--kind", "stub"]), 0);
     assert_eq!(out.trim(), "[]");
     let stats = stdout(aigcq(project()).args(["gaps", "--stats", "--kind", "stub"]), 0);
-    assert!(stats.contains("8/12"), "a filter does not change the answered count: {stats}");
+    assert!(
+        stats.contains("8/12"),
+        "a filter does not change the answered count: {stats}"
+    );
     let out = aigcq(project()).args(["gaps", "--kind", "nonsense"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
