@@ -1,7 +1,7 @@
 //! `aigcq check`: lints for what the book's contribution rules ask of a chapter. Pure: the
 //! caller says which local files exist.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -64,20 +64,15 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
     if !chapter.toc.is_empty() {
         // A table of contents that lists only some levels (groups, not their sub-questions)
         // leaves the other levels out on purpose.
-        let listed: Vec<u8> = chapter
-            .questions
-            .iter()
-            .filter(|q| q.toc.is_some())
-            .map(|q| chapter.heading(q).level)
-            .collect();
-        for q in chapter
-            .questions
-            .iter()
-            .filter(|q| q.toc.is_none() && listed.contains(&chapter.heading(q).level))
-        {
+        let mut listed = [false; 7];
+        for q in chapter.questions.iter().filter(|q| q.toc.is_some()) {
+            listed[usize::from(chapter.heading(q).level)] = true;
+        }
+        let toc_anchors: HashSet<&str> = chapter.toc.iter().map(|t| t.anchor.as_str()).collect();
+        for q in chapter.questions.iter().filter(|q| q.toc.is_none()) {
             let h = chapter.heading(q);
             // A repeated heading whose anchor is listed: `duplicate-anchor` reports it.
-            if chapter.toc.iter().any(|t| t.anchor == h.anchor()) {
+            if !listed[usize::from(h.level)] || toc_anchors.contains(h.anchor()) {
                 continue;
             }
             add(
@@ -113,13 +108,13 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
         }
     }
 
+    let toc_links: HashSet<usize> = chapter.toc.iter().map(|t| t.offset).collect();
     for l in &chapter.links {
         if l.image && l.text.is_empty() {
             add(l.line, "image-alt", format!("image `{}` has no alt text", l.dest));
         }
         if let Some(target) = local_target(&l.dest) {
-            let is_toc = chapter.toc.iter().any(|t| t.offset == l.offset);
-            if !is_toc && !exists(&target) {
+            if !toc_links.contains(&l.offset) && !exists(&target) {
                 add(l.line, "local-target", format!("`{target}` does not exist"));
             }
         }
@@ -129,9 +124,15 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
         table_columns(&chapter.text()[table.clone()], chapter.line_of(table.start), &mut add);
     }
 
+    // Answers and headings are both in text order: one cursor walks the headings.
+    let mut next = 0;
     for q in &chapter.questions {
         let mut level = chapter.heading(q).level;
-        for h in chapter.headings.iter().filter(|h| q.answer.contains(&h.range.start)) {
+        next += chapter.headings[next..].partition_point(|h| h.range.start < q.answer.start);
+        let inside = chapter.headings[next..]
+            .iter()
+            .take_while(|h| h.range.start < q.answer.end);
+        for h in inside {
             if h.level > level + 1 {
                 add(
                     h.line,

@@ -172,8 +172,17 @@ pub fn inner_text(html: &str) -> String {
             i = next;
         }
     }
-    let decoded = decode_entities(&out);
-    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+    fold_whitespace(decode_entities(&out))
+}
+
+/// Trims and folds runs of white space into one space, without copying text that has none.
+pub fn fold_whitespace(text: String) -> String {
+    let folded = !text.contains(['\n', '\r', '\t']) && !text.contains("  ") && text.trim().len() == text.len();
+    if folded {
+        text
+    } else {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
 }
 
 /// Decodes the character references that appear in headings (`&amp;`, `&#65;`, `&#x41;`, …).

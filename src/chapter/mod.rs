@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use serde::Serialize;
 
 pub use anchor::{decode_target, near_key, slug};
@@ -298,14 +298,6 @@ impl<'a> Chapter<'a> {
         &self.text[q.answer.clone()]
     }
 
-    /// The question with this anchor (explicit id or slug), if any.
-    pub fn question_by_anchor(&self, anchor: &str) -> Option<&Question> {
-        self.questions.iter().find(|q| {
-            let h = self.heading(q);
-            h.ids.iter().any(|id| id == anchor) || h.slug == anchor
-        })
-    }
-
     /// Every gap in document order, then the table-of-contents entries with no section, which
     /// are numbered after the last question.
     pub fn gaps(&self) -> impl Iterator<Item = Gap<'_>> {
@@ -381,10 +373,10 @@ impl<'a> Chapter<'a> {
                         }
                         Tag::List(_) => lists += 1,
                         Tag::Link { dest_url, .. } => {
-                            open_links.push((cow(dest_url), Cow::Borrowed(""), false, range.start))
+                            open_links.push((dest_url.into(), Cow::Borrowed(""), false, range.start))
                         }
                         Tag::Image { dest_url, .. } => {
-                            open_links.push((cow(dest_url), Cow::Borrowed(""), true, range.start));
+                            open_links.push((dest_url.into(), Cow::Borrowed(""), true, range.start));
                             if let Some(b) = block.as_mut() {
                                 b.images += 1;
                             }
@@ -464,7 +456,7 @@ impl<'a> Chapter<'a> {
                 Event::Text(t) | Event::Code(t) | Event::InlineMath(t) => {
                     if let Some(link) = open_links.last_mut() {
                         if link.1.is_empty() {
-                            link.1 = cow(t);
+                            link.1 = t.into();
                         } else {
                             link.1.to_mut().push_str(&t);
                         }
@@ -531,7 +523,7 @@ impl<'a> Chapter<'a> {
             line: self.line_of(range.start),
             range,
             unit,
-            text: fold_whitespace(text),
+            text: html::fold_whitespace(text),
             ids,
             slug: String::new(),
             link_target,
@@ -827,24 +819,6 @@ impl<'a> Chapter<'a> {
         } else {
             GapKind::Empty
         })
-    }
-}
-
-/// Trims and folds runs of white space into one space, without copying text that has none.
-fn fold_whitespace(text: String) -> String {
-    let folded = !text.contains(['\n', '\r', '\t']) && !text.contains("  ") && text.trim().len() == text.len();
-    if folded {
-        text
-    } else {
-        text.split_whitespace().collect::<Vec<_>>().join(" ")
-    }
-}
-
-/// pulldown-cmark's string, borrowed from the chapter when it can be.
-fn cow(s: CowStr<'_>) -> Cow<'_, str> {
-    match s {
-        CowStr::Borrowed(b) => Cow::Borrowed(b),
-        other => Cow::Owned(other.into_string()),
     }
 }
 

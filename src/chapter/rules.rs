@@ -103,18 +103,16 @@ pub struct PatternError {
     pub source: regex::Error,
 }
 
-fn any_of(field: &'static str, patterns: &[String]) -> Result<Regex, PatternError> {
-    let joined = if patterns.is_empty() {
-        // Matches nothing.
-        r"[^\s\S]".to_string()
-    } else {
-        patterns
-            .iter()
-            .map(|p| format!("(?:{p})"))
-            .collect::<Vec<_>>()
-            .join("|")
-    };
-    build(field, &joined)
+/// `(?:a)|(?:b)|…`; an empty list matches nothing.
+fn alternation(patterns: &[String]) -> String {
+    if patterns.is_empty() {
+        return r"[^\s\S]".to_string();
+    }
+    patterns
+        .iter()
+        .map(|p| format!("(?:{p})"))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 fn build(field: &'static str, pattern: &str) -> Result<Regex, PatternError> {
@@ -128,11 +126,7 @@ impl Rules {
     pub fn new(c: &QuestionConfig) -> Result<Rules, PatternError> {
         let placeholder = format!(
             r"^[\s*_>#\-~（(\[]*(?:{})[\s*_。.!！~～…:：)）\]\-]*$",
-            c.placeholders
-                .iter()
-                .map(|p| format!("(?:{p})"))
-                .collect::<Vec<_>>()
-                .join("|")
+            alternation(&c.placeholders)
         );
         // Compiled one by one first, so that an error names its field.
         build("placeholders", &placeholder)?;
@@ -148,9 +142,9 @@ impl Rules {
             })?;
         Ok(Rules {
             lines,
-            question: any_of("patterns", &c.patterns)?,
-            strong: any_of("strong_patterns", &c.strong_patterns)?,
-            structural: any_of("structural", &c.structural)?,
+            question: build("patterns", &alternation(&c.patterns))?,
+            strong: build("strong_patterns", &alternation(&c.strong_patterns))?,
+            structural: build("structural", &alternation(&c.structural))?,
             min_prose: c.min_prose_chars,
         })
     }
