@@ -47,22 +47,7 @@ Examples:
   aigcq gaps --json | jq '.[] | select(.kind == \"stub\")'")]
     Gaps(GapsArgs),
     /// Lint chapters: table of contents, anchors, images, links, tables, heading levels.
-    #[command(after_help = "\
-Rules (disable with [check] disable = [\"rule\", …] in aigcq.toml):
-  toc-link          a table-of-contents link points at no heading
-  toc-missing       a question is not listed in the table of contents
-  toc-order         the table of contents lists questions in another order than the text
-  duplicate-anchor  two headings share an anchor
-  image-alt         an image has no alt text
-  local-target      a local image or link target does not exist
-  table-columns     a table row has another number of cells than the header
-  heading-jump      a heading inside an answer skips a level
-
-Exit status: 0 clean, 1 findings, 2 a file could not be read or bad usage.
-
-Examples:
-  aigcq check
-  aigcq check --json content/ch1.md")]
+    #[command(after_help = check_help())]
     Check(CheckArgs),
     /// Create aigcq.toml, prompts/, content/ and drafts/ in a folder.
     #[command(after_help = "Examples:\n  aigcq init\n  aigcq init my-book")]
@@ -106,6 +91,19 @@ pub struct InitArgs {
     /// The folder to set up (created when missing).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+}
+
+/// `check --help`'s epilogue, with the rule list taken from [`crate::check::RULES`].
+fn check_help() -> String {
+    let rules: String = crate::check::RULES
+        .iter()
+        .map(|(name, what)| format!("  {name:<18}{what}\n"))
+        .collect();
+    format!(
+        "Rules (disable with [check] disable = [\"rule\", …] in aigcq.toml):\n{rules}\n\
+         Exit status: 0 clean, 1 findings, 2 a file could not be read or bad usage.\n\n\
+         Examples:\n  aigcq check\n  aigcq check --json content/ch1.md"
+    )
 }
 
 fn gap_kind() -> impl clap::builder::TypedValueParser<Value = GapKind> {

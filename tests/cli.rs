@@ -154,4 +154,11 @@ fn config_is_found_by_walking_up_and_rules_can_be_disabled() {
 fn completions_and_help() {
     assert!(stdout(aigcq(project()).args(["completions", "bash"]), 0).contains("aigcq"));
     assert!(stdout(aigcq(project()).args(["gaps", "--help"]), 0).contains("Examples:"));
+    let help = stdout(aigcq(project()).args(["check", "--help"]), 0);
+    for (rule, what) in aigcq::check::RULES {
+        assert!(
+            help.contains(rule) && help.contains(what),
+            "{rule} missing from check --help"
+        );
+    }
 }
