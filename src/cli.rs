@@ -12,6 +12,9 @@ Examples:
   aigcq gaps --json --kind empty    only empty answers, as JSON
   aigcq gaps --check                exit 1 when any question is unanswered (for CI)
   aigcq check content/ch1.md        lint one chapter
+  aigcq draft --model gpt-4o-mini   draft an answer for every gap
+  aigcq draft 7 --dry-run           show the prompt for question 7, send nothing
+  aigcq config                      show the effective provider settings
   aigcq init my-book                start a new question bank";
 
 /// Find, draft and merge the missing answers of a Markdown question bank.
@@ -24,6 +27,9 @@ pub struct Cli {
     /// When to colour the output (NO_COLOR is honoured).
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// Log requests to stderr (-vv: also their bodies). API keys are always redacted.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -49,6 +55,24 @@ Examples:
     /// Lint chapters: table of contents, anchors, images, links, tables, heading levels.
     #[command(after_help = check_help())]
     Check(CheckArgs),
+    /// Draft answers for gaps with an OpenAI-compatible model; each candidate is saved under drafts/.
+    #[command(after_help = "\
+Queries (any number; default: every gap): a chapter path or folder, a question id
+(CHAPTER.md#anchor), CHAPTER.md#7, 7 (when only one chapter has a question 7), an anchor, or
+words of the question.
+
+Exit status: 0 all drafted, 2 a question failed or bad usage, 130 interrupted (Ctrl-C; drafts
+already saved stay).
+
+Examples:
+  aigcq draft --model deepseek-chat
+  aigcq draft 第一章_主流AIGC图像生成编辑大模型高频考点.md#7 -n 3
+  aigcq draft DiT --kind empty --limit 5 --dry-run
+  OPENAI_BASE_URL=http://127.0.0.1:8089/v1 aigcq draft --model local")]
+    Draft(DraftArgs),
+    /// Show the effective provider settings and where each came from; the key only as present/absent.
+    #[command(after_help = "Examples:\n  aigcq config\n  aigcq config --model qwen-plus --json")]
+    Config(ConfigArgs),
     /// Create aigcq.toml, prompts/, content/ and drafts/ in a folder.
     #[command(after_help = "Examples:\n  aigcq init\n  aigcq init my-book")]
     Init(InitArgs),
@@ -84,6 +108,85 @@ pub struct CheckArgs {
     /// Print one JSON array.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Settings that flags override (over the environment and aigcq.toml).
+#[derive(Debug, Clone, Args)]
+pub struct ProviderArgs {
+    /// The API's base URL, up to /v1 [env: OPENAI_BASE_URL].
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// The model name [env: AIGCQ_MODEL].
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f64>,
+    /// Limit on each answer's tokens.
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u32>,
+}
+
+impl ProviderArgs {
+    pub fn overrides(&self) -> crate::provider::Overrides {
+        crate::provider::Overrides {
+            base_url: self.base_url.clone(),
+            model: self.model.clone(),
+            concurrency: self.concurrency,
+            temperature: self.temperature,
+            max_tokens: self.max_tokens,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DraftArgs {
+    /// Which questions to draft (see below).
+    #[arg(value_name = "QUERY")]
+    pub queries: Vec<String>,
+    /// Only gaps of this kind (repeatable).
+    #[arg(long, value_name = "KIND", value_parser = gap_kind())]
+    pub kind: Vec<GapKind>,
+    /// Draft at most this many questions.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Candidates per question [default: [draft] candidates, else 1].
+    #[arg(short = 'n', long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub candidates: Option<u32>,
+    /// Draft questions that already have a pending draft (adds candidates).
+    #[arg(long)]
+    pub force: bool,
+    /// Print the rendered prompts and the request count; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: print the prompts as JSON.
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
+    /// The prompt template: prompts/NAME.jinja [default: [draft] template, else "default"].
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
+    /// Characters of neighbouring answers to show the model as style examples [default: [draft] example_chars, else 4000].
+    #[arg(long, value_name = "N")]
+    pub example_chars: Option<usize>,
+    /// Wait for whole responses instead of streaming them.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Allow sending the API key over plain http:// to a host that is not this machine.
+    #[arg(long)]
+    pub allow_insecure: bool,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! `aigcq.toml`: found by walking up from the current directory, like `Cargo.toml`. Every
 //! setting has a default, so a project without the file works.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -19,6 +20,8 @@ pub struct Config {
     pub paths: Paths,
     pub questions: QuestionConfig,
     pub check: CheckConfig,
+    pub provider: ProviderConfig,
+    pub draft: DraftConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -45,6 +48,68 @@ impl Default for Paths {
 pub struct CheckConfig {
     /// Names of lint rules to skip (see `aigcq check --help`).
     pub disable: Vec<String>,
+}
+
+/// The `[provider]` table: the OpenAI-compatible API to draft with. Unset fields fall back to
+/// the environment and then to defaults; see [`crate::provider::Provider::resolve`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    /// The name of the environment variable holding the key; never the key itself.
+    pub api_key_env: Option<String>,
+    /// Seconds without any data from the server before an attempt fails.
+    pub timeout: Option<f64>,
+    pub max_retries: Option<u32>,
+    pub concurrency: Option<usize>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub token_param: Option<TokenParam>,
+    pub headers: BTreeMap<String, String>,
+    /// Merged into every request body (switches such as `enable_thinking`), overriding
+    /// aigcq's own fields of the same name.
+    pub extra_body: toml::Table,
+}
+
+/// Which request field carries the answer length limit.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenParam {
+    #[default]
+    MaxTokens,
+    MaxCompletionTokens,
+}
+
+impl TokenParam {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenParam::MaxTokens => "max_tokens",
+            TokenParam::MaxCompletionTokens => "max_completion_tokens",
+        }
+    }
+}
+
+/// The `[draft]` table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DraftConfig {
+    /// The template in the prompts folder, without `.jinja`.
+    pub template: String,
+    /// Candidates per question.
+    pub candidates: u32,
+    /// Characters of neighbouring answers given to the model as style examples.
+    pub example_chars: usize,
+}
+
+impl Default for DraftConfig {
+    fn default() -> Self {
+        DraftConfig {
+            template: "default".into(),
+            candidates: 1,
+            example_chars: 4000,
+        }
+    }
 }
 
 /// A project: its root folder and its configuration.
@@ -88,6 +153,21 @@ impl Project {
 
     pub fn content_dir(&self) -> PathBuf {
         self.root.join(&self.config.paths.content)
+    }
+
+    pub fn drafts_dir(&self) -> PathBuf {
+        self.root.join(&self.config.paths.drafts)
+    }
+
+    pub fn prompts_dir(&self) -> PathBuf {
+        self.root.join(&self.config.paths.prompts)
+    }
+
+    /// How the configuration file is named in messages.
+    pub fn source_name(&self) -> String {
+        self.file
+            .as_ref()
+            .map_or_else(|| "defaults".into(), |f| f.display().to_string())
     }
 
     /// The compiled question rules; a bad pattern names the file.

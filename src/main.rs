@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Color::Auto => {}
     }
     console::set_colors_enabled_stderr(console::colors_enabled_stderr() && !matches!(cli.color, Color::Never));
+    init_logging(cli.verbose);
     match run(cli) {
         Ok(status) => ExitCode::from(status as u8),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -39,8 +40,26 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
     match &cli.command {
         Command::Gaps(args) => commands::gaps::run(&ctx, args),
         Command::Check(args) => commands::check::run(&ctx, args),
+        Command::Draft(args) => commands::draft::run(&ctx, args),
+        Command::Config(args) => commands::config::run(&ctx, args),
         Command::Init(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
+}
+
+/// `-v` logs aigcq's own request events, `-vv` also request bodies; `AIGCQ_LOG` takes a full
+/// filter instead. Only aigcq's targets are enabled by default, because the HTTP stack's
+/// own logs are not written with keys in mind.
+fn init_logging(verbose: u8) {
+    let filter = match std::env::var("AIGCQ_LOG") {
+        Ok(f) => f,
+        Err(_) if verbose == 0 => return,
+        Err(_) => format!("aigcq={}", if verbose == 1 { "debug" } else { "trace" }),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 /// `aigcq gaps | head` closes the pipe early; that is not an error.

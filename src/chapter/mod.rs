@@ -298,6 +298,48 @@ impl<'a> Chapter<'a> {
         &self.text[q.answer.clone()]
     }
 
+    /// The chapter's title: the text of its first level-1 heading that is not a table of
+    /// contents heading (`# 目录`).
+    pub fn title(&self) -> Option<&str> {
+        const TOC_TITLES: [&str; 5] = ["目录", "目錄", "contents", "tableofcontents", "toc"];
+        self.headings
+            .iter()
+            .filter(|h| h.level == 1 && !TOC_TITLES.contains(&near_key(&h.text).as_str()))
+            .map(|h| h.text.as_str())
+            .next()
+    }
+
+    /// The sub-questions an `outline` answer lists, in order: its headings, and its lines that
+    /// ask a question or are numbered, without list markers.
+    pub fn sub_questions(&self, q: &Question, rules: &Rules) -> Vec<String> {
+        let range = q.answer.clone();
+        let first = self.headings.partition_point(|h| h.range.start < range.start);
+        let mut headings = self.headings[first..]
+            .iter()
+            .take_while(|h| h.range.start < range.end)
+            .peekable();
+        let (mut items, mut offset, mut heading_end) = (Vec::new(), range.start, 0);
+        for line in self.text[range.clone()].split_inclusive('\n') {
+            let start = offset;
+            offset += line.len();
+            if let Some(h) = headings.next_if(|h| h.range.start < offset) {
+                items.push(h.text.clone());
+                heading_end = h.range.end;
+                continue;
+            }
+            // The other lines of a setext or multi-line HTML heading.
+            if start < heading_end {
+                continue;
+            }
+            let line = line.trim();
+            if matches!(rules.line_kind(line), LineKind::Outline | LineKind::Numbered) {
+                let bare = line.trim_start_matches(['-', '*', '+']).trim_start();
+                items.push(bare.to_owned());
+            }
+        }
+        items
+    }
+
     /// Every gap in document order, then the table-of-contents entries with no section, which
     /// are numbered after the last question.
     pub fn gaps(&self) -> impl Iterator<Item = Gap<'_>> {

@@ -43,7 +43,28 @@ mod tests {
 
     #[test]
     fn every_setting_is_documented() {
-        let defaults = toml::to_string(&Config::default()).unwrap();
+        // Provider settings have no default to serialise, so every one is set here.
+        let provider = crate::config::ProviderConfig {
+            base_url: Some(String::new()),
+            model: Some(String::new()),
+            api_key_env: Some(String::new()),
+            timeout: Some(1.0),
+            max_retries: Some(1),
+            concurrency: Some(1),
+            temperature: Some(1.0),
+            max_tokens: Some(1),
+            token_param: Some(Default::default()),
+            headers: [("h".to_owned(), String::new())].into(),
+            extra_body: toml::from_str("x = 1").unwrap(),
+        };
+        let all = Config {
+            provider,
+            ..Config::default()
+        };
+        let defaults = toml::to_string(&all)
+            .unwrap()
+            .replace("[provider.headers]\nh", "headers")
+            .replace("[provider.extra_body]\nx", "extra_body");
         for line in defaults.lines().filter(|l| l.contains(" = ")) {
             let key = line.split(" = ").next().unwrap();
             assert!(

@@ -1,6 +1,8 @@
 //! Running each subcommand: reading files, calling the stage, printing, choosing the exit code.
 
 pub mod check;
+pub mod config;
+pub mod draft;
 pub mod gaps;
 pub mod init;
 
@@ -19,8 +21,11 @@ pub enum Status {
     Clean = 0,
     /// Done, and something was found that `--check` style callers fail on.
     Found = 1,
-    /// Bad usage, or some input could not be read (the rest was still processed).
+    /// Bad usage, or some input could not be read or some work failed (the rest was still
+    /// done).
     Failed = 2,
+    /// Stopped by Ctrl-C (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
 /// Prints each read error and keeps the results of the files that were read; the flag says

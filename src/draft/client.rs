@@ -1,0 +1,619 @@
+//! The chat-completions client: one `POST {base_url}/chat/completions`, streamed (SSE) or
+//! not, with retries. It speaks the dialect OpenAI, DeepSeek, Qwen, GLM, Moonshot, vLLM,
+//! llama.cpp and Ollama share, and absorbs their differences: reasoning deltas, missing
+//! `usage`, HTML error pages from proxies, streams cut short.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use eventsource_stream::{EventStreamError, Eventsource};
+use futures_util::StreamExt;
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::config::TokenParam;
+use crate::drafts::Usage;
+use crate::prompt::Messages;
+use crate::provider::Provider;
+
+/// One choice of a completion, assembled from the stream or read whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Choice {
+    pub index: u32,
+    pub content: String,
+    pub finish_reason: Option<String>,
+}
+
+/// A finished completion.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Completion {
+    /// Sorted by index.
+    pub choices: Vec<Choice>,
+    pub usage: Option<Usage>,
+}
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("HTTP {status}: {message}{}", hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Status {
+        status: u16,
+        message: String,
+        hint: Option<String>,
+        retry_after: Option<Duration>,
+    },
+    #[error("HTTP {status}: the server sent an HTML page instead of JSON{}; is base_url right? It usually ends in /v1", title.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())]
+    Html { status: u16, title: Option<String> },
+    #[error("{0}")]
+    Transport(String),
+    #[error("the stream ended before the answer was complete")]
+    EarlyEnd,
+    #[error("the server reported an error in the stream: {0}")]
+    InStream(String),
+    #[error("invalid response: {0}")]
+    Invalid(String),
+}
+
+impl ApiError {
+    /// Connection errors, timeouts, 408, 409, 429, 5xx, cut streams and errors inside a
+    /// stream are worth another attempt; other client errors are not.
+    pub fn retryable(&self) -> bool {
+        let status = |s: u16| matches!(s, 408 | 409 | 429) || s >= 500;
+        match self {
+            ApiError::Status { status: s, .. } | ApiError::Html { status: s, .. } => status(*s),
+            ApiError::Transport(_) | ApiError::EarlyEnd | ApiError::InStream(_) => true,
+            ApiError::Invalid(_) => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the server answered with an error status.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } | ApiError::Html { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// The longest `Retry-After` honoured; a server asking for more is treated as asking for this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// How long the server asks us to wait: `retry-after-ms` (OpenAI), or `Retry-After` in
+/// seconds or as an HTTP date.
+pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(ms) = get("retry-after-ms")
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+    {
+        return Some(Duration::from_secs_f64(ms / 1000.0).min(MAX_RETRY_AFTER));
+    }
+    let v = get("retry-after")?;
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs).min(MAX_RETRY_AFTER));
+    }
+    let at = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
+    let wait = at.duration_since(jiff::Timestamp::now());
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Option<Value>,
+    message: Option<String>,
+    detail: Option<Value>,
+}
+
+/// The message of an error body in any of the shapes servers use.
+fn error_message(body: &str) -> String {
+    let text = |v: &Value| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+    if let Ok(b) = serde_json::from_str::<ErrorBody>(body) {
+        if let Some(e) = &b.error {
+            if let Some(m) = e.get("message") {
+                return text(m);
+            }
+            return text(e);
+        }
+        if let Some(m) = b.message.or_else(|| b.detail.as_ref().map(text)) {
+            return m;
+        }
+    }
+    let body = body.trim();
+    let cut: String = body.chars().take(300).collect();
+    if cut.is_empty() { "(empty body)".into() } else { cut }
+}
+
+fn html_title(body: &str) -> Option<String> {
+    let lower = body.to_ascii_lowercase();
+    let start = lower.find("<title>")? + "<title>".len();
+    let end = start + lower[start..].find("</title>")?;
+    Some(body[start..end].trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+fn looks_like_html(content_type: &str, body: &str) -> bool {
+    content_type.contains("html") || body.trim_start().starts_with('<')
+}
+
+/// The client for one run.
+pub struct Client {
+    http: reqwest::Client,
+    url: String,
+    model: String,
+    key_env: String,
+    has_key: bool,
+    temperature: Option<f64>,
+    max_tokens: Option<u32>,
+    token_param: TokenParam,
+    extra_body: Map<String, Value>,
+    stream: bool,
+    max_retries: u32,
+    /// First backoff delay; doubled per attempt, with jitter.
+    min_delay: Duration,
+}
+
+impl Client {
+    /// Builds the client. The key goes into one header, marked sensitive so that no debug
+    /// output of reqwest shows it.
+    pub fn new(p: &Provider, model: &str, stream: bool) -> anyhow::Result<Client> {
+        let mut headers = HeaderMap::new();
+        for (k, v) in &p.headers {
+            let name =
+                HeaderName::try_from(k.as_str()).map_err(|e| anyhow::anyhow!("[provider] headers: {k:?}: {e}"))?;
+            let mut value = HeaderValue::try_from(v.as_str())
+                .map_err(|e| anyhow::anyhow!("[provider] headers: value of {k:?}: {e}"))?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        if let Some(key) = &p.api_key {
+            let mut value = HeaderValue::try_from(format!("Bearer {}", key.expose())).map_err(|_| {
+                anyhow::anyhow!(
+                    "the key in ${} holds characters a header cannot carry",
+                    p.api_key_env.value
+                )
+            })?;
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("aigcq/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(p.timeout.value)
+            .pool_max_idle_per_host(p.concurrency.value)
+            .build()?;
+        Ok(Client {
+            http,
+            url: format!("{}/chat/completions", p.base_url.value.trim_end_matches('/')),
+            model: model.to_owned(),
+            key_env: p.api_key_env.value.clone(),
+            has_key: p.api_key.is_some(),
+            temperature: p.temperature.value,
+            max_tokens: p.max_tokens.value,
+            token_param: p.token_param.value,
+            extra_body: p.extra_body.clone(),
+            stream,
+            max_retries: p.max_retries.value,
+            min_delay: Duration::from_secs(1),
+        })
+    }
+
+    /// Sets the first backoff delay (tests and benchmarks use short ones).
+    pub fn with_min_delay(mut self, d: Duration) -> Client {
+        self.min_delay = d;
+        self
+    }
+
+    /// The request body. `n` is only sent when above 1, because some servers reject it.
+    pub fn body(&self, messages: &Messages, n: u32) -> Value {
+        let mut msgs = Vec::new();
+        if let Some(s) = &messages.system {
+            msgs.push(json!({"role": "system", "content": s}));
+        }
+        msgs.push(json!({"role": "user", "content": messages.user}));
+        let mut body = json!({"model": self.model, "messages": msgs, "stream": self.stream});
+        let obj = body.as_object_mut().expect("an object");
+        if self.stream {
+            obj.insert("stream_options".into(), json!({"include_usage": true}));
+        }
+        if n > 1 {
+            obj.insert("n".into(), n.into());
+        }
+        if let Some(t) = self.temperature {
+            obj.insert("temperature".into(), t.into());
+        }
+        if let Some(m) = self.max_tokens {
+            obj.insert(self.token_param.as_str().into(), m.into());
+        }
+        for (k, v) in &self.extra_body {
+            obj.insert(k.clone(), v.clone());
+        }
+        body
+    }
+
+    /// Sends a request with retries. `on_retry` hears each failed attempt that will be
+    /// retried and the delay before the next.
+    pub async fn complete(
+        &self,
+        messages: &Messages,
+        n: u32,
+        mut on_retry: impl FnMut(&ApiError, Duration),
+    ) -> Result<Completion, ApiError> {
+        let body = self.body(messages, n);
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(Duration::from_secs(60))
+            .with_factor(2.0)
+            .with_jitter()
+            .with_max_times(self.max_retries as usize);
+        (|| self.attempt(&body))
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(ApiError::retryable)
+            .adjust(|e, d| d.map(|d| e.retry_after().unwrap_or(d)))
+            .notify(|e, d| on_retry(e, d))
+            .await
+    }
+
+    async fn attempt(&self, body: &Value) -> Result<Completion, ApiError> {
+        tracing::debug!(url = %self.url, model = %self.model, stream = self.stream, authorization = if self.has_key { "Bearer [redacted]" } else { "none" }, "POST");
+        tracing::trace!(body = %body, "request body");
+        let resp = self.http.post(&self.url).json(body).send().await.map_err(transport)?;
+        let status = resp.status();
+        tracing::debug!(status = status.as_u16(), "response");
+        let content_type = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !status.is_success() {
+            let retry_after = parse_retry_after(resp.headers());
+            let text = resp.text().await.unwrap_or_default();
+            if looks_like_html(&content_type, &text) {
+                return Err(ApiError::Html {
+                    status: status.as_u16(),
+                    title: html_title(&text),
+                });
+            }
+            let message = error_message(&text);
+            return Err(ApiError::Status {
+                status: status.as_u16(),
+                hint: self.hint(status.as_u16(), &message),
+                message,
+                retry_after,
+            });
+        }
+        if content_type.contains("text/event-stream") {
+            return read_stream(resp).await;
+        }
+        let text = resp.text().await.map_err(transport)?;
+        if looks_like_html(&content_type, &text) {
+            return Err(ApiError::Html {
+                status: status.as_u16(),
+                title: html_title(&text),
+            });
+        }
+        // A server may ignore `stream: true`; a whole body is read the same way either way.
+        if text.trim_start().starts_with("data:") {
+            return parse_sse_text(&text);
+        }
+        parse_whole(&text)
+    }
+
+    /// What to do about an error status that retrying will not fix.
+    fn hint(&self, status: u16, message: &str) -> Option<String> {
+        let lower = message.to_ascii_lowercase();
+        let other = match self.token_param {
+            TokenParam::MaxTokens => TokenParam::MaxCompletionTokens,
+            TokenParam::MaxCompletionTokens => TokenParam::MaxTokens,
+        };
+        match status {
+            400 if self.max_tokens.is_some()
+                && (lower.contains(self.token_param.as_str()) || lower.contains("unsupported_parameter")) =>
+            {
+                Some(format!(
+                    "this server does not take `{}`: set token_param = \"{}\" in [provider]",
+                    self.token_param.as_str(),
+                    other.as_str()
+                ))
+            }
+            401 if !self.has_key => Some(format!("no API key: set ${}", self.key_env)),
+            401 => Some(format!("the key in ${} was rejected", self.key_env)),
+            403 => Some(format!(
+                "the key in ${} has no access to model {:?}",
+                self.key_env, self.model
+            )),
+            404 => Some(format!(
+                "unknown model {:?}, or a wrong base URL {} (it usually ends in /v1)",
+                self.model, self.url
+            )),
+            _ => None,
+        }
+    }
+}
+
+fn transport(e: reqwest::Error) -> ApiError {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "connection failed"
+    };
+    // Walk to the root cause: reqwest's own message is only "error sending request".
+    let mut cause: &dyn std::error::Error = &e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    ApiError::Transport(format!("{what}: {cause}"))
+}
+
+#[derive(Deserialize)]
+struct WholeChoice {
+    #[serde(default)]
+    index: u32,
+    message: Option<WholeMessage>,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WholeMessage {
+    content: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WholeBody {
+    #[serde(default)]
+    choices: Vec<WholeChoice>,
+    usage: Option<RawUsage>,
+    error: Option<Value>,
+}
+
+/// `usage` as servers send it: any field may be missing.
+#[derive(Deserialize, Clone, Copy)]
+struct RawUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+}
+
+impl From<RawUsage> for Usage {
+    fn from(u: RawUsage) -> Usage {
+        Usage {
+            prompt_tokens: u.prompt_tokens.unwrap_or(0),
+            completion_tokens: u.completion_tokens.unwrap_or(0),
+        }
+    }
+}
+
+fn parse_whole(text: &str) -> Result<Completion, ApiError> {
+    let body: WholeBody =
+        serde_json::from_str(text).map_err(|e| ApiError::Invalid(format!("not a chat completion ({e})")))?;
+    if let Some(e) = body.error {
+        return Err(ApiError::InStream(error_message(&json!({ "error": e }).to_string())));
+    }
+    let mut choices: Vec<Choice> = body
+        .choices
+        .into_iter()
+        .map(|c| Choice {
+            index: c.index,
+            content: c.message.and_then(|m| m.content).unwrap_or_default(),
+            finish_reason: c.finish_reason,
+        })
+        .collect();
+    choices.sort_by_key(|c| c.index);
+    if choices.is_empty() {
+        return Err(ApiError::Invalid("the response has no choices".into()));
+    }
+    Ok(Completion {
+        choices,
+        usage: body.usage.map(Usage::from),
+    })
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    usage: Option<RawUsage>,
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    index: u32,
+    delta: Option<Delta>,
+    finish_reason: Option<String>,
+}
+
+/// Only `content` is read: `reasoning_content` and `reasoning` deltas never reach the answer.
+#[derive(Deserialize)]
+struct Delta {
+    content: Option<String>,
+}
+
+/// Folds stream events into a completion.
+#[derive(Default)]
+struct Assembler {
+    choices: BTreeMap<u32, Choice>,
+    usage: Option<Usage>,
+    done: bool,
+}
+
+impl Assembler {
+    /// Takes one event's data; `Ok(false)` once `[DONE]` arrived.
+    fn feed(&mut self, data: &str) -> Result<bool, ApiError> {
+        let data = data.trim();
+        if data.is_empty() {
+            return Ok(true);
+        }
+        if data == "[DONE]" {
+            self.done = true;
+            return Ok(false);
+        }
+        let chunk: Chunk = serde_json::from_str(data).map_err(|e| {
+            ApiError::Invalid(format!(
+                "bad stream event ({e}): {}",
+                data.chars().take(120).collect::<String>()
+            ))
+        })?;
+        if let Some(e) = chunk.error {
+            return Err(ApiError::InStream(error_message(&json!({ "error": e }).to_string())));
+        }
+        for c in chunk.choices {
+            let slot = self.choices.entry(c.index).or_insert_with(|| Choice {
+                index: c.index,
+                ..Choice::default()
+            });
+            if let Some(t) = c.delta.and_then(|d| d.content) {
+                slot.content.push_str(&t);
+            }
+            if c.finish_reason.is_some() {
+                slot.finish_reason = c.finish_reason;
+            }
+        }
+        if let Some(u) = chunk.usage {
+            self.usage = Some(u.into());
+        }
+        Ok(true)
+    }
+
+    /// The completion, unless the stream was cut: complete means `[DONE]` arrived or every
+    /// choice has a finish reason.
+    fn finish(self) -> Result<Completion, ApiError> {
+        let finished = !self.choices.is_empty() && self.choices.values().all(|c| c.finish_reason.is_some());
+        if !(self.done || finished) {
+            return Err(ApiError::EarlyEnd);
+        }
+        if self.choices.is_empty() {
+            return Err(ApiError::Invalid("the stream has no choices".into()));
+        }
+        Ok(Completion {
+            choices: self.choices.into_values().collect(),
+            usage: self.usage,
+        })
+    }
+}
+
+async fn read_stream(resp: reqwest::Response) -> Result<Completion, ApiError> {
+    let mut events = resp.bytes_stream().eventsource();
+    let mut acc = Assembler::default();
+    while let Some(event) = events.next().await {
+        let event = event.map_err(|e| match e {
+            EventStreamError::Transport(t) => {
+                tracing::debug!(error = %t, "stream broke");
+                ApiError::EarlyEnd
+            }
+            other => ApiError::Invalid(other.to_string()),
+        })?;
+        if !acc.feed(&event.data)? {
+            break;
+        }
+    }
+    acc.finish()
+}
+
+/// A whole body in SSE format (a server that streamed although the client did not listen).
+fn parse_sse_text(text: &str) -> Result<Completion, ApiError> {
+    let mut acc = Assembler::default();
+    for line in text.lines() {
+        if let Some(data) = line.strip_prefix("data:") {
+            if !acc.feed(data)? {
+                break;
+            }
+        }
+    }
+    acc.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_keep_reasoning_out_and_detect_cuts() {
+        let mut a = Assembler::default();
+        a.feed(r#"{"choices":[{"index":0,"delta":{"role":"assistant","reasoning_content":"hmm"}}]}"#)
+            .unwrap();
+        a.feed(r#"{"choices":[{"index":0,"delta":{"content":"答"}}]}"#).unwrap();
+        a.feed(r#"{"choices":[{"index":1,"delta":{"content":"B"},"finish_reason":"length"}]}"#)
+            .unwrap();
+        a.feed(r#"{"choices":[{"index":0,"delta":{"content":"案"},"finish_reason":"stop"}]}"#)
+            .unwrap();
+        a.feed(r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#)
+            .unwrap();
+        let c = a.finish().unwrap();
+        assert_eq!(c.choices[0].content, "答案");
+        assert_eq!(c.choices[1].finish_reason.as_deref(), Some("length"));
+        assert_eq!(c.usage.unwrap().completion_tokens, 4);
+
+        let mut cut = Assembler::default();
+        cut.feed(r#"{"choices":[{"index":0,"delta":{"content":"half"}}]}"#)
+            .unwrap();
+        assert!(matches!(cut.finish(), Err(ApiError::EarlyEnd)));
+    }
+
+    #[test]
+    fn error_bodies_in_every_shape() {
+        assert_eq!(
+            error_message(r#"{"error":{"message":"bad key","type":"x"}}"#),
+            "bad key"
+        );
+        assert_eq!(error_message(r#"{"error":"model not found"}"#), "model not found");
+        assert_eq!(error_message(r#"{"detail":"Not Found"}"#), "Not Found");
+        assert_eq!(error_message(""), "(empty body)");
+        assert_eq!(
+            html_title("<html><TITLE> 502 Bad Gateway </TITLE>"),
+            Some("502 Bad Gateway".into())
+        );
+    }
+
+    #[test]
+    fn retry_after_in_seconds_milliseconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert("retry-after-ms", HeaderValue::from_static("1500"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_millis(1500)));
+        let mut d = HeaderMap::new();
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(30);
+        let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&later)
+            .unwrap();
+        d.insert("retry-after", HeaderValue::try_from(date).unwrap());
+        let wait = parse_retry_after(&d).unwrap();
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        d.insert("retry-after", HeaderValue::from_static("99999"));
+        assert_eq!(parse_retry_after(&d), Some(MAX_RETRY_AFTER));
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried() {
+        let s = |status| ApiError::Status {
+            status,
+            message: String::new(),
+            hint: None,
+            retry_after: None,
+        };
+        for st in [408, 409, 429, 500, 502, 503] {
+            assert!(s(st).retryable(), "{st}");
+        }
+        for st in [400, 401, 403, 404, 422] {
+            assert!(!s(st).retryable(), "{st}");
+        }
+        assert!(ApiError::EarlyEnd.retryable());
+        assert!(!ApiError::Invalid(String::new()).retryable());
+    }
+}

@@ -1,0 +1,239 @@
+//! Stage 2, `aigcq draft`: for each selected gap, render the prompt, ask the model, clean the
+//! reply and save each candidate to the drafts store, keeping `concurrency` requests in
+//! flight until the queue is empty.
+
+pub mod client;
+pub mod postprocess;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use futures_util::StreamExt;
+
+use crate::chapter::{Chapter, Gap, Rules};
+use crate::drafts::{self, Meta, Store, Usage};
+use crate::prompt::{self, Messages, RunContext, Templates};
+use client::{ApiError, Client, Completion};
+use postprocess::Target;
+
+/// One question to draft.
+#[derive(Clone, Copy)]
+pub struct Job<'c> {
+    pub chapter: &'c Chapter<'c>,
+    /// The chapter's path below the content root.
+    pub name: &'c str,
+    pub gap: Gap<'c>,
+}
+
+impl Job<'_> {
+    pub fn id(&self) -> String {
+        crate::gaps::question_id(self.name, self.gap.anchor)
+    }
+
+    /// The rendered prompt.
+    pub fn messages(&self, templates: &Templates, rules: &Rules, run: &RunContext) -> Result<Messages> {
+        let ctx = prompt::context(self.chapter, &self.gap, self.name, rules, run);
+        templates.render(&ctx)
+    }
+}
+
+/// What happened to one question, for progress output.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Retrying {
+        id: &'a str,
+        error: &'a ApiError,
+        delay: Duration,
+    },
+    Drafted {
+        id: &'a str,
+        saved: &'a [std::path::PathBuf],
+        truncated: bool,
+        problems: &'a [String],
+    },
+    Failed {
+        id: &'a str,
+        error: &'a anyhow::Error,
+    },
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Questions with at least one saved candidate.
+    pub drafted: usize,
+    /// Candidate files saved.
+    pub candidates: usize,
+    pub failed: usize,
+    /// Candidates saved although the model hit its token limit.
+    pub truncated: usize,
+    pub usage: Usage,
+}
+
+/// The fixed parts of a run. `candidates` and `concurrency` are at least 1.
+pub struct Drafter<'a> {
+    pub client: &'a Client,
+    pub templates: &'a Templates,
+    pub rules: &'a Rules,
+    pub run: &'a RunContext,
+    pub store: &'a Store,
+    pub candidates: u32,
+    pub concurrency: usize,
+    pub model: &'a str,
+    pub host: &'a str,
+    pub temperature: Option<f64>,
+}
+
+/// A question's saved candidates, or why none was saved.
+struct Outcome {
+    saved: Vec<std::path::PathBuf>,
+    truncated: usize,
+    problems: Vec<String>,
+    usage: Usage,
+}
+
+impl Drafter<'_> {
+    /// Drafts every job, `concurrency` at a time, reporting each result as it lands.
+    pub async fn run(&self, jobs: Vec<Job<'_>>, report: &(dyn Fn(Event) + Sync)) -> Summary {
+        let mut summary = Summary::default();
+        // Set once the server answers `n > 1` with fewer choices or an error: from then on
+        // each candidate is its own request.
+        let n_unsupported = AtomicBool::new(false);
+        let n_unsupported = &n_unsupported;
+        let mut results = futures_util::stream::iter(jobs)
+            .map(|job| async move {
+                let id = job.id();
+                let r = self.one(job, &id, n_unsupported, report).await;
+                (id, r)
+            })
+            .buffer_unordered(self.concurrency);
+        while let Some((id, r)) = results.next().await {
+            match r {
+                Ok(o) => {
+                    summary.drafted += 1;
+                    summary.candidates += o.saved.len();
+                    summary.truncated += o.truncated;
+                    summary.usage.prompt_tokens += o.usage.prompt_tokens;
+                    summary.usage.completion_tokens += o.usage.completion_tokens;
+                    report(Event::Drafted {
+                        id: &id,
+                        saved: &o.saved,
+                        truncated: o.truncated > 0,
+                        problems: &o.problems,
+                    });
+                }
+                Err(error) => {
+                    summary.failed += 1;
+                    report(Event::Failed { id: &id, error: &error });
+                }
+            }
+        }
+        summary
+    }
+
+    /// Asks for `k` candidates: one request with `n = k` while the server honours it, else
+    /// one request per missing candidate.
+    async fn ask(
+        &self,
+        messages: &Messages,
+        id: &str,
+        n_unsupported: &AtomicBool,
+        report: &(dyn Fn(Event) + Sync),
+    ) -> Result<Completion, ApiError> {
+        let k = self.candidates;
+        let on_retry = |error: &ApiError, delay| report(Event::Retrying { id, error, delay });
+        let mut got = Completion::default();
+        if k > 1 && !n_unsupported.load(Ordering::Relaxed) {
+            match self.client.complete(messages, k, on_retry).await {
+                Ok(c) => got = c,
+                Err(e) if e.status() == Some(400) => {}
+                Err(e) => return Err(e),
+            }
+            if (got.choices.len() as u32) < k {
+                n_unsupported.store(true, Ordering::Relaxed);
+            }
+        }
+        while (got.choices.len() as u32) < k {
+            let mut one = self.client.complete(messages, 1, on_retry).await?;
+            let mut choice = one.choices.remove(0);
+            choice.index = got.choices.len() as u32;
+            got.choices.push(choice);
+            if let Some(u) = one.usage {
+                let t = got.usage.get_or_insert_default();
+                t.prompt_tokens += u.prompt_tokens;
+                t.completion_tokens += u.completion_tokens;
+            }
+        }
+        got.choices.truncate(k as usize);
+        Ok(got)
+    }
+
+    async fn one(
+        &self,
+        job: Job<'_>,
+        id: &str,
+        n_unsupported: &AtomicBool,
+        report: &(dyn Fn(Event) + Sync),
+    ) -> Result<Outcome> {
+        let messages = job.messages(self.templates, self.rules, self.run)?;
+        let completion = self
+            .ask(&messages, id, n_unsupported, report)
+            .await
+            .map_err(|e| anyhow!(e))?;
+        let text = job.chapter.text();
+        let target = Target {
+            question: job.gap.text,
+            level: prompt::answer_level(job.chapter, &job.gap),
+            crlf: text.contains("\r\n"),
+        };
+        let span_hash = drafts::span_hash(job.chapter, &job.gap);
+        let created = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let total = completion.choices.len() as u32;
+        let mut out = Outcome {
+            saved: Vec::new(),
+            truncated: 0,
+            problems: Vec::new(),
+            usage: completion.usage.unwrap_or_default(),
+        };
+        for (k, choice) in completion.choices.iter().enumerate() {
+            let cleaned = match postprocess::clean(&choice.content, target, self.rules) {
+                Ok(c) => c,
+                Err(e) => {
+                    out.problems.push(format!("candidate {}: {e}", k + 1));
+                    continue;
+                }
+            };
+            let truncated = choice.finish_reason.as_deref() == Some("length");
+            let meta = Meta {
+                chapter: job.name.to_owned(),
+                question_id: id.to_owned(),
+                anchor: job.gap.anchor.to_owned(),
+                question: job.gap.text.to_owned(),
+                index: job.gap.index,
+                kind: job.gap.kind,
+                level: target.level,
+                span_hash: span_hash.clone(),
+                model: self.model.to_owned(),
+                host: self.host.to_owned(),
+                template: self.templates.name.clone(),
+                template_hash: self.templates.hash.clone(),
+                temperature: self.temperature,
+                created: created.clone(),
+                finish_reason: choice.finish_reason.clone(),
+                truncated,
+                candidate: k as u32 + 1,
+                candidates: total,
+                warnings: cleaned.warnings,
+                // Usage is per request; with several candidates it is recorded on the first.
+                usage: (k == 0).then_some(completion.usage).flatten(),
+            };
+            out.saved.push(self.store.save(&meta, &cleaned.text)?);
+            out.truncated += usize::from(truncated);
+        }
+        if out.saved.is_empty() {
+            return Err(anyhow!(out.problems.join("; ")));
+        }
+        Ok(out)
+    }
+}

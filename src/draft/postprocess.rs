@@ -1,0 +1,298 @@
+//! Turning a model's reply into an answer body that can be merged under its question: pure
+//! text in, text out.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::chapter::{Chapter, HeadingStyle, Rules, near_key};
+
+/// A cleaned answer and what had to be repaired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cleaned {
+    pub text: String,
+    pub warnings: Vec<String>,
+}
+
+/// Why a reply cannot become an answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CleanError {
+    #[error("the reply has no answer text (empty, or only reasoning)")]
+    Empty,
+    #[error("the answer would add question headings to the chapter: {}", .0.join(" | "))]
+    AddsQuestions(Vec<String>),
+}
+
+/// What the answer is for.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub question: &'a str,
+    /// Level of the question's heading: the answer's headings must be deeper.
+    pub level: u8,
+    /// The chapter's line ending is CRLF.
+    pub crlf: bool,
+}
+
+static THINK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s)<think>.*?</think>").expect("valid"));
+static OPEN_FENCE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^ {0,3}(`{3,}|~{3,})[ \t]*(?:markdown|md)[ \t]*$").expect("valid"));
+static ATX: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$").expect("valid"));
+static HTML_HEADING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*<h[1-6][^>]*>(.*?)</h[1-6]>\s*$").expect("valid"));
+static BOLD_LINE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*\*\*(.+?)\*\*\s*$").expect("valid"));
+static NUMBERING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:问题|题目|Q|Question)?\s*[:：]?\s*(?:\d+(?:\.\d+)*\s*[.、．):：]?)?\s*").expect("valid")
+});
+
+/// Cleans a reply: drops `<think>` blocks, a wrapping ```` ```markdown ```` fence, a repeated
+/// question heading and surrounding blank lines; closes an unclosed code fence; demotes
+/// headings below the question's level; checks that no heading would become a question; ends
+/// with one line ending, in the chapter's style.
+pub fn clean(raw: &str, target: Target, rules: &Rules) -> Result<Cleaned, CleanError> {
+    let mut warnings = Vec::new();
+    let text = raw.replace("\r\n", "\n");
+    let text = THINK.replace_all(&text, "");
+    // An unclosed <think> at the start means the reply was all reasoning.
+    if text.trim_start().starts_with("<think>") {
+        return Err(CleanError::Empty);
+    }
+    let mut lines: Vec<&str> = text.lines().collect();
+    trim_blank(&mut lines);
+    unwrap_fence(&mut lines);
+    trim_blank(&mut lines);
+    drop_repeated_question(&mut lines, target.question);
+    trim_blank(&mut lines);
+    if lines.is_empty() {
+        return Err(CleanError::Empty);
+    }
+    let mut body = lines.join("\n");
+    if let Some(fence) = unclosed_fence(&body) {
+        body.push('\n');
+        body.push_str(&fence);
+        warnings.push("closed a code fence the reply left open".into());
+    }
+    let (body, shifted) = demote(&body, target.level, rules);
+    if shifted > 0 {
+        warnings.push(format!("demoted headings by {shifted} level(s)"));
+    }
+    let added = added_questions(&body, target, rules);
+    if !added.is_empty() {
+        return Err(CleanError::AddsQuestions(added));
+    }
+    let mut text = body;
+    text.push('\n');
+    if target.crlf {
+        text = text.replace('\n', "\r\n");
+    }
+    Ok(Cleaned { text, warnings })
+}
+
+fn trim_blank(lines: &mut Vec<&str>) {
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    let lead = lines.iter().take_while(|l| l.trim().is_empty()).count();
+    lines.drain(..lead);
+}
+
+/// A reply wrapped as a whole in a `markdown` code fence. An unlabelled fence is left alone:
+/// it may be a real code block.
+fn unwrap_fence(lines: &mut Vec<&str>) {
+    let (Some(first), Some(last)) = (lines.first(), lines.last()) else {
+        return;
+    };
+    let Some(open) = OPEN_FENCE.captures(first).map(|c| c[1].to_owned()) else {
+        return;
+    };
+    let close = last.trim();
+    let ch = open.chars().next().unwrap_or('`');
+    if lines.len() >= 2 && close.len() >= open.len() && close.chars().all(|c| c == ch) {
+        lines.pop();
+        lines.remove(0);
+    }
+}
+
+/// The question's text without numbering or label, as a comparison key.
+fn question_key(s: &str) -> String {
+    near_key(&NUMBERING.replace(s.trim(), ""))
+}
+
+/// Drops a first line that repeats the question as a heading or a bold line (and a setext
+/// underline after it).
+fn drop_repeated_question(lines: &mut Vec<&str>, question: &str) {
+    let Some(first) = lines.first() else { return };
+    let setext = lines.get(1).is_some_and(|l| {
+        let t = l.trim();
+        !t.is_empty() && (t.chars().all(|c| c == '=') || t.chars().all(|c| c == '-'))
+    });
+    let inner = ATX
+        .captures(first)
+        .map(|c| c.get(1).map_or("", |m| m.as_str()))
+        .or_else(|| HTML_HEADING.captures(first).and_then(|c| c.get(1)).map(|m| m.as_str()))
+        .or_else(|| BOLD_LINE.captures(first).and_then(|c| c.get(1)).map(|m| m.as_str()))
+        .or(setext.then_some(*first));
+    let Some(inner) = inner else { return };
+    let (a, b) = (question_key(inner), question_key(question));
+    let same = !a.is_empty()
+        && !b.is_empty()
+        && (a == b || (a.chars().count() >= 4 && b.contains(&a)) || (b.chars().count() >= 4 && a.contains(&b)));
+    if same {
+        let n = if setext && !ATX.is_match(first) { 2 } else { 1 };
+        lines.drain(..n);
+    }
+}
+
+/// The closing fence for a code block that runs to the end of `body`, if any.
+fn unclosed_fence(body: &str) -> Option<String> {
+    let mut open: Option<(char, usize)> = None;
+    for line in body.lines() {
+        let t = line.trim_start_matches(' ');
+        if line.len() - t.len() > 3 {
+            continue;
+        }
+        let ch = match t.chars().next() {
+            Some(c @ ('`' | '~')) => c,
+            _ => continue,
+        };
+        let run = t.chars().take_while(|&c| c == ch).count();
+        if run < 3 {
+            continue;
+        }
+        match open {
+            None => open = Some((ch, run)),
+            Some((c, n)) if c == ch && run >= n && t[run..].trim().is_empty() => open = None,
+            Some(_) => {}
+        }
+    }
+    open.map(|(c, n)| c.to_string().repeat(n))
+}
+
+/// Shifts every heading down so that the shallowest sits one level below `level` (at most
+/// `h6`). Returns the new text and the shift.
+fn demote(body: &str, level: u8, rules: &Rules) -> (String, u8) {
+    let chapter = Chapter::parse(body, rules);
+    let Some(min) = chapter.headings.iter().map(|h| h.level).min() else {
+        return (body.to_owned(), 0);
+    };
+    let shift = (level + 1).saturating_sub(min);
+    if shift == 0 {
+        return (body.to_owned(), 0);
+    }
+    let mut out = body.to_owned();
+    for h in chapter.headings.iter().rev() {
+        let new = (h.level + shift).min(6);
+        let r = h.range.clone();
+        let own = &body[r.clone()];
+        let replaced = match h.style {
+            HeadingStyle::Atx => {
+                let indent = own.len() - own.trim_start().len();
+                let hashes = own[indent..].chars().take_while(|&c| c == '#').count();
+                format!(
+                    "{}{}{}",
+                    &own[..indent],
+                    "#".repeat(new.into()),
+                    &own[indent + hashes..]
+                )
+            }
+            HeadingStyle::Setext => {
+                let text_line = own.lines().next().unwrap_or_default().trim();
+                let tail = if own.ends_with('\n') { "\n" } else { "" };
+                format!("{} {text_line}{tail}", "#".repeat(new.into()))
+            }
+            HeadingStyle::Html => {
+                let (from, to) = (h.level, new);
+                own.replacen(&format!("<h{from}"), &format!("<h{to}"), 1)
+                    .replacen(&format!("<H{from}"), &format!("<h{to}"), 1)
+                    .replacen(&format!("</h{from}>"), &format!("</h{to}>"), 1)
+                    .replacen(&format!("</H{from}>"), &format!("</h{to}>"), 1)
+            }
+        };
+        out.replace_range(r, &replaced);
+    }
+    (out, shift)
+}
+
+/// Headings of `body` that the chapter model would take as questions once merged.
+fn added_questions(body: &str, target: Target, rules: &Rules) -> Vec<String> {
+    let level = target.level.clamp(1, 6);
+    let doc = format!("{} {}\n\n{body}\n", "#".repeat(level.into()), target.question);
+    let chapter = Chapter::parse(&doc, rules);
+    chapter
+        .questions
+        .iter()
+        .filter(|q| q.heading > 0)
+        .map(|q| chapter.heading(q).text.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chapter::QuestionConfig;
+
+    fn rules() -> Rules {
+        Rules::new(&QuestionConfig::default()).unwrap()
+    }
+
+    fn run(raw: &str, level: u8, crlf: bool) -> Result<Cleaned, CleanError> {
+        let t = Target {
+            question: "7、介绍一下 DiT 的结构",
+            level,
+            crlf,
+        };
+        clean(raw, t, &rules())
+    }
+
+    #[test]
+    fn strips_think_fence_repeated_heading_and_blank_lines() {
+        let raw = "<think>先想想……</think>\n\n```markdown\n## 7. 介绍一下DiT的结构\n\n**DiT** 用 Transformer 替换 U-Net。\n\n```\n\n";
+        let c = run(raw, 2, false).unwrap();
+        assert_eq!(c.text, "**DiT** 用 Transformer 替换 U-Net。\n");
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn keeps_a_first_heading_that_is_not_the_question() {
+        let c = run("### 核心结构\n\n内容\n", 2, false).unwrap();
+        assert_eq!(c.text, "### 核心结构\n\n内容\n");
+    }
+
+    #[test]
+    fn demotes_every_style_below_the_question() {
+        let raw = "## 原理\n\n文字\n\n细节\n---\n\n<h3>表格</h3>\n\n#### 深处\n";
+        let c = run(raw, 2, false).unwrap();
+        assert_eq!(c.text, "### 原理\n\n文字\n\n### 细节\n\n<h4>表格</h4>\n\n##### 深处\n");
+        assert_eq!(c.warnings, ["demoted headings by 1 level(s)"]);
+        let deep = run("# A\n\n###### B\n", 5, false).unwrap();
+        assert_eq!(deep.text, "###### A\n\n###### B\n", "capped at h6");
+    }
+
+    #[test]
+    fn closes_an_unclosed_fence_and_converts_line_endings() {
+        let c = run("代码：\r\n\r\n```python\r\nprint(1)\r\n", 2, true).unwrap();
+        assert_eq!(c.text, "代码：\r\n\r\n```python\r\nprint(1)\r\n```\r\n");
+        assert_eq!(c.warnings.len(), 1);
+        let fine = run("````\n```\n````\n", 2, false).unwrap();
+        assert_eq!(fine.text, "````\n```\n````\n");
+        assert!(fine.warnings.is_empty(), "{fine:?}");
+    }
+
+    #[test]
+    fn empty_or_reasoning_only_replies_are_errors() {
+        assert_eq!(run("  \n\n", 2, false), Err(CleanError::Empty));
+        assert_eq!(run("<think>only thoughts, cut off", 2, false), Err(CleanError::Empty));
+        assert_eq!(run("```markdown\n```", 2, false), Err(CleanError::Empty));
+        assert_eq!(run("## 7、介绍一下 DiT 的结构\n", 2, false), Err(CleanError::Empty));
+    }
+
+    #[test]
+    fn refuses_answers_that_would_add_questions() {
+        let e = run(
+            "文字足够长的一段正文内容在这里。\n\n## 8、什么是 VAE？\n\n另一段。\n",
+            1,
+            false,
+        );
+        assert_eq!(e, Err(CleanError::AddsQuestions(vec!["8、什么是 VAE？".into()])));
+    }
+}

@@ -1,0 +1,305 @@
+//! The drafts store: one Markdown file per candidate answer under `drafts/`, mirroring the
+//! chapter's path, with TOML front matter between `+++` lines. `draft` writes it, `review`
+//! reads it; an author can open and edit a draft directly.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::atomic;
+use crate::chapter::{Chapter, Gap, GapKind};
+
+const FENCE: &str = "+++";
+
+/// Token counts from the API's `usage`, when it sent one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// A draft's front matter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// The chapter's path below the content root, `/`-separated.
+    pub chapter: String,
+    pub question_id: String,
+    pub anchor: String,
+    pub question: String,
+    pub index: usize,
+    pub kind: GapKind,
+    /// The level of the heading the answer sits under.
+    pub level: u8,
+    /// [`span_hash`] of the question when drafted: review calls the draft stale when it differs.
+    pub span_hash: String,
+    pub model: String,
+    /// Host (and port) of the API; never the key, never the full URL.
+    pub host: String,
+    pub template: String,
+    pub template_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// RFC 3339.
+    pub created: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// The model stopped at the token limit (`finish_reason = "length"`).
+    #[serde(default)]
+    pub truncated: bool,
+    /// 1-based.
+    pub candidate: u32,
+    pub candidates: u32,
+    /// What post-processing had to repair.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// A draft read from the store.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub path: PathBuf,
+    /// Its path below the drafts folder without `.md`: what `review --accept` takes.
+    pub id: String,
+    pub meta: Meta,
+    pub body: String,
+}
+
+/// The first `len` hex digits of the SHA-256 of `parts`, each length-prefixed so that
+/// different splits never collide.
+pub fn short_hash(parts: &[&[u8]], len: usize) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize()
+        .iter()
+        .flat_map(|b| [b >> 4, b & 15])
+        .take(len)
+        .map(|n| char::from_digit(n.into(), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// A hash of what a gap looks like in the chapter now: the question's heading and answer
+/// span, or a missing entry's table-of-contents text and anchor. Edits elsewhere in the
+/// chapter leave it unchanged.
+pub fn span_hash(chapter: &Chapter, gap: &Gap) -> String {
+    match gap.question {
+        Some(q) => {
+            let h = chapter.heading(q);
+            short_hash(
+                &[chapter.text()[h.range.clone()].as_bytes(), chapter.answer(q).as_bytes()],
+                16,
+            )
+        }
+        None => short_hash(&[b"missing", gap.text.as_bytes(), gap.anchor.as_bytes()], 16),
+    }
+}
+
+/// A draft file's text. The front matter uses the body's line ending.
+pub fn to_text(meta: &Meta, body: &str) -> Result<String> {
+    let toml = toml::to_string(meta)?;
+    let nl = if body.contains("\r\n") { "\r\n" } else { "\n" };
+    let toml = if nl == "\n" { toml } else { toml.replace('\n', nl) };
+    Ok(format!("{FENCE}{nl}{toml}{FENCE}{nl}{body}"))
+}
+
+/// Splits a draft file into front matter and body.
+pub fn parse(text: &str) -> Result<(Meta, String)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Some(rest) = text
+        .strip_prefix(FENCE)
+        .and_then(|r| r.strip_prefix("\r\n").or_else(|| r.strip_prefix('\n')))
+    else {
+        bail!("no front matter (the file must start with a `+++` line)");
+    };
+    let end = rest
+        .match_indices(FENCE)
+        .find(|&(i, _)| i == 0 || rest.as_bytes()[i - 1] == b'\n')
+        .map(|(i, _)| i)
+        .context("the front matter has no closing `+++` line")?;
+    let after = &rest[end + FENCE.len()..];
+    let body = after
+        .strip_prefix("\r\n")
+        .or_else(|| after.strip_prefix('\n'))
+        .unwrap_or(after);
+    let meta: Meta = toml::from_str(&rest[..end]).context("invalid front matter")?;
+    Ok((meta, body.to_owned()))
+}
+
+/// The drafts folder.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub root: PathBuf,
+}
+
+impl Store {
+    pub fn new(root: PathBuf) -> Store {
+        Store { root }
+    }
+
+    /// `drafts/<chapter path without extension>/`.
+    fn dir_for(&self, chapter: &str) -> PathBuf {
+        let p = Path::new(chapter);
+        self.root.join(p.with_extension(""))
+    }
+
+    /// Saves a candidate atomically and returns its path. The name holds the question's
+    /// number and a hash of the question, candidate and body, so saving the same text twice
+    /// writes one file.
+    pub fn save(&self, meta: &Meta, body: &str) -> Result<PathBuf> {
+        let dir = self.dir_for(&meta.chapter);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let hash = short_hash(
+            &[
+                meta.question_id.as_bytes(),
+                &meta.candidate.to_le_bytes(),
+                body.as_bytes(),
+            ],
+            8,
+        );
+        let path = dir.join(format!("{:03}-{hash}.md", meta.index));
+        atomic::write(&path, to_text(meta, body)?.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Every pending draft, sorted by chapter, question and candidate, and an error for each
+    /// file that is not a valid draft. Hidden files and folders (`.rejected/`, temporary
+    /// files) are not drafts.
+    pub fn pending(&self) -> (Vec<Draft>, Vec<anyhow::Error>) {
+        let (mut drafts, mut errors) = (Vec::new(), Vec::new());
+        if !self.root.is_dir() {
+            return (drafts, errors);
+        }
+        let walk = walkdir::WalkDir::new(&self.root)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        for entry in walk {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    errors.push(e.into());
+                    continue;
+                }
+            };
+            let path = entry.path();
+            if !entry.file_type().is_file() || path.extension().is_none_or(|x| x != "md") {
+                continue;
+            }
+            let read = std::fs::read_to_string(path)
+                .map_err(anyhow::Error::from)
+                .and_then(|t| parse(&t));
+            match read {
+                Ok((meta, body)) => {
+                    let rel = path.strip_prefix(&self.root).unwrap_or(path).with_extension("");
+                    let id = rel
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    drafts.push(Draft {
+                        path: path.to_path_buf(),
+                        id,
+                        meta,
+                        body,
+                    });
+                }
+                Err(e) => errors.push(e.context(format!("draft {}", path.display()))),
+            }
+        }
+        drafts.sort_by(|a, b| {
+            (&a.meta.chapter, a.meta.index, a.meta.candidate, &a.id).cmp(&(
+                &b.meta.chapter,
+                b.meta.index,
+                b.meta.candidate,
+                &b.id,
+            ))
+        });
+        (drafts, errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> Meta {
+        Meta {
+            chapter: "sub/第一章.md".into(),
+            question_id: "sub/第一章.md#7-x".into(),
+            anchor: "7-x".into(),
+            question: "7、什么是 \"DiT\"？".into(),
+            index: 7,
+            kind: GapKind::Empty,
+            level: 2,
+            span_hash: "0123456789abcdef".into(),
+            model: "m".into(),
+            host: "127.0.0.1:8089".into(),
+            template: "default".into(),
+            template_hash: "abc".into(),
+            temperature: Some(0.2),
+            created: "2026-11-26T12:00:00Z".into(),
+            finish_reason: Some("stop".into()),
+            truncated: false,
+            candidate: 1,
+            candidates: 2,
+            warnings: vec![],
+            usage: Some(Usage {
+                prompt_tokens: 10,
+                completion_tokens: 20,
+            }),
+        }
+    }
+
+    #[test]
+    fn round_trips_with_either_line_ending_and_a_body_holding_fences() {
+        for body in ["**DiT** 是……\n\n+++\nnot front matter\n", "一行\r\n二行\r\n"] {
+            let text = to_text(&meta(), body).unwrap();
+            assert_eq!(text.contains("\r\n"), body.contains("\r\n"));
+            let (m, b) = parse(&text).unwrap();
+            assert_eq!(m, meta());
+            assert_eq!(b, body);
+        }
+    }
+
+    #[test]
+    fn broken_front_matter_is_a_clear_error() {
+        assert!(parse("no fence").unwrap_err().to_string().contains("no front matter"));
+        assert!(parse("+++\nchapter = 1\n").unwrap_err().to_string().contains("closing"));
+        let e = format!("{:#}", parse("+++\nchapter = 1\n+++\nbody").unwrap_err());
+        assert!(e.contains("invalid front matter"), "{e}");
+    }
+
+    #[test]
+    fn saves_atomically_under_the_chapter_path_and_lists_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let p = store.save(&meta(), "答案\n").unwrap();
+        assert!(p.starts_with(dir.path().join("sub/第一章")), "{}", p.display());
+        assert!(p.file_name().unwrap().to_string_lossy().starts_with("007-"));
+        assert_eq!(store.save(&meta(), "答案\n").unwrap(), p, "same text, same file");
+        std::fs::create_dir_all(dir.path().join(".rejected")).unwrap();
+        std::fs::write(dir.path().join(".rejected/x.md"), "junk").unwrap();
+        std::fs::write(dir.path().join("sub/bad.md"), "junk").unwrap();
+        let (drafts, errors) = store.pending();
+        assert_eq!(drafts.len(), 1);
+        assert_eq!(drafts[0].body, "答案\n");
+        assert!(drafts[0].id.starts_with("sub/第一章/007-"));
+        assert_eq!(errors.len(), 1);
+        assert!(format!("{:#}", errors[0]).contains("bad.md"));
+    }
+
+    #[test]
+    fn hashes_are_stable_and_separate_their_parts() {
+        assert_eq!(short_hash(&[b"ab", b"c"], 16), short_hash(&[b"ab", b"c"], 16));
+        assert_ne!(short_hash(&[b"ab", b"c"], 16), short_hash(&[b"a", b"bc"], 16));
+        assert_eq!(short_hash(&[b"x"], 8).len(), 8);
+    }
+}

@@ -1,0 +1,365 @@
+//! Prompt templates (minijinja): what the model is told for each gap. Building the context is
+//! pure; only [`Templates::load`] reads files.
+//!
+//! A template defines its messages as blocks: `{% block system %}` (optional) and
+//! `{% block user %}`. Everything outside the blocks is ignored, so a template can hold
+//! comments and `{% set %}` helpers freely.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use minijinja::value::{Serde, Value};
+use minijinja::{Environment, syntax::SyntaxConfig};
+use serde::Serialize;
+
+use crate::chapter::{Chapter, Gap, GapKind, Rules};
+
+/// The template used when the prompts folder has none of that name.
+pub const BUILTIN_DEFAULT: &str = include_str!("../prompts/default.jinja");
+/// The extension of template files in the prompts folder.
+pub const EXTENSION: &str = "jinja";
+/// House rules, passed to templates as `style` when the file exists.
+pub const STYLE_FILE: &str = "style.md";
+
+/// Everything a template can use. Documented field by field in the README.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptContext {
+    pub question: QuestionContext,
+    pub chapter: ChapterContext,
+    /// Answered questions nearest before and after, in chapter order.
+    pub examples: Vec<Example>,
+    /// `zh` when at least a fifth of the chapter's letters are CJK, else `en`.
+    pub language: &'static str,
+    /// The contents of `prompts/style.md`, if any.
+    pub style: Option<String>,
+    /// `YYYY-MM-DD`, local time.
+    pub today: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QuestionContext {
+    pub text: String,
+    pub id: String,
+    pub anchor: String,
+    pub index: usize,
+    /// The heading level the answer sits under (for a `missing` entry: its neighbours').
+    pub level: u8,
+    pub kind: GapKind,
+    /// What is under the heading now, for `stub` and `outline` gaps.
+    pub existing: Option<String>,
+    /// For an `outline`: the sub-questions the answer must cover one by one.
+    pub sub_questions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChapterContext {
+    pub title: String,
+    pub path: String,
+    pub toc: Vec<TocItem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TocItem {
+    pub text: String,
+    pub anchor: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Example {
+    pub index: usize,
+    pub question: String,
+    pub answer: String,
+    /// True when the answer was cut to fit the character budget.
+    pub truncated: bool,
+}
+
+/// The messages a template produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Messages {
+    pub system: Option<String>,
+    pub user: String,
+}
+
+impl Messages {
+    /// Characters sent, for `--dry-run`'s estimate.
+    pub fn chars(&self) -> usize {
+        self.system.as_deref().map_or(0, |s| s.chars().count()) + self.user.chars().count()
+    }
+}
+
+/// The level of the heading an answer goes under: the question's, or for a `missing` entry
+/// the level its neighbouring questions use (2 when the chapter has none).
+pub fn answer_level(chapter: &Chapter, gap: &Gap) -> u8 {
+    match gap.question {
+        Some(_) => gap.level,
+        None => chapter
+            .questions
+            .iter()
+            .rev()
+            .find(|q| !q.group)
+            .map_or(2, |q| chapter.heading(q).level),
+    }
+}
+
+/// `zh` or `en`, from the share of CJK characters among the letters of `text`.
+pub fn language(text: &str) -> &'static str {
+    let (mut cjk, mut letters) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        cjk += usize::from(
+            matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}'),
+        );
+    }
+    if letters > 0 && cjk * 5 >= letters { "zh" } else { "en" }
+}
+
+/// Cuts `s` to at most `budget` characters, at a line end when there is one.
+fn cut(s: &str, budget: usize) -> &str {
+    let end = s.char_indices().nth(budget).map_or(s.len(), |(i, _)| i);
+    let head = &s[..end];
+    match head.rfind('\n') {
+        Some(nl) if end < s.len() && nl > 0 => &head[..nl],
+        _ => head,
+    }
+}
+
+/// Style examples: the answered questions nearest to `gap`, alternating before and after,
+/// while they fit in `budget` characters. The nearest one is cut to fit rather than dropped,
+/// so a chapter with long answers still gives one example.
+fn examples(chapter: &Chapter, gap: &Gap, budget: usize) -> Vec<Example> {
+    let answered: Vec<_> = chapter
+        .questions
+        .iter()
+        .filter(|q| !q.group && q.gap.is_none())
+        .collect();
+    let split = answered.partition_point(|q| q.index < gap.index);
+    let (before, after) = answered.split_at(split);
+    let mut order = Vec::with_capacity(answered.len());
+    let (mut b, mut a) = (before.iter().rev(), after.iter());
+    loop {
+        match (b.next(), a.next()) {
+            (None, None) => break,
+            (x, y) => order.extend(x.into_iter().chain(y)),
+        }
+    }
+    let mut left = budget;
+    let mut chosen = Vec::new();
+    for q in order {
+        let answer = chapter.answer(q).trim();
+        let len = answer.chars().count();
+        if len <= left {
+            left -= len;
+            chosen.push((q, answer.to_owned(), false));
+        } else if chosen.is_empty() && left > 0 {
+            chosen.push((q, cut(answer, left).to_owned(), true));
+            break;
+        }
+        if left == 0 {
+            break;
+        }
+    }
+    chosen.sort_by_key(|(q, ..)| q.index);
+    chosen
+        .into_iter()
+        .map(|(q, answer, truncated)| Example {
+            index: q.index,
+            question: chapter.heading(q).text.clone(),
+            answer,
+            truncated,
+        })
+        .collect()
+}
+
+/// What stays the same for every gap of a run.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub style: Option<String>,
+    pub today: String,
+    /// Character budget for [`PromptContext::examples`].
+    pub example_chars: usize,
+}
+
+/// Builds the context for one gap. `name` is the chapter's path below the content root.
+pub fn context(chapter: &Chapter, gap: &Gap, name: &str, rules: &Rules, run: &RunContext) -> PromptContext {
+    let (existing, sub_questions) = match (gap.kind, gap.question) {
+        (GapKind::Stub | GapKind::Outline, Some(q)) => {
+            let subs = if gap.kind == GapKind::Outline {
+                chapter.sub_questions(q, rules)
+            } else {
+                Vec::new()
+            };
+            (Some(chapter.answer(q).trim().to_owned()), subs)
+        }
+        _ => (None, Vec::new()),
+    };
+    let stem = Path::new(name)
+        .file_stem()
+        .map_or_else(|| name.to_owned(), |s| s.to_string_lossy().into_owned());
+    PromptContext {
+        question: QuestionContext {
+            text: gap.text.to_owned(),
+            id: crate::gaps::question_id(name, gap.anchor),
+            anchor: gap.anchor.to_owned(),
+            index: gap.index,
+            level: answer_level(chapter, gap),
+            kind: gap.kind,
+            existing,
+            sub_questions,
+        },
+        chapter: ChapterContext {
+            title: chapter.title().map_or(stem, str::to_owned),
+            path: name.to_owned(),
+            toc: chapter
+                .toc
+                .iter()
+                .map(|t| TocItem {
+                    text: t.text.clone(),
+                    anchor: t.anchor.clone(),
+                })
+                .collect(),
+        },
+        examples: examples(chapter, gap, run.example_chars),
+        language: language(chapter.text()),
+        style: run.style.clone(),
+        today: run.today.clone(),
+    }
+}
+
+/// A loaded template.
+pub struct Templates {
+    env: Environment<'static>,
+    /// The template's name, as `--template` takes it.
+    pub name: String,
+    /// Where it was read from, or `None` for the built-in default.
+    pub path: Option<PathBuf>,
+    /// A short hash of its source, recorded in drafts.
+    pub hash: String,
+}
+
+impl Templates {
+    /// Loads `prompts/NAME.jinja` (`default` falls back to the built-in template). Other
+    /// templates in the folder can be `{% include %}`d or `{% extends %}`ed.
+    pub fn load(prompts_dir: &Path, name: &str) -> Result<Templates> {
+        if name.contains(['/', '\\']) || name.starts_with('.') {
+            bail!("template name {name:?}: give a name from the prompts folder, without extension");
+        }
+        let file = format!("{name}.{EXTENSION}");
+        let path = prompts_dir.join(&file);
+        let (source, from) = match std::fs::read_to_string(&path) {
+            Ok(s) => (s, Some(path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && name == "default" => {
+                (BUILTIN_DEFAULT.to_owned(), None)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                bail!(
+                    "no template {} (available: {})",
+                    path.display(),
+                    available(prompts_dir).join(", ")
+                )
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let mut env = Environment::new();
+        env.set_syntax(
+            SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .build()
+                .expect("the default delimiters are valid"),
+        );
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        let dir = prompts_dir.to_path_buf();
+        env.set_loader(move |inc: &str| {
+            if inc.split('/').any(|part| part == ".." || part.is_empty()) {
+                return Ok(None);
+            }
+            match std::fs::read_to_string(dir.join(inc)) {
+                Ok(s) => Ok(Some(s)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(
+                    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, "cannot read template")
+                        .with_source(e),
+                ),
+            }
+        });
+        let shown = from
+            .as_ref()
+            .map_or_else(|| format!("<built-in {file}>"), |p| p.display().to_string());
+        env.add_template_owned(file.clone(), source.clone())
+            .map_err(|e| template_error(&shown, &e))?;
+        let t = Templates {
+            env,
+            name: name.to_owned(),
+            path: from,
+            hash: crate::drafts::short_hash(&[source.as_bytes()], 12),
+        };
+        Ok(t)
+    }
+
+    fn template(&self) -> Result<minijinja::Template<'_, '_>> {
+        let file = format!("{}.{EXTENSION}", self.name);
+        self.env
+            .get_template(&file)
+            .map_err(|e| template_error(&self.shown(), &e))
+    }
+
+    /// How errors name the template file.
+    pub fn shown(&self) -> String {
+        self.path.as_ref().map_or_else(
+            || format!("<built-in {}.{EXTENSION}>", self.name),
+            |p| p.display().to_string(),
+        )
+    }
+
+    /// Renders the `system` and `user` blocks.
+    pub fn render(&self, ctx: &PromptContext) -> Result<Messages> {
+        let template = self.template()?;
+        let mut captured = template
+            .render_captured(Value::from(Serde(ctx)))
+            .map_err(|e| template_error(&self.shown(), &e))?;
+        let shown = self.shown();
+        captured.with_state_mut(|state| {
+            let mut block = |name: &str| match state.render_block(name) {
+                Ok(s) => Ok(Some(s.trim().to_owned())),
+                Err(e) if e.kind() == minijinja::ErrorKind::UnknownBlock => Ok(None),
+                Err(e) => Err(template_error(&shown, &e)),
+            };
+            let system = block("system")?.filter(|s| !s.is_empty());
+            let user = block("user")?.ok_or_else(|| anyhow!("{shown}: the template defines no {{% block user %}}"))?;
+            if user.is_empty() {
+                bail!("{shown}: the user message is empty for question {}", ctx.question.id);
+            }
+            Ok(Messages { system, user })
+        })
+    }
+}
+
+/// Template names in the prompts folder.
+fn available(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            (p.extension()? == EXTENSION).then(|| p.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    if !names.iter().any(|n| n == "default") {
+        names.push("default (built-in)".into());
+    }
+    names.sort();
+    names
+}
+
+/// A template error as `file:line: what`, with the offending template named even when the
+/// error comes from an included one.
+fn template_error(shown: &str, e: &minijinja::Error) -> anyhow::Error {
+    let file = match e.name() {
+        Some(n) if !shown.ends_with(n) => n.to_owned(),
+        _ => shown.to_owned(),
+    };
+    let line = e.line().map(|l| format!(":{l}")).unwrap_or_default();
+    let detail = e.detail().map_or_else(|| e.kind().to_string(), str::to_owned);
+    anyhow!("{file}{line}: {detail}")
+}
