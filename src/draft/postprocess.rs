@@ -132,7 +132,13 @@ fn drop_repeated_question(lines: &mut Vec<&str>, question: &str) {
         .or_else(|| HTML_HEADING.captures(first).and_then(|c| c.get(1)).map(|m| m.as_str()))
         .or_else(|| BOLD_LINE.captures(first).and_then(|c| c.get(1)).map(|m| m.as_str()))
         .or(setext.then_some(*first));
-    let Some(inner) = inner else { return };
+    let Some(inner) = inner else {
+        // The question alone on a plain line.
+        if question_key(first) == question_key(question) {
+            lines.remove(0);
+        }
+        return;
+    };
     let (a, b) = (question_key(inner), question_key(question));
     let same = !a.is_empty()
         && !b.is_empty()
@@ -250,6 +256,13 @@ mod tests {
         let c = run(raw, 2, false).unwrap();
         assert_eq!(c.text, "**DiT** 用 Transformer 替换 U-Net。\n");
         assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn drops_the_question_repeated_on_a_plain_line_only_when_it_is_all_the_line() {
+        assert_eq!(run("7.介绍一下DiT的结构\n\n正文\n", 2, false).unwrap().text, "正文\n");
+        let kept = "介绍一下 DiT 的结构之前，先看 U-Net。\n";
+        assert_eq!(run(kept, 2, false).unwrap().text, kept);
     }
 
     #[test]

@@ -1,0 +1,298 @@
+//! An in-process OpenAI-compatible fake: each request gets the reply a test script chooses,
+//! and the fake records what it saw (bodies, Authorization headers, requests in flight).
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+/// What the fake answers.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// An SSE stream: a reasoning delta, the content in small pieces for each of `n` choices,
+    /// the finish reason, usage and `[DONE]`.
+    Stream {
+        content: String,
+        finish: &'static str,
+        n: u32,
+    },
+    /// A whole JSON completion.
+    Whole { content: String, finish: &'static str },
+    /// An error status with a body and extra headers.
+    Status {
+        status: u16,
+        body: String,
+        headers: Vec<(&'static str, String)>,
+    },
+    /// An HTML error page, as a proxy sends.
+    Html(u16),
+    /// Part of a stream, then the end of the body without a finish reason or `[DONE]`.
+    Cut,
+    /// Part of a stream, then a broken connection.
+    Broken,
+    /// Headers and one piece, then nothing ever again.
+    Hang,
+    /// Waits (tokio time) first.
+    After(Duration, Box<Reply>),
+}
+
+impl Reply {
+    pub fn stream(content: &str) -> Reply {
+        Reply::Stream {
+            content: content.into(),
+            finish: "stop",
+            n: 1,
+        }
+    }
+    pub fn status(status: u16, message: &str) -> Reply {
+        Reply::Status {
+            status,
+            body: json!({"error": {"message": message}}).to_string(),
+            headers: vec![],
+        }
+    }
+}
+
+type Script = dyn Fn(usize, &Value) -> Reply + Send + Sync;
+
+pub struct Seen {
+    script: Box<Script>,
+    pub requests: AtomicUsize,
+    in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+    pub bodies: Mutex<Vec<Value>>,
+    pub auth: Mutex<Vec<Option<String>>>,
+}
+
+/// A running fake.
+pub struct Fake {
+    /// The base URL, ending in `/v1`.
+    pub url: String,
+    pub seen: Arc<Seen>,
+}
+
+/// Counts a request as in flight until its body has been sent or dropped.
+struct InFlight(Arc<Seen>);
+
+impl InFlight {
+    fn new(seen: Arc<Seen>) -> InFlight {
+        let now = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(seen)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn event(v: Value) -> Bytes {
+    Bytes::from(format!("data: {v}\n\n"))
+}
+
+fn delta(index: u32, content: &str) -> Bytes {
+    event(json!({"choices": [{"index": index, "delta": {"content": content}}]}))
+}
+
+fn pieces(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    chars.chunks(4).map(|c| c.iter().collect()).collect()
+}
+
+fn sse(parts: Vec<Result<Bytes, std::io::Error>>, guard: InFlight, hang: bool) -> Response {
+    let stream = futures_util::stream::iter(parts);
+    let tail = futures_util::stream::unfold((guard, hang), |(guard, hang)| async move {
+        if hang {
+            std::future::pending::<()>().await;
+        }
+        drop(guard);
+        None::<(Result<Bytes, std::io::Error>, (InFlight, bool))>
+    });
+    use futures_util::StreamExt;
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(stream.chain(tail)))
+        .unwrap()
+}
+
+fn respond(reply: Reply, guard: InFlight) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>> {
+    Box::pin(async move {
+        match reply {
+            Reply::After(d, inner) => {
+                tokio::time::sleep(d).await;
+                respond(*inner, guard).await
+            }
+            Reply::Stream { content, finish, n } => {
+                let mut parts = vec![event(
+                    json!({"choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "REASONING-MUST-NOT-LEAK"}}]}),
+                )];
+                for i in 0..n {
+                    let text = if i == 0 {
+                        content.clone()
+                    } else {
+                        format!("{content}（候选 {}）", i + 1)
+                    };
+                    parts.extend(pieces(&text).iter().map(|p| delta(i, p)));
+                    parts.push(event(
+                        json!({"choices": [{"index": i, "delta": {}, "finish_reason": finish}]}),
+                    ));
+                }
+                parts.push(event(
+                    json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7}}),
+                ));
+                parts.push(Bytes::from_static(b"data: [DONE]\n\n"));
+                sse(parts.into_iter().map(Ok).collect(), guard, false)
+            }
+            Reply::Whole { content, finish } => {
+                drop(guard);
+                let body = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}]});
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap()
+            }
+            Reply::Status { status, body, headers } => {
+                drop(guard);
+                let mut r = Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json");
+                for (k, v) in headers {
+                    r = r.header(k, v);
+                }
+                r.body(Body::from(body)).unwrap()
+            }
+            Reply::Html(status) => {
+                drop(guard);
+                Response::builder()
+                    .status(status)
+                    .header("content-type", "text/html")
+                    .body(Body::from(
+                        "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+                    ))
+                    .unwrap()
+            }
+            Reply::Cut => sse(vec![Ok(delta(0, "只写了一半"))], guard, false),
+            Reply::Broken => sse(
+                vec![
+                    Ok(delta(0, "只写了一半")),
+                    Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset")),
+                ],
+                guard,
+                false,
+            ),
+            Reply::Hang => sse(vec![Ok(delta(0, "开始"))], guard, true),
+        }
+    })
+}
+
+async fn handler(State(seen): State<Arc<Seen>>, headers: HeaderMap, body: Bytes) -> Result<Response, Infallible> {
+    let guard = InFlight::new(seen.clone());
+    let n = seen.requests.fetch_add(1, Ordering::SeqCst);
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    seen.auth.lock().unwrap().push(
+        headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap_or("").to_owned()),
+    );
+    let reply = (seen.script)(n, &body);
+    seen.bodies.lock().unwrap().push(body);
+    Ok(respond(reply, guard).await)
+}
+
+fn seen(script: impl Fn(usize, &Value) -> Reply + Send + Sync + 'static) -> Arc<Seen> {
+    Arc::new(Seen {
+        script: Box::new(script),
+        requests: AtomicUsize::new(0),
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
+        bodies: Mutex::new(Vec::new()),
+        auth: Mutex::new(Vec::new()),
+    })
+}
+
+fn app(seen: Arc<Seen>) -> axum::Router {
+    axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(handler))
+        .with_state(seen)
+}
+
+/// Starts the fake on the current runtime (so paused time covers it too).
+pub async fn start(script: impl Fn(usize, &Value) -> Reply + Send + Sync + 'static) -> Fake {
+    let seen = seen(script);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app(seen.clone())).into_future());
+    Fake { url, seen }
+}
+
+/// Starts the fake on a thread of its own, for tests that run the aigcq binary.
+pub fn start_in_thread(script: impl Fn(usize, &Value) -> Reply + Send + Sync + 'static) -> Fake {
+    let seen = seen(script);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(format!("http://{}/v1", listener.local_addr().unwrap()))
+                .unwrap();
+            axum::serve(listener, app(s)).await.unwrap();
+        });
+    });
+    Fake {
+        url: rx.recv().unwrap(),
+        seen,
+    }
+}
+
+/// A chapter with `n` empty questions (and one answered one for style), LF line endings.
+pub fn chapter_with_gaps(n: usize) -> String {
+    let mut s = String::from(
+        "# 测试章节\n\n## 1、什么是扩散模型？\n\n扩散模型通过逐步去噪从噪声中生成数据，是当前图像生成的主流方法。\n\n",
+    );
+    for i in 2..n + 2 {
+        s.push_str(&format!("## {i}、问题{i}是什么？\n\n"));
+    }
+    s
+}
+
+/// A project folder with `aigcq.toml` (extra TOML appended) and one chapter.
+pub fn project(chapter: &str, toml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("content")).unwrap();
+    std::fs::create_dir_all(dir.path().join("drafts")).unwrap();
+    std::fs::write(dir.path().join("content/ch.md"), chapter).unwrap();
+    std::fs::write(dir.path().join("aigcq.toml"), toml).unwrap();
+    dir
+}
+
+/// Every file below `dir`, as (path relative to dir, contents).
+pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path().strip_prefix(dir).unwrap().display().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}

@@ -1,0 +1,242 @@
+//! `aigcq draft` and `aigcq config` run as a user runs them, against the fake server on a
+//! thread of its own: Ctrl-C, key redaction, plain-http refusal, dry runs, re-runs.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use common::Reply;
+
+const KEY: &str = "sk-test-SECRET-0123456789";
+
+fn aigcq(dir: &Path, url: &str) -> Command {
+    let mut cmd = Command::cargo_bin("aigcq").unwrap();
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("OPENAI_BASE_URL", url)
+        .env("AIGCQ_MODEL", "fake-model")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("AIGCQ_LOG");
+    cmd
+}
+
+fn drafts_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    common::files(&dir.join("drafts"))
+}
+
+#[test]
+fn ctrl_c_keeps_finished_drafts_and_leaves_no_partial_file() {
+    // The first two requests answer; the rest stream one piece and then hang.
+    let fake = common::start_in_thread(|n, _| {
+        if n < 2 {
+            Reply::stream("完成的答案。")
+        } else {
+            Reply::Hang
+        }
+    });
+    let dir = common::project(&common::chapter_with_gaps(6), "[provider]\nconcurrency = 2\n");
+    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("aigcq"))
+        .current_dir(dir.path())
+        .args(["draft", "--base-url", &fake.url, "--model", "m"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !(drafts_in(dir.path()).len() == 2 && fake.seen.requests.load(Ordering::SeqCst) >= 4) {
+        assert!(start.elapsed() < Duration::from_secs(30), "drafts never arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let files = drafts_in(dir.path());
+    assert_eq!(
+        files.len(),
+        2,
+        "no temporary or partial file: {:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for (name, bytes) in files {
+        let (_, body) = aigcq::drafts::parse(std::str::from_utf8(&bytes).unwrap()).unwrap();
+        assert_eq!(body, "完成的答案。\n", "{name}");
+    }
+}
+
+#[test]
+fn the_key_is_sent_only_in_the_header_and_appears_nowhere_else() {
+    let fake = common::start_in_thread(|n, _| {
+        if n == 0 {
+            Reply::stream("答案。")
+        } else {
+            Reply::status(401, "Incorrect API key provided")
+        }
+    });
+    let dir = common::project(&common::chapter_with_gaps(2), "[provider]\nconcurrency = 1\n");
+    let out = aigcq(dir.path(), &fake.url)
+        .args(["draft", "-vv"])
+        .env("OPENAI_API_KEY", KEY)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "one question failed: {stderr}");
+    assert!(
+        stderr.contains("Bearer [redacted]"),
+        "the -vv log shows the header, redacted: {stderr}"
+    );
+    assert!(
+        stderr.contains("HTTP 401") && stderr.contains("was rejected"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains(KEY) && !stderr.contains(KEY) && !stderr.contains("0123456789"));
+    assert!(
+        fake.seen
+            .auth
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|a| a.as_deref() == Some(&format!("Bearer {KEY}")))
+    );
+    for (name, bytes) in common::files(dir.path()) {
+        assert!(!String::from_utf8_lossy(&bytes).contains(KEY), "{name} holds the key");
+    }
+    let config = aigcq(dir.path(), &fake.url)
+        .args(["config", "--json"])
+        .env("OPENAI_API_KEY", KEY)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(config.stdout).unwrap();
+    assert!(!text.contains(KEY));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["api_key_present"], true);
+}
+
+#[test]
+fn a_key_is_not_sent_over_plain_http_to_another_host() {
+    let dir = common::project(&common::chapter_with_gaps(1), "");
+    let out = aigcq(dir.path(), "http://192.0.2.1:9/v1")
+        .arg("draft")
+        .env("OPENAI_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--allow-insecure") && stderr.contains("192.0.2.1"),
+        "{stderr}"
+    );
+    assert!(drafts_in(dir.path()).is_empty());
+}
+
+#[test]
+fn config_shows_each_value_and_its_source() {
+    let dir = common::project(
+        "",
+        "[provider]\nbase_url = \"https://file.example/v1\"\nconcurrency = 6\napi_key_env = \"MY_KEY\"\n",
+    );
+    let out = aigcq(dir.path(), "https://env.example/v1")
+        .args(["config", "--temperature", "0.5"])
+        .env("MY_KEY", KEY)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line("base_url").contains("https://env.example/v1") && line("base_url").contains("$OPENAI_BASE_URL"),
+        "{text}"
+    );
+    assert!(
+        line("model").contains("fake-model") && line("model").contains("$AIGCQ_MODEL"),
+        "{text}"
+    );
+    assert!(
+        line("concurrency").contains('6') && line("concurrency").contains("aigcq.toml"),
+        "{text}"
+    );
+    assert!(
+        line("temperature").contains("0.5") && line("temperature").contains("--temperature"),
+        "{text}"
+    );
+    assert!(line("api key").contains("present ($MY_KEY)"), "{text}");
+    assert!(line("max_retries").contains("default"), "{text}");
+    assert!(!text.contains(KEY));
+}
+
+#[test]
+fn dry_run_sends_nothing_and_counts_requests() {
+    let fake = common::start_in_thread(|_, _| Reply::stream("x"));
+    let dir = common::project(&common::chapter_with_gaps(3), "");
+    let out = aigcq(dir.path(), &fake.url)
+        .args(["draft", "--dry-run", "-n", "2", "--kind", "empty"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(stdout.matches("[user]").count(), 3, "{stdout}");
+    assert!(stdout.contains("请回答第 2 题：2、问题2是什么？"), "{stdout}");
+    assert!(
+        stderr.contains("3 questions × 2 candidates, 3 requests (or 6 if the server ignores n)"),
+        "{stderr}"
+    );
+    assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 0);
+    let json = aigcq(dir.path(), &fake.url)
+        .args(["draft", "--dry-run", "--json", "ch.md#3"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["id"], "ch.md#3问题3是什么");
+}
+
+#[test]
+fn re_runs_skip_pending_questions_unless_forced() {
+    let fake = common::start_in_thread(|n, _| Reply::stream(&format!("第 {n} 次的答案。")));
+    let dir = common::project(&common::chapter_with_gaps(2), "");
+    aigcq(dir.path(), &fake.url).arg("draft").assert().success();
+    assert_eq!(drafts_in(dir.path()).len(), 2);
+    let again = aigcq(dir.path(), &fake.url).arg("draft").output().unwrap();
+    assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to draft; 2 skipped with a pending draft"));
+    assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 2);
+    aigcq(dir.path(), &fake.url)
+        .args(["draft", "--force", "2"])
+        .assert()
+        .success();
+    assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(drafts_in(dir.path()).len(), 3, "a new candidate beside the pending one");
+}
+
+#[test]
+fn unknown_queries_and_missing_models_are_usage_errors() {
+    let dir = common::project(&common::chapter_with_gaps(1), "");
+    let out = aigcq(dir.path(), "http://127.0.0.1:9/v1")
+        .args(["draft", "no-such-question"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing matches \"no-such-question\""));
+    let out = aigcq(dir.path(), "http://127.0.0.1:9/v1")
+        .env_remove("AIGCQ_MODEL")
+        .arg("draft")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no model set"));
+}

@@ -1,0 +1,82 @@
+//! The default prompt for question 7 of the bundled chapter, as the model receives it.
+
+use std::path::Path;
+
+use aigcq::chapter::{Chapter, QuestionConfig, Rules};
+use aigcq::prompt::{self, RunContext, Templates};
+
+#[test]
+fn default_prompt_for_question_7_of_the_bundled_chapter() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let name = "第一章_主流AIGC图像生成编辑大模型高频考点.md";
+    let text = std::fs::read_to_string(root.join("content").join(name)).unwrap();
+    let rules = Rules::new(&QuestionConfig::default()).unwrap();
+    let chapter = Chapter::parse(&text, &rules);
+    let gap = chapter.gaps().find(|g| g.index == 7).expect("question 7 is a gap");
+    let run = RunContext {
+        style: Some(
+            std::fs::read_to_string(root.join("prompts").join(prompt::STYLE_FILE))
+                .unwrap()
+                .trim()
+                .to_owned(),
+        ),
+        today: "2026-11-26".into(),
+        example_chars: 4000,
+    };
+    let ctx = prompt::context(&chapter, &gap, name, &rules, &run);
+    assert_eq!(ctx.language, "zh");
+    assert_eq!(ctx.question.level, 2);
+    let templates = Templates::load(&root.join("prompts"), "default").unwrap();
+    let m = templates.render(&ctx).unwrap();
+    insta::assert_snapshot!(format!("[system]\n{}\n\n[user]\n{}\n", m.system.unwrap(), m.user));
+}
+
+#[test]
+fn template_errors_name_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.jinja"),
+        "{% block user %}\n{% if %}\n{% endblock %}\n",
+    )
+    .unwrap();
+    let e = Templates::load(dir.path(), "broken")
+        .err()
+        .expect("a syntax error fails to load")
+        .to_string();
+    assert!(e.contains("broken.jinja:2"), "{e}");
+
+    std::fs::write(
+        dir.path().join("bad.jinja"),
+        "{% block user %}\nok\n{{ question.text | nosuchfilter }}\n{% endblock %}\n",
+    )
+    .unwrap();
+    let t = Templates::load(dir.path(), "bad").unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("content/第一章_主流AIGC图像生成编辑大模型高频考点.md")).unwrap();
+    let rules = Rules::new(&QuestionConfig::default()).unwrap();
+    let chapter = Chapter::parse(&text, &rules);
+    let gap = chapter.gaps().next().unwrap();
+    let run = RunContext {
+        style: None,
+        today: "2026-11-26".into(),
+        example_chars: 0,
+    };
+    let e = t
+        .render(&prompt::context(&chapter, &gap, "ch.md", &rules, &run))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bad.jinja:3") && e.contains("nosuchfilter"), "{e}");
+
+    let missing = Templates::load(dir.path(), "nope").err().unwrap().to_string();
+    assert!(
+        missing.contains("nope.jinja") && missing.contains("bad") && missing.contains("default (built-in)"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn the_bundled_default_template_is_the_built_in_one() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let on_disk = std::fs::read_to_string(root.join("prompts/default.jinja")).unwrap();
+    assert_eq!(on_disk, prompt::BUILTIN_DEFAULT);
+}
