@@ -25,6 +25,9 @@ pub enum Reply {
         finish: &'static str,
         n: u32,
     },
+    /// A stream rendered once and sent in one write ([`Reply::prepared`]): the client still
+    /// parses every event, but the fake's own cost stays out of a benchmark.
+    Prepared(Bytes),
     /// A whole JSON completion.
     Whole { content: String, finish: &'static str },
     /// An error status with a body and extra headers.
@@ -52,6 +55,9 @@ impl Reply {
             finish: "stop",
             n: 1,
         }
+    }
+    pub fn prepared(content: &str) -> Reply {
+        Reply::Prepared(stream_events(content, "stop", 1).concat().into())
     }
     pub fn status(status: u16, message: &str) -> Reply {
         Reply::Status {
@@ -110,6 +116,20 @@ fn pieces(s: &str) -> Vec<String> {
     chars.chunks(4).map(|c| c.iter().collect()).collect()
 }
 
+/// A reasoning delta, the content in small pieces for each of `n` choices, the finish reason,
+/// usage and `[DONE]`.
+fn stream_events(content: &str, finish: &str, n: u32) -> Vec<Bytes> {
+    let mut parts = vec![event(json!({"choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "REASONING-MUST-NOT-LEAK"}}]}))];
+    for i in 0..n {
+        let text = if i == 0 { content.to_owned() } else { format!("{content}（候选 {}）", i + 1) };
+        parts.extend(pieces(&text).iter().map(|p| delta(i, p)));
+        parts.push(event(json!({"choices": [{"index": i, "delta": {}, "finish_reason": finish}]})));
+    }
+    parts.push(event(json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7}})));
+    parts.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    parts
+}
+
 fn sse(parts: Vec<Result<Bytes, std::io::Error>>, guard: InFlight, hang: bool) -> Response {
     let stream = futures_util::stream::iter(parts);
     let tail = futures_util::stream::unfold((guard, hang), |(guard, hang)| async move {
@@ -134,26 +154,9 @@ fn respond(reply: Reply, guard: InFlight) -> std::pin::Pin<Box<dyn std::future::
                 respond(*inner, guard).await
             }
             Reply::Stream { content, finish, n } => {
-                let mut parts = vec![event(
-                    json!({"choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "REASONING-MUST-NOT-LEAK"}}]}),
-                )];
-                for i in 0..n {
-                    let text = if i == 0 {
-                        content.clone()
-                    } else {
-                        format!("{content}（候选 {}）", i + 1)
-                    };
-                    parts.extend(pieces(&text).iter().map(|p| delta(i, p)));
-                    parts.push(event(
-                        json!({"choices": [{"index": i, "delta": {}, "finish_reason": finish}]}),
-                    ));
-                }
-                parts.push(event(
-                    json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7}}),
-                ));
-                parts.push(Bytes::from_static(b"data: [DONE]\n\n"));
-                sse(parts.into_iter().map(Ok).collect(), guard, false)
+                sse(stream_events(&content, finish, n).into_iter().map(Ok).collect(), guard, false)
             }
+            Reply::Prepared(body) => sse(vec![Ok(body)], guard, false),
             Reply::Whole { content, finish } => {
                 drop(guard);
                 let body = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}]});

@@ -1,0 +1,163 @@
+//! `cargo bench --bench draft`: the drafting client as a user runs it (the release binary as a
+//! child process).
+//!
+//! 1. Against the in-process fake that answers after a fixed 200 ms with a streamed answer of
+//!    about 950 characters in 242 SSE events: 64 gaps at concurrency 8 (ideal 64 / 8 × 0.2 s =
+//!    1.6 s), with the child's CPU time per request, once with the events sent in one write
+//!    (the fake costs nothing; the client still parses every event) and once with one write
+//!    per event (the fake's own work, on the same two cores, is then in the figure); then 100
+//!    and 1,000 gaps for peak memory.
+//! 2. Against the real local server (`scripts/local-llm`, llama.cpp with SmolLM2-135M,
+//!    n_parallel 4): completion tokens per second through aigcq against the same requests sent
+//!    directly, four at a time. `ignore_eos` makes every answer exactly `TOKENS` long.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Reply;
+
+const TOKENS: u32 = 96;
+
+struct Measure {
+    wall: Duration,
+    cpu: Duration,
+    max_rss_kib: i64,
+    stderr: String,
+}
+
+/// Runs `cmd` to the end and reads its own resource usage with wait4.
+fn measure(cmd: &mut Command) -> Measure {
+    let stderr_file = tempfile::NamedTempFile::new().unwrap();
+    let start = Instant::now();
+    let child = cmd.stdout(Stdio::null()).stderr(stderr_file.reopen().unwrap()).spawn().unwrap();
+    let mut status = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: wait4 reaps our own child and fills the struct it is given.
+    let usage = unsafe {
+        assert_eq!(libc::wait4(child.id() as i32, &mut status, 0, usage.as_mut_ptr()), child.id() as i32);
+        usage.assume_init()
+    };
+    let wall = start.elapsed();
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    let stderr = std::fs::read_to_string(stderr_file.path()).unwrap();
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "aigcq failed: {stderr}");
+    Measure { wall, cpu: tv(usage.ru_utime) + tv(usage.ru_stime), max_rss_kib: usage.ru_maxrss, stderr }
+}
+
+fn draft(url: &str, gaps: usize, concurrency: usize, toml: &str, extra: &[&str]) -> Measure {
+    let dir = common::project(&common::chapter_with_gaps(gaps), toml);
+    let m = measure(
+        Command::new(env!("CARGO_BIN_EXE_aigcq"))
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("OPENAI_API_KEY")
+            .args(["draft", "--base-url", url, "--model", "bench", "--concurrency", &concurrency.to_string()])
+            .args(extra),
+    );
+    let (drafts, errors) = aigcq::drafts::Store::new(dir.path().join("drafts")).pending();
+    assert_eq!((drafts.len(), errors.len()), (gaps, 0), "{}", m.stderr);
+    m
+}
+
+fn main() {
+    let answer = "**扩散模型（Diffusion Model）** 通过逐步去噪生成数据。\n\n1. 前向过程：逐步加噪。\n2. 反向过程：学习去噪。\n\n"
+        .repeat(14);
+    let after = |r: Reply| Reply::After(Duration::from_millis(200), Box::new(r));
+    let (one_write, per_event) = (after(Reply::prepared(&answer)), after(Reply::stream(&answer)));
+    let fake = common::start_in_thread(move |_, _| one_write.clone());
+    let slow_fake = common::start_in_thread(move |_, _| per_event.clone());
+
+    let chars = answer.chars().count();
+    println!("fake server, 200 ms per answer ({chars} chars in {} SSE events):", chars.div_ceil(4) + 4);
+    let ideal = 64.0 / 8.0 * 0.2;
+    for (label, url) in [("one write per answer", &fake.url), ("one write per event", &slow_fake.url)] {
+        let m = draft(url, 64, 8, "", &[]);
+        println!(
+            "  64 gaps, concurrency 8, {label}: {:.3} s = {:.3}x the ideal {ideal:.1} s (target <= 1.15x); client CPU {:.2} ms per request (target <= 2 ms)",
+            m.wall.as_secs_f64(),
+            m.wall.as_secs_f64() / ideal,
+            m.cpu.as_secs_f64() * 1e3 / 64.0
+        );
+    }
+    for gaps in [100, 1000] {
+        let m = draft(&fake.url, gaps, 64, "", &[]);
+        println!(
+            "  {gaps:>4} gaps, concurrency 64: {:.3} s wall (ideal {:.3} s), peak RSS {:.1} MB (target < 64 MB at 1,000)",
+            m.wall.as_secs_f64(),
+            gaps.div_ceil(64) as f64 * 0.2,
+            m.max_rss_kib as f64 / 1024.0
+        );
+    }
+
+    real_server();
+}
+
+/// Completion tokens per second: direct requests against aigcq, same prompts, same server.
+fn real_server() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/local-llm");
+    let port = "8091";
+    let out = Command::new(&script).args(["start"]).env("AIGCQ_LLM_PORT", port).output().unwrap();
+    if !out.status.success() {
+        println!("real server: skipped, scripts/local-llm start failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let gaps = 8;
+    let toml = "[provider]\nextra_body = { ignore_eos = true }\n";
+    let flags = ["--temperature", "0", "--max-tokens", "96", "--example-chars", "0"];
+
+    // The exact prompts aigcq sends, from its own dry run.
+    let dir = common::project(&common::chapter_with_gaps(gaps), toml);
+    let dry = Command::new(env!("CARGO_BIN_EXE_aigcq")).current_dir(dir.path()).args(["draft", "--dry-run", "--json"]).args(flags).output().unwrap();
+    let prompts: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let bodies: Vec<serde_json::Value> = prompts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "model": "bench", "temperature": 0, "max_tokens": TOKENS, "ignore_eos": true,
+                "messages": [{"role": "system", "content": p["messages"]["system"]}, {"role": "user", "content": p["messages"]["user"]}],
+            })
+        })
+        .collect();
+    let direct = || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            use futures_util::StreamExt;
+            let http = reqwest::Client::new();
+            let start = Instant::now();
+            let tokens: u64 = futures_util::stream::iter(&bodies)
+                .map(|b| {
+                    let http = http.clone();
+                    let url = format!("{url}/chat/completions");
+                    async move {
+                        let v: serde_json::Value = http.post(url).json(b).send().await.unwrap().json().await.unwrap();
+                        v["usage"]["completion_tokens"].as_u64().unwrap()
+                    }
+                })
+                .buffer_unordered(4)
+                .fold(0, |a, b| async move { a + b })
+                .await;
+            tokens as f64 / start.elapsed().as_secs_f64()
+        })
+    };
+    direct(); // warm-up: loads the prompt cache for both sides
+    let before = direct();
+    let m = draft(&url, gaps, 4, toml, &flags);
+    let after = direct();
+    let tokens = (gaps as u32 * TOKENS) as f64;
+    let through_aigcq = tokens / m.wall.as_secs_f64();
+    let server = (before + after) / 2.0;
+    println!("real server (llama.cpp, SmolLM2-135M, n_parallel 4), {gaps} questions x {TOKENS} tokens:");
+    println!("  direct, 4 in flight:      {server:.1} tokens/s (runs before and after: {before:.1}, {after:.1})");
+    println!(
+        "  aigcq draft, 4 in flight: {through_aigcq:.1} tokens/s = {:.2}x the server (whole process: start-up, prompts, files)",
+        through_aigcq / server
+    );
+    let _ = Command::new(&script).arg("stop").env("AIGCQ_LLM_PORT", port).status();
+}
