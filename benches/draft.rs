@@ -30,22 +30,38 @@ struct Measure {
 }
 
 /// Runs `cmd` to the end and reads its own resource usage with wait4.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which std's wait cannot replace
 fn measure(cmd: &mut Command) -> Measure {
     let stderr_file = tempfile::NamedTempFile::new().unwrap();
     let start = Instant::now();
-    let child = cmd.stdout(Stdio::null()).stderr(stderr_file.reopen().unwrap()).spawn().unwrap();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(stderr_file.reopen().unwrap())
+        .spawn()
+        .unwrap();
     let mut status = 0;
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: wait4 reaps our own child and fills the struct it is given.
     let usage = unsafe {
-        assert_eq!(libc::wait4(child.id() as i32, &mut status, 0, usage.as_mut_ptr()), child.id() as i32);
+        assert_eq!(
+            libc::wait4(child.id() as i32, &mut status, 0, usage.as_mut_ptr()),
+            child.id() as i32
+        );
         usage.assume_init()
     };
     let wall = start.elapsed();
     let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
     let stderr = std::fs::read_to_string(stderr_file.path()).unwrap();
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "aigcq failed: {stderr}");
-    Measure { wall, cpu: tv(usage.ru_utime) + tv(usage.ru_stime), max_rss_kib: usage.ru_maxrss, stderr }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "aigcq failed: {stderr}"
+    );
+    Measure {
+        wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        max_rss_kib: usage.ru_maxrss,
+        stderr,
+    }
 }
 
 fn draft(url: &str, gaps: usize, concurrency: usize, toml: &str, extra: &[&str]) -> Measure {
@@ -55,7 +71,15 @@ fn draft(url: &str, gaps: usize, concurrency: usize, toml: &str, extra: &[&str])
             .current_dir(dir.path())
             .env("NO_COLOR", "1")
             .env_remove("OPENAI_API_KEY")
-            .args(["draft", "--base-url", url, "--model", "bench", "--concurrency", &concurrency.to_string()])
+            .args([
+                "draft",
+                "--base-url",
+                url,
+                "--model",
+                "bench",
+                "--concurrency",
+                &concurrency.to_string(),
+            ])
             .args(extra),
     );
     let (drafts, errors) = aigcq::drafts::Store::new(dir.path().join("drafts")).pending();
@@ -72,9 +96,15 @@ fn main() {
     let slow_fake = common::start_in_thread(move |_, _| per_event.clone());
 
     let chars = answer.chars().count();
-    println!("fake server, 200 ms per answer ({chars} chars in {} SSE events):", chars.div_ceil(4) + 4);
+    println!(
+        "fake server, 200 ms per answer ({chars} chars in {} SSE events):",
+        chars.div_ceil(4) + 4
+    );
     let ideal = 64.0 / 8.0 * 0.2;
-    for (label, url) in [("one write per answer", &fake.url), ("one write per event", &slow_fake.url)] {
+    for (label, url) in [
+        ("one write per answer", &fake.url),
+        ("one write per event", &slow_fake.url),
+    ] {
         let m = draft(url, 64, 8, "", &[]);
         println!(
             "  64 gaps, concurrency 8, {label}: {:.3} s = {:.3}x the ideal {ideal:.1} s (target <= 1.15x); client CPU {:.2} ms per request (target <= 2 ms)",
@@ -100,9 +130,16 @@ fn main() {
 fn real_server() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/local-llm");
     let port = "8091";
-    let out = Command::new(&script).args(["start"]).env("AIGCQ_LLM_PORT", port).output().unwrap();
+    let out = Command::new(&script)
+        .args(["start"])
+        .env("AIGCQ_LLM_PORT", port)
+        .output()
+        .unwrap();
     if !out.status.success() {
-        println!("real server: skipped, scripts/local-llm start failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        println!(
+            "real server: skipped, scripts/local-llm start failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         return;
     }
     let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
@@ -112,7 +149,12 @@ fn real_server() {
 
     // The exact prompts aigcq sends, from its own dry run.
     let dir = common::project(&common::chapter_with_gaps(gaps), toml);
-    let dry = Command::new(env!("CARGO_BIN_EXE_aigcq")).current_dir(dir.path()).args(["draft", "--dry-run", "--json"]).args(flags).output().unwrap();
+    let dry = Command::new(env!("CARGO_BIN_EXE_aigcq"))
+        .current_dir(dir.path())
+        .args(["draft", "--dry-run", "--json"])
+        .args(flags)
+        .output()
+        .unwrap();
     let prompts: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
     let bodies: Vec<serde_json::Value> = prompts
         .as_array()
@@ -126,7 +168,10 @@ fn real_server() {
         })
         .collect();
     let direct = || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             use futures_util::StreamExt;
             let http = reqwest::Client::new();

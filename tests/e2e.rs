@@ -19,16 +19,31 @@ impl Server {
 
     fn up() -> Server {
         // A port of its own, so that a server a developer runs on the default port is left alone.
-        let env = vec![("AIGCQ_LLM_PORT", std::env::var("AIGCQ_E2E_PORT").unwrap_or_else(|_| "8090".into()))];
+        let env = vec![(
+            "AIGCQ_LLM_PORT",
+            std::env::var("AIGCQ_E2E_PORT").unwrap_or_else(|_| "8090".into()),
+        )];
         let status = Self::script().arg("status").envs(env.clone()).output().unwrap();
         if status.status.success() {
             let url = String::from_utf8(status.stdout).unwrap().trim().to_owned();
-            return Server { url, started: false, env };
+            return Server {
+                url,
+                started: false,
+                env,
+            };
         }
         let out = Self::script().arg("start").envs(env.clone()).output().unwrap();
-        assert!(out.status.success(), "scripts/local-llm start failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "scripts/local-llm start failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        Server { url, started: true, env }
+        Server {
+            url,
+            started: true,
+            env,
+        }
     }
 }
 
@@ -63,7 +78,15 @@ fn drafts_the_four_gaps_of_the_bundled_chapter_with_a_real_model() {
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
         .env_remove("OPENAI_API_KEY")
-        .args(["draft", "--base-url", &server.url, "--model", "smollm2", "--temperature", "0"])
+        .args([
+            "draft",
+            "--base-url",
+            &server.url,
+            "--model",
+            "smollm2",
+            "--temperature",
+            "0",
+        ])
         .args(["--max-tokens", "160", "--example-chars", "0"])
         .output()
         .unwrap();
@@ -75,17 +98,31 @@ fn drafts_the_four_gaps_of_the_bundled_chapter_with_a_real_model() {
     assert!(errors.is_empty(), "{errors:?}");
     let indices: Vec<usize> = drafts.iter().map(|d| d.meta.index).collect();
     assert_eq!(indices, [7, 8, 11, 12]);
-    let port = server.url.trim_end_matches("/v1").rsplit(':').next().unwrap().to_owned();
+    let port = server
+        .url
+        .trim_end_matches("/v1")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
     for d in &drafts {
         assert!(!d.body.trim().is_empty(), "{}", d.id);
         assert_eq!(d.meta.model, "smollm2");
         assert_eq!(d.meta.host, format!("127.0.0.1:{port}"));
         assert!(d.meta.finish_reason.is_some());
-        assert!(d.meta.usage.is_some_and(|u| u.prompt_tokens > 0 && u.completion_tokens > 0), "llama.cpp reports usage");
+        assert!(
+            d.meta
+                .usage
+                .is_some_and(|u| u.prompt_tokens > 0 && u.completion_tokens > 0),
+            "llama.cpp reports usage"
+        );
     }
     // Drafting never touches the chapters.
     assert_eq!(std::fs::read_dir(dir.path().join("content")).unwrap().count(), before);
     for e in std::fs::read_dir(root.join("content")).unwrap().flatten() {
-        assert_eq!(std::fs::read(e.path()).unwrap(), std::fs::read(dir.path().join("content").join(e.file_name())).unwrap());
+        assert_eq!(
+            std::fs::read(e.path()).unwrap(),
+            std::fs::read(dir.path().join("content").join(e.file_name())).unwrap()
+        );
     }
 }

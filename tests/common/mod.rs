@@ -119,13 +119,23 @@ fn pieces(s: &str) -> Vec<String> {
 /// A reasoning delta, the content in small pieces for each of `n` choices, the finish reason,
 /// usage and `[DONE]`.
 fn stream_events(content: &str, finish: &str, n: u32) -> Vec<Bytes> {
-    let mut parts = vec![event(json!({"choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "REASONING-MUST-NOT-LEAK"}}]}))];
+    let mut parts = vec![event(
+        json!({"choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "REASONING-MUST-NOT-LEAK"}}]}),
+    )];
     for i in 0..n {
-        let text = if i == 0 { content.to_owned() } else { format!("{content}（候选 {}）", i + 1) };
+        let text = if i == 0 {
+            content.to_owned()
+        } else {
+            format!("{content}（候选 {}）", i + 1)
+        };
         parts.extend(pieces(&text).iter().map(|p| delta(i, p)));
-        parts.push(event(json!({"choices": [{"index": i, "delta": {}, "finish_reason": finish}]})));
+        parts.push(event(
+            json!({"choices": [{"index": i, "delta": {}, "finish_reason": finish}]}),
+        ));
     }
-    parts.push(event(json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7}})));
+    parts.push(event(
+        json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7}}),
+    ));
     parts.push(Bytes::from_static(b"data: [DONE]\n\n"));
     parts
 }
@@ -153,9 +163,11 @@ fn respond(reply: Reply, guard: InFlight) -> std::pin::Pin<Box<dyn std::future::
                 tokio::time::sleep(d).await;
                 respond(*inner, guard).await
             }
-            Reply::Stream { content, finish, n } => {
-                sse(stream_events(&content, finish, n).into_iter().map(Ok).collect(), guard, false)
-            }
+            Reply::Stream { content, finish, n } => sse(
+                stream_events(&content, finish, n).into_iter().map(Ok).collect(),
+                guard,
+                false,
+            ),
             Reply::Prepared(body) => sse(vec![Ok(body)], guard, false),
             Reply::Whole { content, finish } => {
                 drop(guard);
