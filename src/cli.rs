@@ -14,6 +14,8 @@ Examples:
   aigcq check content/ch1.md        lint one chapter
   aigcq draft --model gpt-4o-mini   draft an answer for every gap
   aigcq draft 7 --dry-run           show the prompt for question 7, send nothing
+  aigcq review                      accept or reject each draft, seeing its diff
+  aigcq review --list --json        pending drafts, for scripts
   aigcq config                      show the effective provider settings
   aigcq init my-book                start a new question bank";
 
@@ -70,6 +72,22 @@ Examples:
   aigcq draft DiT --kind empty --limit 5 --dry-run
   OPENAI_BASE_URL=http://127.0.0.1:8089/v1 aigcq draft --model local")]
     Draft(DraftArgs),
+    /// Review pending drafts: see each as a diff of its chapter, accept, reject, skip or edit it.
+    #[command(after_help = "\
+Interactive keys: a accept, r reject, s skip, e edit ($VISUAL/$EDITOR), n/p next/previous
+candidate, d diff or whole answer, q quit, ? help. Without a terminal, use the flags.
+
+IDs are draft ids as --list prints them (chapter/007-a17d65b9), or their last part.
+
+Exit status: 0 done, 2 a draft could not be merged or read, or bad usage.
+
+Examples:
+  aigcq review
+  aigcq review 7
+  aigcq review --list --json
+  aigcq review --accept 第一章_主流AIGC图像生成编辑大模型高频考点/007-a17d65b9
+  aigcq review --reject-all --purge")]
+    Review(ReviewArgs),
     /// Show the effective provider settings and where each came from; the key only as present/absent.
     #[command(after_help = "Examples:\n  aigcq config\n  aigcq config --model qwen-plus --json")]
     Config(ConfigArgs),
@@ -178,6 +196,37 @@ pub struct DraftArgs {
     pub allow_insecure: bool,
     #[command(flatten)]
     pub provider: ProviderArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Which drafts to review, as for `draft` (chapter, id, CHAPTER#N, N, anchor, words).
+    #[arg(value_name = "QUERY")]
+    pub queries: Vec<String>,
+    /// List the pending drafts and exit.
+    #[arg(long, conflicts_with_all = ["accept", "reject", "accept_all", "reject_all"])]
+    pub list: bool,
+    /// With --list: print JSON.
+    #[arg(long, requires = "list")]
+    pub json: bool,
+    /// Accept these drafts (merge them into their chapters).
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    pub accept: Vec<String>,
+    /// Reject these drafts.
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    pub reject: Vec<String>,
+    /// Accept every selected draft (the first candidate of each question; the others are rejected).
+    #[arg(long, conflicts_with_all = ["accept", "reject_all"])]
+    pub accept_all: bool,
+    /// Reject every selected draft.
+    #[arg(long, conflicts_with_all = ["reject", "accept_all"])]
+    pub reject_all: bool,
+    /// Accept stale drafts too.
+    #[arg(long)]
+    pub force: bool,
+    /// Delete rejected drafts instead of keeping them under drafts/.rejected/.
+    #[arg(long)]
+    pub purge: bool,
 }
 
 #[derive(Debug, Args)]

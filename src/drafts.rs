@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::atomic;
-use crate::chapter::{Chapter, Gap, GapKind};
+use crate::chapter::{Chapter, Gap, GapKind, Question};
 
 const FENCE: &str = "+++";
 
@@ -90,15 +90,23 @@ pub fn short_hash(parts: &[&[u8]], len: usize) -> String {
 /// chapter leave it unchanged.
 pub fn span_hash(chapter: &Chapter, gap: &Gap) -> String {
     match gap.question {
-        Some(q) => {
-            let h = chapter.heading(q);
-            short_hash(
-                &[chapter.text()[h.range.clone()].as_bytes(), chapter.answer(q).as_bytes()],
-                16,
-            )
-        }
-        None => short_hash(&[b"missing", gap.text.as_bytes(), gap.anchor.as_bytes()], 16),
+        Some(q) => question_hash(chapter, q),
+        None => missing_hash(gap.text, gap.anchor),
     }
+}
+
+/// [`span_hash`] of a question, whether or not it is a gap.
+pub fn question_hash(chapter: &Chapter, q: &Question) -> String {
+    let h = chapter.heading(q);
+    short_hash(
+        &[chapter.text()[h.range.clone()].as_bytes(), chapter.answer(q).as_bytes()],
+        16,
+    )
+}
+
+/// [`span_hash`] of a table-of-contents entry with no section.
+pub fn missing_hash(text: &str, anchor: &str) -> String {
+    short_hash(&[b"missing", text.as_bytes(), anchor.as_bytes()], 16)
 }
 
 /// A draft file's text. The front matter uses the body's line ending.

@@ -16,5 +16,6 @@ pub mod gaps;
 pub mod output;
 pub mod prompt;
 pub mod provider;
+pub mod review;
 pub mod scan;
 pub mod select;

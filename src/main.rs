@@ -42,6 +42,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Check(args) => commands::check::run(&ctx, args),
         Command::Draft(args) => commands::draft::run(&ctx, args),
         Command::Config(args) => commands::config::run(&ctx, args),
+        Command::Review(args) => commands::review::run(&ctx, args),
         Command::Init(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
 }

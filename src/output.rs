@@ -147,3 +147,42 @@ pub fn provider(out: &mut impl Write, p: &crate::provider::Provider, file: &str)
     }
     Ok(())
 }
+
+/// `aigcq review --list`: one line per pending draft, then the count.
+pub fn drafts(out: &mut impl Write, rows: &[crate::commands::review::Listed]) -> io::Result<()> {
+    for r in rows {
+        let mut flags = Vec::new();
+        if r.truncated {
+            flags.push(style("truncated").yellow().to_string());
+        }
+        if r.stale {
+            flags.push(style("stale").yellow().to_string());
+        }
+        if r.merged {
+            flags.push(style("merged").green().to_string());
+        }
+        if let Some(p) = r.problem.as_ref().filter(|_| !r.stale) {
+            flags.push(style(p).red().to_string());
+        }
+        writeln!(
+            out,
+            "{}  {:>4}  {}  {}/{}  {}  {}{}",
+            style(r.id).bold(),
+            r.index,
+            kind_style(r.kind).apply_to(format!("{:<13}", r.kind.as_str())),
+            r.candidate,
+            r.candidates,
+            style(r.model).dim(),
+            r.question,
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", flags.join(", "))
+            }
+        )?;
+    }
+    match rows.len() {
+        1 => writeln!(out, "1 pending draft"),
+        n => writeln!(out, "{n} pending drafts"),
+    }
+}

@@ -152,6 +152,11 @@ impl Rules {
 
 impl Rules {
     /// Classifies one trimmed line of an answer.
+    /// Whether a line (trimmed) only marks an unwritten answer, such as `待补充`.
+    pub fn is_placeholder(&self, line: &str) -> bool {
+        self.line_kind(line.trim()) == LineKind::Placeholder
+    }
+
     pub(crate) fn line_kind(&self, line: &str) -> LineKind {
         const ORDER: [LineKind; 5] = [
             LineKind::Label,

@@ -1,0 +1,144 @@
+//! The diff a reviewer sees: the chapter before and after one edit, as a unified diff with
+//! line numbers, context and character-level emphasis (CJK text has no spaces to split words
+//! on). Only the edited region is diffed, so its cost does not grow with the chapter.
+
+use std::fmt::Write as _;
+
+use console::{Style, style};
+use similar::{Algorithm, ChangeTag, InlineChangeMode, InlineChangeOptions, TextDiff};
+
+use super::merge::Edit;
+
+/// Lines of unchanged context shown around a change.
+pub const CONTEXT: usize = 3;
+
+/// Byte offset of the start of the line `n` lines before the one holding `at`.
+fn back_lines(text: &str, at: usize, n: usize) -> usize {
+    let mut start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    for _ in 0..n {
+        if start == 0 {
+            break;
+        }
+        start = text[..start - 1].rfind('\n').map_or(0, |i| i + 1);
+    }
+    start
+}
+
+/// Byte offset just past the line `n` lines after the one holding `at` (or the end).
+fn forward_lines(text: &str, at: usize, n: usize) -> usize {
+    let mut end = at;
+    for _ in 0..=n {
+        match text[end..].find('\n') {
+            Some(i) => end += i + 1,
+            None => return text.len(),
+        }
+    }
+    end
+}
+
+/// Renders the diff of `edit` applied to `old`, with `context` lines around it.
+pub fn render(old: &str, edit: &Edit, context: usize) -> String {
+    let start = back_lines(old, edit.range.start, context);
+    // The line holding the edit's end is the first unchanged one when the edit ends at a line
+    // start; context counts from there.
+    let old_end = if edit.range.end > start && old.as_bytes().get(edit.range.end - 1) == Some(&b'\n') {
+        forward_lines(old, edit.range.end, context.saturating_sub(1))
+    } else {
+        forward_lines(old, edit.range.end, context)
+    };
+    let old_end = if context == 0 {
+        edit.range.end.max(start)
+    } else {
+        old_end
+    };
+    let old_region = &old[start..old_end];
+    let new_region = format!(
+        "{}{}{}",
+        &old[start..edit.range.start],
+        edit.text,
+        &old[edit.range.end..old_end]
+    );
+    let first_line = memchr::memchr_iter(b'\n', &old.as_bytes()[..start]).count() + 1;
+
+    let diff = TextDiff::configure()
+        .algorithm(Algorithm::Patience)
+        .diff_lines(old_region, new_region.as_str());
+    let mut options = InlineChangeOptions::new();
+    options.mode(InlineChangeMode::Chars).semantic_cleanup(true);
+    let mut out = String::new();
+    for group in diff.grouped_ops(context) {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        let (o, n) = (first.old_range().start, first.new_range().start);
+        let (o_len, n_len) = (last.old_range().end - o, last.new_range().end - n);
+        let _ = writeln!(
+            out,
+            "{}",
+            style(format!("@@ -{},{o_len} +{},{n_len} @@", o + first_line, n + first_line)).cyan()
+        );
+        for op in &group {
+            for change in diff.iter_inline_changes_with_options(op, options) {
+                let (sign, line_style, emphasis) = match change.tag() {
+                    ChangeTag::Delete => ('-', Style::new().red(), Style::new().red().bold().reverse()),
+                    ChangeTag::Insert => ('+', Style::new().green(), Style::new().green().bold().reverse()),
+                    ChangeTag::Equal => (' ', Style::new().dim(), Style::new().dim()),
+                };
+                let num = |i: Option<usize>| i.map_or_else(|| "     ".to_owned(), |i| format!("{:>5}", i + first_line));
+                let _ = write!(
+                    out,
+                    "{} {} │{}",
+                    style(num(change.old_index())).dim(),
+                    style(num(change.new_index())).dim(),
+                    line_style.apply_to(sign)
+                );
+                for (emphasised, value) in change.iter_strings_lossy() {
+                    let value = value.trim_end_matches(['\n', '\r']);
+                    let s = if emphasised {
+                        emphasis.apply_to(value)
+                    } else {
+                        line_style.apply_to(value)
+                    };
+                    let _ = write!(out, "{s}");
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shows_the_region_with_numbers_and_context_only() {
+        console::set_colors_enabled(false);
+        let old = "a\nb\nc\n## Q\n\nd\ne\nf\ng\n";
+        let at = old.find("\nd").unwrap() + 1;
+        let edit = Edit {
+            range: at..at,
+            text: "答案第一行\n\n".into(),
+            order: 0,
+        };
+        let d = render(old, &edit, 2);
+        assert_eq!(
+            d,
+            "@@ -4,4 +4,6 @@\n    4     4 │ ## Q\n    5     5 │ \n          6 │+答案第一行\n          7 │+\n    6     8 │ d\n    7     9 │ e\n"
+        );
+    }
+
+    #[test]
+    fn a_replacement_shows_removed_lines() {
+        console::set_colors_enabled(false);
+        let old = "## Q\n\n待补充\n\n## R\n";
+        let edit = Edit {
+            range: 5..old.find("## R").unwrap(),
+            text: "\n新的答案\n\n".into(),
+            order: 0,
+        };
+        let d = render(old, &edit, 1);
+        assert!(d.contains("│-待补充") && d.contains("│+新的答案"), "{d}");
+    }
+}

@@ -1,0 +1,254 @@
+//! The merge engine on generated and real chapters: only the target span changes, the
+//! question reads back as answered with the draft's text, and the file's own bytes (BOM,
+//! CRLF, blank lines, final newline) stay as they were.
+
+use aigcq::chapter::{Chapter, GapKind, QuestionConfig, Rules};
+use aigcq::drafts::{self, Meta};
+use aigcq::review::merge::{self, Stale, State};
+use proptest::prelude::*;
+
+fn rules() -> Rules {
+    Rules::new(&QuestionConfig::default()).unwrap()
+}
+
+/// The front matter `aigcq draft` would write for gap `index` of `text`.
+fn meta_for(text: &str, index: usize) -> Meta {
+    let rules = rules();
+    let chapter = Chapter::parse(text, &rules);
+    let gap = chapter.gaps().find(|g| g.index == index).expect("a gap");
+    Meta {
+        chapter: "ch.md".into(),
+        question_id: format!("ch.md#{}", gap.anchor),
+        anchor: gap.anchor.into(),
+        question: gap.text.into(),
+        index,
+        kind: gap.kind,
+        level: aigcq::prompt::answer_level(&chapter, &gap),
+        span_hash: drafts::span_hash(&chapter, &gap),
+        model: "m".into(),
+        host: "h".into(),
+        template: "default".into(),
+        template_hash: "t".into(),
+        temperature: None,
+        created: "2026-11-26T00:00:00Z".into(),
+        finish_reason: Some("stop".into()),
+        truncated: false,
+        candidate: 1,
+        candidates: 1,
+        warnings: vec![],
+        usage: None,
+    }
+}
+
+/// Merges `body` for question `index` and returns the new text.
+fn merged(text: &str, index: usize, body: &str) -> String {
+    let rules = rules();
+    let chapter = Chapter::parse(text, &rules);
+    let e = merge::edit(&chapter, &meta_for(text, index), body, &rules, false).unwrap();
+    merge::apply(text, vec![e])
+}
+
+#[test]
+fn empty_placeholder_and_metadata_layouts() {
+    let text = "# 章\n\n## 1、甲？\n\n\n## 2、乙？\n\n待补充\n\n## 3、丙？\n\n**难度评分：⭐⭐⭐**\n\n---\n\n## 4、丁？\n\n真正的答案在这里，已经写得足够长了。\n";
+    let a = merged(text, 1, "答一。\n");
+    assert_eq!(
+        a,
+        text.replacen("## 1、甲？\n\n\n", "## 1、甲？\n\n答一。\n\n\n", 1),
+        "blank lines before the next heading kept"
+    );
+    let b = merged(text, 2, "答二。");
+    assert_eq!(b, text.replacen("\n待补充\n", "\n答二。\n", 1), "the placeholder goes");
+    let c = merged(text, 3, "答三。\n");
+    assert_eq!(
+        c,
+        text.replacen(
+            "**难度评分：⭐⭐⭐**\n\n---",
+            "**难度评分：⭐⭐⭐**\n\n答三。\n\n---",
+            1
+        ),
+        "metadata stays, the break stays after"
+    );
+}
+
+#[test]
+fn stubs_and_outlines_are_replaced() {
+    let text = "## 1、甲？\n\n见[链接](http://x)\n\n## 2、乙？\n\n- Q1：什么是A？\n- Q2：什么是B？\n\n## 3、丙？\n";
+    assert_eq!(
+        merged(text, 1, "新答案。\n"),
+        text.replacen("见[链接](http://x)", "新答案。", 1)
+    );
+    assert_eq!(
+        merged(text, 2, "### Q1\n\nA。\n"),
+        text.replacen("- Q1：什么是A？\n- Q2：什么是B？", "### Q1\n\nA。", 1)
+    );
+}
+
+#[test]
+fn crlf_bom_and_no_final_newline_are_kept() {
+    let text = "\u{feff}## 1、甲？\r\n\r\n## 2、乙？";
+    let out = merged(text, 1, "第一行\n第二行\n");
+    assert_eq!(out, "\u{feff}## 1、甲？\r\n\r\n第一行\r\n第二行\r\n\r\n## 2、乙？");
+    let out = merged(text, 2, "末尾\n");
+    assert_eq!(
+        out, "\u{feff}## 1、甲？\r\n\r\n## 2、乙？\r\n\r\n末尾",
+        "no final line ending added"
+    );
+}
+
+#[test]
+fn a_missing_section_is_added_in_toc_order_in_the_files_style() {
+    let text = "# 目录\n\n- [1. 甲](#q1)\n- [2. 乙](#q2)\n- [3. 丙](#q3)\n\n<h2 id=\"q1\">1. 甲</h2>\n\n答一，这是写得足够长的一段正文内容。\n\n<h2 id=\"q3\">3. 丙</h2>\n\n答三，这是写得足够长的一段正文内容。\n";
+    let chapter = Chapter::parse(text, &rules());
+    let gap = chapter.gaps().find(|g| g.kind == GapKind::Missing).unwrap();
+    let out = merged(text, gap.index, "答二，这也是写得足够长的一段正文内容。\n");
+    assert_eq!(
+        out,
+        text.replacen(
+            "<h2 id=\"q3\">",
+            "<h2 id=\"q2\">2. 乙</h2>\n\n答二，这也是写得足够长的一段正文内容。\n\n<h2 id=\"q3\">",
+            1
+        )
+    );
+    let after = Chapter::parse(&out, &rules());
+    assert_eq!(after.gaps().count(), 0, "{out}");
+}
+
+#[test]
+fn stale_and_already_merged_drafts_are_recognised() {
+    let text = "## 1、甲？\n\n## 2、乙？\n\n待补充\n";
+    let rules = rules();
+    let meta = meta_for(text, 2);
+    let body = "乙的答案。\n";
+    // Edits elsewhere do not make it stale.
+    let elsewhere = text.replace("## 1、甲？\n", "## 1、甲？\n\n甲已经有了一个足够长的答案。\n");
+    assert_eq!(
+        merge::state(&Chapter::parse(&elsewhere, &rules), &meta, body),
+        State::Ready
+    );
+    // Answered since: stale.
+    let answered = text.replace("待补充", "有人在这期间写了一个足够长的真正答案。");
+    assert_eq!(
+        merge::state(&Chapter::parse(&answered, &rules), &meta, body),
+        State::Stale(Stale::Answered)
+    );
+    // The placeholder text changed: stale.
+    let changed = text.replace("待补充", "待更新");
+    assert_eq!(
+        merge::state(&Chapter::parse(&changed, &rules), &meta, body),
+        State::Stale(Stale::Changed)
+    );
+    // Gone.
+    let gone = text.replace("## 2、乙？\n\n待补充\n", "");
+    assert_eq!(
+        merge::state(&Chapter::parse(&gone, &rules), &meta, body),
+        State::Stale(Stale::Gone)
+    );
+    // Merged already (a run stopped after writing).
+    let done = merged(text, 2, body);
+    assert_eq!(merge::state(&Chapter::parse(&done, &rules), &meta, body), State::Merged);
+    // A forced accept of an answered question replaces the answer.
+    let chapter = Chapter::parse(&answered, &rules);
+    assert!(merge::edit(&chapter, &meta, body, &rules, false).is_err());
+    let e = merge::edit(&chapter, &meta, body, &rules, true).unwrap();
+    assert!(merge::apply(&answered, vec![e]).contains("乙的答案。"));
+}
+
+#[test]
+fn the_four_gaps_of_the_bundled_chapter() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("content/第一章_主流AIGC图像生成编辑大模型高频考点.md")).unwrap();
+    let rules = rules();
+    let mut out = text.clone();
+    for index in [7, 8, 11, 12] {
+        out = merged(
+            &out,
+            index,
+            &format!("**第 {index} 题的答案**：这是一个足够长的答案正文。\n\n### 要点\n\n1. 第一点\n2. 第二点\n"),
+        );
+    }
+    let after = Chapter::parse(&out, &rules);
+    assert_eq!(after.gaps().count(), 0);
+    assert_eq!(after.questions.len(), Chapter::parse(&text, &rules).questions.len());
+}
+
+/// One generated question: its answer variant and the blank lines after it.
+fn answer_variant() -> impl Strategy<Value = (u8, usize)> {
+    (0u8..5, 0usize..3)
+}
+
+fn chapter_text(variants: &[(u8, usize)], crlf: bool, bom: bool, final_newline: bool) -> String {
+    let mut s = String::new();
+    if bom {
+        s.push('\u{feff}');
+    }
+    s.push_str("# 第一章 测试\n\n");
+    for (i, (v, blanks)) in variants.iter().enumerate() {
+        s.push_str(&format!("## {}、问题{}是什么？\n", i + 1, i + 1));
+        match v {
+            0 => {}
+            1 => s.push_str("\n待补充\n"),
+            2 => s.push_str("\n**难度评分：⭐⭐ | 考察频率：高**\n"),
+            3 => s.push_str("\n见[参考](http://example.com)\n"),
+            _ => s.push_str("\n这是一个已经写好的答案，内容足够长，足以算作真正的回答。\n"),
+        }
+        s.push_str(&"\n".repeat(*blanks));
+    }
+    if !final_newline {
+        while s.ends_with('\n') {
+            s.pop();
+        }
+    }
+    if crlf { s.replace('\n', "\r\n") } else { s }
+}
+
+fn body() -> impl Strategy<Value = String> {
+    let first = "[一二三四五六七八九十甲乙丙丁]{16,30}。";
+    let line = prop_oneof![
+        "[一二三四五六七八九十甲乙丙丁 ]{4,20}。".prop_map(|s| s),
+        "[a-z ]{3,20}\\.".prop_map(|s| s),
+        "[甲乙丙]{2,6}".prop_map(|s| format!("- {s}")),
+        "[甲乙丙]{2,6}".prop_map(|s| format!("### 要点{s}")),
+        "[甲乙丙]{2,6}".prop_map(|s| format!("**{s}**：说明")),
+    ];
+    (first, proptest::collection::vec(line, 0..5))
+        .prop_map(|(first, lines)| format!("{first}\n\n{}", lines.join("\n\n")))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn a_merge_changes_only_the_target_span(
+        variants in proptest::collection::vec(answer_variant(), 1..8),
+        crlf: bool, bom: bool, final_newline: bool, pick in 0usize..8, body in body(),
+    ) {
+        let text = chapter_text(&variants, crlf, bom, final_newline);
+        let rules = rules();
+        let chapter = Chapter::parse(&text, &rules);
+        let gaps: Vec<usize> = chapter.gaps().map(|g| g.index).collect();
+        prop_assume!(!gaps.is_empty());
+        let index = gaps[pick % gaps.len()];
+        let meta = meta_for(&text, index);
+        let e = merge::edit(&chapter, &meta, &body, &rules, false).unwrap();
+        let out = merge::apply(&text, vec![e.clone()]);
+        // Prefix and suffix bytes are identical.
+        prop_assert_eq!(&out.as_bytes()[..e.range.start], &text.as_bytes()[..e.range.start]);
+        let tail = text.len() - e.range.end;
+        prop_assert_eq!(&out.as_bytes()[out.len() - tail..], &text.as_bytes()[e.range.end..]);
+        prop_assert_eq!(out.ends_with('\n'), text.ends_with('\n'));
+        prop_assert_eq!(out.starts_with('\u{feff}'), bom);
+        if crlf {
+            prop_assert!(!out.replace("\r\n", "").contains('\n'), "only CRLF line endings");
+        }
+        // Re-parsed, the question is answered with exactly that text and nothing else moved.
+        let after = Chapter::parse(&out, &rules);
+        prop_assert_eq!(merge::state(&after, &meta, &body), State::Merged);
+        let q = after.questions.iter().find(|q| q.index == index).unwrap();
+        prop_assert_eq!(q.gap, None);
+        prop_assert_eq!(after.questions.len(), chapter.questions.len());
+        let others_before: Vec<_> = chapter.gaps().filter(|g| g.index != index).map(|g| (g.index, g.kind)).collect();
+        let others_after: Vec<_> = after.gaps().map(|g| (g.index, g.kind)).collect();
+        prop_assert_eq!(others_before, others_after);
+    }
+}
