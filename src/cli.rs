@@ -170,7 +170,7 @@ pub struct DraftArgs {
     /// Draft at most this many questions.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Candidates per question [default: [draft] candidates, else 1].
+    /// Candidates per question (default: `candidates` in aigcq.toml, else 1).
     #[arg(short = 'n', long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=16))]
     pub candidates: Option<u32>,
     /// Draft questions that already have a pending draft (adds candidates).
@@ -182,10 +182,10 @@ pub struct DraftArgs {
     /// With --dry-run: print the prompts as JSON.
     #[arg(long, requires = "dry_run")]
     pub json: bool,
-    /// The prompt template: prompts/NAME.jinja [default: [draft] template, else "default"].
+    /// The prompt template: prompts/NAME.jinja (default: `template` in aigcq.toml, else "default").
     #[arg(long, value_name = "NAME")]
     pub template: Option<String>,
-    /// Characters of neighbouring answers to show the model as style examples [default: [draft] example_chars, else 4000].
+    /// Characters of neighbouring answers shown to the model as style examples (default: `example_chars` in aigcq.toml, else 4000).
     #[arg(long, value_name = "N")]
     pub example_chars: Option<usize>,
     /// Wait for whole responses instead of streaming them.

@@ -1,8 +1,10 @@
 //! aigcq: find the unanswered questions of a Markdown question bank, draft answers with any
 //! OpenAI-compatible model, review them and merge the accepted ones byte-exactly.
 //!
-//! The [`chapter`] model is shared by every stage; [`gaps`] and [`check`] are the read-only
-//! stages. Modules named after a stage hold its pure logic; [`scan`] and [`config`] do the I/O.
+//! The [`chapter`] model is shared by every stage: [`gaps`] (and the [`check`] lint) reads,
+//! [`draft`] asks a model and fills the [`drafts`] store, [`review`] merges. Pure logic (the
+//! model, [`prompt`] contexts, [`select`], reply clean-up, the merge engine) is kept apart from
+//! I/O ([`scan`], [`config`], [`atomic`], the HTTP client, the terminal).
 
 pub mod atomic;
 pub mod chapter;

@@ -3,48 +3,21 @@
 //! CRLF, blank lines, final newline) stay as they were.
 
 use aigcq::chapter::{Chapter, GapKind, QuestionConfig, Rules};
-use aigcq::drafts::{self, Meta};
 use aigcq::review::merge::{self, Stale, State};
 use proptest::prelude::*;
 
+mod common;
+use common::meta_for;
+
 fn rules() -> Rules {
     Rules::new(&QuestionConfig::default()).unwrap()
-}
-
-/// The front matter `aigcq draft` would write for gap `index` of `text`.
-fn meta_for(text: &str, index: usize) -> Meta {
-    let rules = rules();
-    let chapter = Chapter::parse(text, &rules);
-    let gap = chapter.gaps().find(|g| g.index == index).expect("a gap");
-    Meta {
-        chapter: "ch.md".into(),
-        question_id: format!("ch.md#{}", gap.anchor),
-        anchor: gap.anchor.into(),
-        question: gap.text.into(),
-        index,
-        kind: gap.kind,
-        level: aigcq::prompt::answer_level(&chapter, &gap),
-        span_hash: drafts::span_hash(&chapter, &gap),
-        model: "m".into(),
-        host: "h".into(),
-        template: "default".into(),
-        template_hash: "t".into(),
-        temperature: None,
-        created: "2026-11-26T00:00:00Z".into(),
-        finish_reason: Some("stop".into()),
-        truncated: false,
-        candidate: 1,
-        candidates: 1,
-        warnings: vec![],
-        usage: None,
-    }
 }
 
 /// Merges `body` for question `index` and returns the new text.
 fn merged(text: &str, index: usize, body: &str) -> String {
     let rules = rules();
     let chapter = Chapter::parse(text, &rules);
-    let e = merge::edit(&chapter, &meta_for(text, index), body, &rules, false).unwrap();
+    let e = merge::edit(&chapter, &meta_for("ch.md", text, index), body, &rules, false).unwrap();
     merge::apply(text, vec![e])
 }
 
@@ -118,7 +91,7 @@ fn a_missing_section_is_added_in_toc_order_in_the_files_style() {
 fn stale_and_already_merged_drafts_are_recognised() {
     let text = "## 1、甲？\n\n## 2、乙？\n\n待补充\n";
     let rules = rules();
-    let meta = meta_for(text, 2);
+    let meta = meta_for("ch.md", text, 2);
     let body = "乙的答案。\n";
     // Edits elsewhere do not make it stale.
     let elsewhere = text.replace("## 1、甲？\n", "## 1、甲？\n\n甲已经有了一个足够长的答案。\n");
@@ -229,7 +202,7 @@ proptest! {
         let gaps: Vec<usize> = chapter.gaps().map(|g| g.index).collect();
         prop_assume!(!gaps.is_empty());
         let index = gaps[pick % gaps.len()];
-        let meta = meta_for(&text, index);
+        let meta = meta_for("ch.md", &text, index);
         let e = merge::edit(&chapter, &meta, &body, &rules, false).unwrap();
         let out = merge::apply(&text, vec![e.clone()]);
         // Prefix and suffix bytes are identical.
@@ -251,4 +224,17 @@ proptest! {
         let others_after: Vec<_> = after.gaps().map(|g| (g.index, g.kind)).collect();
         prop_assert_eq!(others_before, others_after);
     }
+}
+
+#[test]
+fn diff_of_question_7_of_the_bundled_chapter() {
+    console::set_colors_enabled(false);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let name = "第一章_主流AIGC图像生成编辑大模型高频考点.md";
+    let text = std::fs::read_to_string(root.join("content").join(name)).unwrap();
+    let rules = rules();
+    let chapter = Chapter::parse(&text, &rules);
+    let body = "**Seedream 是字节跳动的文生图模型系列**，公开资料未披露全部训练细节。\n\n### 各版本的创新\n\n1. **Seedream 2.0**：中英双语。\n2. **Seedream 3.0**：原生高分辨率。\n";
+    let e = merge::edit(&chapter, &meta_for(name, &text, 7), body, &rules, false).unwrap();
+    insta::assert_snapshot!(aigcq::review::diff::render(&text, &e, aigcq::review::diff::CONTEXT));
 }

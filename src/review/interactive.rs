@@ -1,5 +1,6 @@
 //! The interactive review: one question at a time, its diff, single-key commands.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -7,9 +8,8 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result};
 use console::{Key, Term, style};
 
-use super::merge::{self, State};
-use super::{Checked, Review, diff};
-use crate::chapter::Chapter;
+use super::merge::State;
+use super::{Checked, Review};
 use crate::drafts::{self, Draft};
 use crate::scan;
 
@@ -46,12 +46,18 @@ pub fn run(review: &Review, checked: Vec<Checked>, pending: &[Draft], cwd: &Path
     }
     let total = groups.len();
     let mut summary = Summary::default();
+    // Screens already rendered, by draft id and body: paging through candidates or toggling
+    // the view does not parse the chapter again. Cleared when a merge changes a chapter.
+    let mut screens: HashMap<(String, String, bool, usize), String> = HashMap::new();
     'questions: for (n, mut group) in groups.into_iter().enumerate() {
         let (mut k, mut whole) = (0usize, false);
         loop {
             let current = &group[k];
-            let screen = render(review, current, n + 1, total, k + 1, group.len(), whole, cwd);
-            show(&term, &screen)?;
+            let cache_key = (current.draft.id.clone(), current.draft.body.clone(), whole, group.len());
+            let screen = screens
+                .entry(cache_key)
+                .or_insert_with(|| render(review, current, n + 1, total, k + 1, group.len(), whole, cwd));
+            show(&term, screen)?;
             term.write_line(&style(LEGEND).dim().to_string())?;
             let key = term.read_key()?;
             match key {
@@ -72,6 +78,7 @@ pub fn run(review: &Review, checked: Vec<Checked>, pending: &[Draft], cwd: &Path
                         term.write_line(&format!("{} {id}: {e:#}", style("error:").red().bold()))?;
                     }
                     if outcome.errors.is_empty() {
+                        screens.clear();
                         summary.accepted += 1;
                         summary.rejected += outcome.rejected.len();
                         for f in outcome.files_changed {
@@ -179,13 +186,10 @@ fn render(
     }
     let Some(path) = &c.file else { return out };
     match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let chapter = Chapter::parse(&text, review.rules);
-            match merge::edit(&chapter, m, &c.draft.body, review.rules, true) {
-                Ok(e) => out.push_str(&diff::render(&text, &e, diff::CONTEXT)),
-                Err(e) => out.push_str(&style(format!("cannot merge: {e}")).red().to_string()),
-            }
-        }
+        Ok(text) => match super::preview(&text, &c.draft, review.rules) {
+            Ok(d) => out.push_str(&d),
+            Err(e) => out.push_str(&style(format!("cannot merge: {e}")).red().to_string()),
+        },
         Err(e) => out.push_str(&format!("cannot read {}: {e}", path.display())),
     }
     out

@@ -376,6 +376,14 @@ fn entry(d: &Draft, decision: Decision, recovered: bool, sibling: bool) -> Entry
     }
 }
 
+/// The diff a reviewer sees for `draft` against the chapter `text` as it is now (a stale draft
+/// is shown as it would be merged with `--force`).
+pub fn preview(text: &str, draft: &Draft, rules: &Rules) -> Result<String, merge::MergeError> {
+    let chapter = Chapter::parse(text, rules);
+    let e = merge::edit(&chapter, &draft.meta, &draft.body, rules, true)?;
+    Ok(diff::render(text, &e, diff::CONTEXT))
+}
+
 /// Ids of the drafts whose question, in the merged text, is not answered with their text.
 fn unanswered_after<'d>(merged: &str, drafts: impl Iterator<Item = &'d Draft>, rules: &Rules) -> HashSet<&'d str> {
     let parsed = Chapter::parse(merged, rules);
