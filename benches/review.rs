@@ -2,12 +2,15 @@
 //! process) merging 100, 1,000 and 10,000 drafts into one 5 MB chapter, and the diff a
 //! reviewer sees for one draft in that chapter.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aigcq::chapter::{Chapter, QuestionConfig, Rules};
-use aigcq::drafts::{self, Draft, Meta, Store};
+use aigcq::drafts::{Draft, Meta, Store};
 
 const TARGET_BYTES: usize = 5 << 20;
 const GAPS: usize = 10_000;
@@ -27,35 +30,6 @@ fn chapter() -> String {
         s.push_str(&open(i));
     }
     s
-}
-
-fn metas(text: &str, name: &str, rules: &Rules) -> Vec<Meta> {
-    let chapter = Chapter::parse(text, rules);
-    chapter
-        .gaps()
-        .map(|gap| Meta {
-            chapter: name.into(),
-            question_id: format!("{name}#{}", gap.anchor),
-            anchor: gap.anchor.into(),
-            question: gap.text.into(),
-            index: gap.index,
-            kind: gap.kind,
-            level: gap.level,
-            span_hash: drafts::span_hash(&chapter, &gap),
-            model: "bench".into(),
-            host: "bench".into(),
-            template: "default".into(),
-            template_hash: "bench".into(),
-            temperature: None,
-            created: "2026-11-26T00:00:00Z".into(),
-            finish_reason: Some("stop".into()),
-            truncated: false,
-            candidate: 1,
-            candidates: 1,
-            warnings: vec![],
-            usage: None,
-        })
-        .collect()
 }
 
 fn body(i: usize) -> String {
@@ -93,7 +67,7 @@ fn accept_all(text: &str, metas: &[Meta], n: usize) -> Duration {
 fn main() {
     let text = chapter();
     let rules = Rules::new(&QuestionConfig::default()).unwrap();
-    let metas = metas(&text, "big.md", &rules);
+    let metas = common::metas_for("big.md", &text);
     println!(
         "chapter: {:.1} MB, {} questions, {} gaps",
         text.len() as f64 / 1e6,

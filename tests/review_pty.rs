@@ -1,6 +1,6 @@
-//! The interactive review driven through a real pseudo-terminal: next candidate, edit (with
-//! `EDITOR` set to a script that changes the text), accept, reject, skip and quit, checking
-//! the files on disk after each step.
+//! The interactive review driven through a real pseudo-terminal: next and previous candidate,
+//! edit (with `EDITOR` set to a script that changes the text), reject, accept, help, whole
+//! answer, skip and quit, checking the files on disk after each step.
 
 mod common;
 
@@ -62,9 +62,15 @@ fn accept_reject_skip_edit_next_candidate_and_quit() {
     p.send("e").unwrap();
     p.expect("候选 2（作者改过）").unwrap();
     assert_eq!(chapter(dir.path()), text, "editing a draft does not touch the chapter");
+    // Back to candidate 1 and reject it; the edited candidate 2 is then the only one.
+    p.send("p").unwrap();
+    p.expect("candidate 1 of 2").unwrap();
+    p.send("r").unwrap();
+    p.expect("rejected").unwrap();
+    p.expect("candidate 1 of 1").unwrap();
+    assert_eq!(rejected(dir.path()), 1);
     p.send("a").unwrap();
     p.expect("merged into content/ch.md").unwrap();
-    // The edited candidate is in, the other candidate is set aside.
     p.expect("[2/3]").unwrap();
     assert!(chapter(dir.path()).contains("问题 2 的候选 2（作者改过）"));
     assert!(!chapter(dir.path()).contains("问题 2 的候选 1"));

@@ -25,10 +25,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     let project = &ctx.project;
     let rules = project.rules()?;
     let content = project.content_dir();
-    let [input] = &ctx.inputs(&[])?[..] else {
-        unreachable!("one content folder")
-    };
-    let (files, errors) = scan::chapter_paths(std::slice::from_ref(input));
+    let (files, errors) = scan::chapter_paths(&ctx.inputs(&[])?);
     let read = files
         .par_iter()
         .map(|p| scan::read_chapter(p).map(|t| (p.clone(), t)))

@@ -284,11 +284,13 @@ impl Review<'_> {
         done.accepted.extend(edits.iter().map(|(_, d)| *d));
         let accepted_questions: HashSet<&str> = done.accepted.iter().map(|d| d.meta.question_id.as_str()).collect();
         let accepted_ids: HashSet<&str> = done.accepted.iter().map(|d| d.id.as_str()).collect();
+        // Candidates decided earlier in an interactive session are already gone from disk.
         done.rejected = pending
             .iter()
             .filter(|p| {
                 accepted_questions.contains(p.meta.question_id.as_str()) && !accepted_ids.contains(p.id.as_str())
             })
+            .filter(|p| p.path.exists())
             .collect();
         let mut entries: Vec<Entry> = done
             .accepted

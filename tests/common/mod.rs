@@ -312,31 +312,41 @@ pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// The front matter `aigcq draft` would write for gap `index` of `text`.
-pub fn meta_for(name: &str, text: &str, index: usize) -> aigcq::drafts::Meta {
+/// The front matter `aigcq draft` would write for each gap of `text` (chapter `name`).
+pub fn metas_for(name: &str, text: &str) -> Vec<aigcq::drafts::Meta> {
     let rules = aigcq::chapter::Rules::new(&aigcq::chapter::QuestionConfig::default()).unwrap();
     let chapter = aigcq::chapter::Chapter::parse(text, &rules);
-    let gap = chapter.gaps().find(|g| g.index == index).expect("a gap");
-    aigcq::drafts::Meta {
-        chapter: name.into(),
-        question_id: format!("{name}#{}", gap.anchor),
-        anchor: gap.anchor.into(),
-        question: gap.text.into(),
-        index,
-        kind: gap.kind,
-        level: aigcq::prompt::answer_level(&chapter, &gap),
-        span_hash: aigcq::drafts::span_hash(&chapter, &gap),
-        model: "m".into(),
-        host: "h".into(),
-        template: "default".into(),
-        template_hash: "t".into(),
-        temperature: None,
-        created: "2026-11-26T00:00:00Z".into(),
-        finish_reason: Some("stop".into()),
-        truncated: false,
-        candidate: 1,
-        candidates: 1,
-        warnings: vec![],
-        usage: None,
-    }
+    chapter
+        .gaps()
+        .map(|gap| aigcq::drafts::Meta {
+            chapter: name.into(),
+            question_id: format!("{name}#{}", gap.anchor),
+            anchor: gap.anchor.into(),
+            question: gap.text.into(),
+            index: gap.index,
+            kind: gap.kind,
+            level: aigcq::prompt::answer_level(&chapter, &gap),
+            span_hash: aigcq::drafts::span_hash(&chapter, &gap),
+            model: "m".into(),
+            host: "h".into(),
+            template: "default".into(),
+            template_hash: "t".into(),
+            temperature: None,
+            created: "2026-11-26T00:00:00Z".into(),
+            finish_reason: Some("stop".into()),
+            truncated: false,
+            candidate: 1,
+            candidates: 1,
+            warnings: vec![],
+            usage: None,
+        })
+        .collect()
+}
+
+/// [`metas_for`] of gap `index`.
+pub fn meta_for(name: &str, text: &str, index: usize) -> aigcq::drafts::Meta {
+    metas_for(name, text)
+        .into_iter()
+        .find(|m| m.index == index)
+        .expect("a gap")
 }
