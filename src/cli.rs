@@ -91,7 +91,7 @@ Examples:
     /// Show the effective provider settings and where each came from; the key only as present/absent.
     #[command(after_help = "Examples:\n  aigcq config\n  aigcq config --model qwen-plus --json")]
     Config(ConfigArgs),
-    /// Create aigcq.toml, prompts/, content/ and drafts/ in a folder.
+    /// Create aigcq.toml, content/, drafts/ and prompts/ (with the default template) in a folder.
     #[command(after_help = "Examples:\n  aigcq init\n  aigcq init my-book")]
     Init(InitArgs),
     /// Print shell completions.

@@ -125,12 +125,15 @@ fn init_creates_a_project_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("book");
     stdout(aigcq(dir.path()).args(["init", "book"]), 0);
-    for p in ["aigcq.toml", "content", "drafts", "prompts"] {
+    for p in ["aigcq.toml", "content", "drafts", "prompts/default.jinja"] {
         assert!(target.join(p).exists(), "{p}");
     }
     std::fs::write(target.join("content/ch.md"), "## 1. 甲？\n").unwrap();
     let out = stdout(aigcq(&target).args(["gaps", "--json"]), 0);
     assert!(out.contains("\"id\": \"ch.md#1-甲\""), "{out}");
+    // The new project drafts with the template init wrote.
+    let dry = stdout(aigcq(&target).args(["draft", "--dry-run"]), 0);
+    assert!(dry.contains("请回答第 1 题：1. 甲？"), "{dry}");
     let again = aigcq(dir.path()).args(["init", "book"]).output().unwrap();
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));

@@ -1,4 +1,5 @@
-//! `aigcq init`: a new question bank with a commented configuration.
+//! `aigcq init`: a new question bank with a commented configuration and the default prompt
+//! template to edit.
 
 use std::path::Path;
 
@@ -26,7 +27,16 @@ pub fn run(dir: &Path) -> Result<Status> {
         std::fs::create_dir(dir.join(sub)).with_context(|| format!("cannot create {}", dir.join(sub).display()))?;
     }
     std::fs::write(&config, CONFIG_TEMPLATE).with_context(|| format!("cannot write {}", config.display()))?;
-    eprintln!("created {} with content/, drafts/ and prompts/", config.display());
+    // The built-in template, as a starting point to edit.
+    let template = dir
+        .join("prompts")
+        .join(format!("default.{}", crate::prompt::EXTENSION));
+    std::fs::write(&template, crate::prompt::BUILTIN_DEFAULT)
+        .with_context(|| format!("cannot write {}", template.display()))?;
+    eprintln!(
+        "created {} with content/, drafts/ and prompts/default.jinja",
+        config.display()
+    );
     Ok(Status::Clean)
 }
 

@@ -7,8 +7,7 @@ use crate::chapter::{Chapter, GapKind, HeadingStyle, Question, Resolution, Rules
 use crate::drafts::{self, Meta};
 
 /// Why a draft no longer fits its chapter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stale {
     /// No question with that anchor or text any more.
     Gone,
