@@ -1,5 +1,6 @@
 //! `aigcq review`: list, accept and reject drafts, or review them interactively.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Result, bail};
@@ -93,7 +94,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
 
     let (accept, reject): (Vec<&Draft>, Vec<&Draft>) = if args.accept_all {
         // The first candidate of each question; the others are rejected with it.
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         (
             selected
                 .iter()
@@ -127,19 +128,22 @@ fn select_drafts<'d>(pending: &'d [Draft], queries: &[String]) -> Result<Vec<&'d
     Ok(pending.iter().zip(picked).filter(|(_, p)| *p).map(|(d, _)| d).collect())
 }
 
-/// Drafts by id, by the last part of the id, or by file path.
+/// Drafts by id, or by the last part of the id (`007-a17d65b9`), with or without `.md`.
 fn by_ids<'d>(pending: &'d [Draft], ids: &[String]) -> Result<Vec<&'d Draft>> {
+    let mut by_id: HashMap<&str, Vec<&Draft>> = HashMap::new();
+    for d in pending {
+        by_id.entry(d.id.as_str()).or_default().push(d);
+        if let Some((_, last)) = d.id.rsplit_once('/') {
+            by_id.entry(last).or_default().push(d);
+        }
+    }
     ids.iter()
         .map(|id| {
             let id = id.trim_end_matches(".md");
-            let hits: Vec<&Draft> = pending
-                .iter()
-                .filter(|d| d.id == id || d.id.ends_with(&format!("/{id}")) || d.path.with_extension("").ends_with(id))
-                .collect();
-            match hits[..] {
-                [one] => Ok(one),
-                [] => bail!("no pending draft {id:?} (see aigcq review --list)"),
-                _ => bail!("{id:?} names {} drafts; give the full id", hits.len()),
+            match by_id.get(id).map(Vec::as_slice) {
+                Some([one]) => Ok(*one),
+                Some(many) => bail!("{id:?} names {} drafts; give the full id", many.len()),
+                None => bail!("no pending draft {id:?} (see aigcq review --list)"),
             }
         })
         .collect()

@@ -292,10 +292,11 @@ impl Review<'_> {
             })
             .filter(|p| p.path.exists())
             .collect();
+        let recovered: HashSet<&str> = done.recovered.iter().map(String::as_str).collect();
         let mut entries: Vec<Entry> = done
             .accepted
             .iter()
-            .map(|d| entry(d, Decision::Accepted, done.recovered.contains(&d.id), false))
+            .map(|d| entry(d, Decision::Accepted, recovered.contains(d.id.as_str()), false))
             .collect();
         entries.extend(done.rejected.iter().map(|d| entry(d, Decision::Rejected, false, true)));
         self.log(&entries)?;
