@@ -150,17 +150,11 @@ impl Review<'_> {
                 }
             }
         }
-        out.sort_by(|a, b| {
-            let key = |c: &Checked| {
-                (
-                    c.draft.meta.chapter.clone(),
-                    c.draft.meta.index,
-                    c.draft.meta.candidate,
-                    c.draft.id.clone(),
-                )
-            };
-            key(a).cmp(&key(b))
-        });
+        fn key(c: &Checked) -> (&str, usize, u32, &str) {
+            let m = &c.draft.meta;
+            (&m.chapter, m.index, m.candidate, &c.draft.id)
+        }
+        out.sort_by(|a, b| key(a).cmp(&key(b)));
         out
     }
 
