@@ -94,11 +94,13 @@ fn accept_reject_skip_edit_next_candidate_and_quit() {
     assert_eq!(chapter(dir.path()), after_two, "skipping writes nothing");
     assert_eq!(store.pending().0.len(), 1, "the skipped draft is still pending");
 
+    // A new draft for question 3; quitting at the first question skips both.
+    store.save(&meta_for("ch.md", &after_two, 3), &answer(3, 9)).unwrap();
     let mut p = session(dir.path(), &editor);
-    p.expect("[1/1]").unwrap();
+    p.expect("[1/2]").unwrap();
     p.send("q").unwrap();
-    p.expect("accepted 0, rejected 0, skipped 1").unwrap();
+    p.expect("accepted 0, rejected 0, skipped 2").unwrap();
     p.expect(expectrl::Eof).unwrap();
     assert_eq!(chapter(dir.path()), after_two);
-    assert_eq!(store.pending().0.len(), 1);
+    assert_eq!(store.pending().0.len(), 2);
 }

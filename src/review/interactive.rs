@@ -49,7 +49,8 @@ pub fn run(review: &Review, checked: Vec<Checked>, pending: &[Draft], cwd: &Path
     // Screens already rendered, by draft id and body: paging through candidates or toggling
     // the view does not parse the chapter again. Cleared when a merge changes a chapter.
     let mut screens: HashMap<(String, String, bool, usize), String> = HashMap::new();
-    'questions: for (n, mut group) in groups.into_iter().enumerate() {
+    let mut queue = groups.into_iter().enumerate();
+    'questions: while let Some((n, mut group)) = queue.next() {
         let (mut k, mut whole) = (0usize, false);
         loop {
             let current = &group[k];
@@ -127,7 +128,7 @@ pub fn run(review: &Review, checked: Vec<Checked>, pending: &[Draft], cwd: &Path
                 Key::Char('d') => whole = !whole,
                 Key::Char('?') => term.write_line(HELP)?,
                 Key::Char('q') | Key::Escape => {
-                    summary.skipped += group.len();
+                    summary.skipped += group.len() + queue.map(|(_, g)| g.len()).sum::<usize>();
                     break 'questions;
                 }
                 _ => {}
