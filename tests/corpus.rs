@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use aigcq::chapter::{Chapter, Rules};
 use aigcq::scan;
 
+mod common;
+
 fn corpus() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/aigc-interview-book");
     if dir.is_dir() {
@@ -158,4 +160,48 @@ fn spot_checks_from_reading_the_files() {
             .iter()
             .any(|q| c.answer(q).contains("#### 1. 什么是大语言模型？"))
     );
+}
+
+/// Every gap of the real book merged, one at a time and all at once: only the target span
+/// changes, the question reads back as answered with the text, the other gaps stay.
+#[test]
+fn every_corpus_gap_merges_cleanly() {
+    use aigcq::review::merge::{self, State};
+    let Some(dir) = corpus() else { return };
+    let (files, _) = scan::chapter_paths(std::slice::from_ref(&dir));
+    let rules = Rules::default();
+    let body = "**答案**：这是一个为检查合并而写的、足够长的答案正文。\n\n- 要点一\n- 要点二\n";
+    let mut merged = 0;
+    for path in &files {
+        let name = scan::chapter_name(path, &dir);
+        let text = scan::read_chapter(path).unwrap();
+        let metas = common::metas_for(&name, &text);
+        let chapter = Chapter::parse(&text, &rules);
+        let gaps = |c: &Chapter| -> Vec<(String, String)> {
+            c.gaps().map(|g| (g.anchor.to_owned(), g.kind.to_string())).collect()
+        };
+        let before = gaps(&chapter);
+        let mut edits = Vec::new();
+        for meta in &metas {
+            let e = merge::edit(&chapter, meta, body, &rules, false)
+                .unwrap_or_else(|err| panic!("{}: {err}", meta.question_id));
+            let out = merge::apply(&text, vec![e.clone()]);
+            let tail = text.len() - e.range.end;
+            assert_eq!(&out[..e.range.start], &text[..e.range.start], "{}", meta.question_id);
+            assert_eq!(&out[out.len() - tail..], &text[e.range.end..], "{}", meta.question_id);
+            let after = Chapter::parse(&out, &rules);
+            assert_eq!(merge::state(&after, meta, body), State::Merged, "{}", meta.question_id);
+            let mut rest = before.clone();
+            rest.retain(|(a, _)| *a != meta.anchor);
+            assert_eq!(gaps(&after), rest, "{}: other gaps changed", meta.question_id);
+            edits.push(e);
+            merged += 1;
+        }
+        if !edits.is_empty() {
+            let out = merge::apply(&text, edits);
+            let all = Chapter::parse(&out, &rules);
+            assert_eq!(all.gaps().count(), 0, "{name}: gaps left after merging them all");
+        }
+    }
+    assert_eq!(merged, 70, "every gap of the corpus");
 }
