@@ -80,3 +80,30 @@ fn the_bundled_default_template_is_the_built_in_one() {
     let on_disk = std::fs::read_to_string(root.join("prompts/default.jinja")).unwrap();
     assert_eq!(on_disk, prompt::BUILTIN_DEFAULT);
 }
+
+#[test]
+fn outlines_list_their_sub_questions_and_stubs_their_text() {
+    let text = "# 章\n\n## 1、甲？\n\n- Q1：什么是A？\n- Q2：什么是B？\n\n## 2、乙？\n\n见[链接](http://x)\n";
+    let rules = Rules::new(&QuestionConfig::default()).unwrap();
+    let chapter = Chapter::parse(text, &rules);
+    let run = RunContext {
+        style: None,
+        today: "2026-11-26".into(),
+        example_chars: 0,
+    };
+    let templates = Templates::load(Path::new("/nonexistent"), "default").unwrap();
+    let user = |index: usize| {
+        let gap = chapter.gaps().find(|g| g.index == index).unwrap();
+        templates
+            .render(&prompt::context(&chapter, &gap, "ch.md", &rules, &run))
+            .unwrap()
+            .user
+    };
+    let outline = user(1);
+    assert!(
+        outline.contains("逐一回答") && outline.contains("- Q1：什么是A？\n- Q2：什么是B？"),
+        "{outline}"
+    );
+    let stub = user(2);
+    assert!(stub.contains("草稿") && stub.contains("见[链接](http://x)"), "{stub}");
+}
