@@ -23,17 +23,17 @@ pub const STYLE_FILE: &str = "style.md";
 
 /// Everything a template can use. Documented field by field in the README.
 #[derive(Debug, Clone, Serialize)]
-pub struct PromptContext {
+pub struct PromptContext<'a> {
     pub question: QuestionContext,
-    pub chapter: ChapterContext,
+    pub chapter: &'a ChapterContext,
     /// Answered questions nearest before and after, in chapter order.
     pub examples: Vec<Example>,
     /// `zh` when at least a fifth of the chapter's letters are CJK, else `en`.
     pub language: &'static str,
     /// The contents of `prompts/style.md`, if any.
-    pub style: Option<String>,
+    pub style: Option<&'a str>,
     /// `YYYY-MM-DD`, local time.
-    pub today: String,
+    pub today: &'a str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -123,51 +123,85 @@ fn cut(s: &str, budget: usize) -> &str {
     }
 }
 
-/// Style examples: the answered questions nearest to `gap`, alternating before and after,
-/// while they fit in `budget` characters. The nearest one is cut to fit rather than dropped,
-/// so a chapter with long answers still gives one example.
-fn examples(chapter: &Chapter, gap: &Gap, budget: usize) -> Vec<Example> {
-    let answered: Vec<_> = chapter
-        .questions
-        .iter()
-        .filter(|q| !q.group && q.gap.is_none())
-        .collect();
-    let split = answered.partition_point(|q| q.index < gap.index);
-    let (before, after) = answered.split_at(split);
-    let mut order = Vec::with_capacity(answered.len());
-    let (mut b, mut a) = (before.iter().rev(), after.iter());
-    loop {
-        match (b.next(), a.next()) {
-            (None, None) => break,
-            (x, y) => order.extend(x.into_iter().chain(y)),
+/// What the prompts of one chapter share, worked out once per chapter rather than per gap,
+/// so that drafting many gaps of a long chapter stays linear.
+pub struct ChapterFacts<'c> {
+    pub chapter: &'c Chapter<'c>,
+    /// The chapter's path below the content root.
+    pub name: &'c str,
+    context: ChapterContext,
+    language: &'static str,
+    /// Indices into `chapter.questions` of the answered questions, in order.
+    answered: Vec<usize>,
+}
+
+impl<'c> ChapterFacts<'c> {
+    pub fn new(chapter: &'c Chapter<'c>, name: &'c str) -> ChapterFacts<'c> {
+        let stem = Path::new(name)
+            .file_stem()
+            .map_or_else(|| name.to_owned(), |s| s.to_string_lossy().into_owned());
+        ChapterFacts {
+            chapter,
+            name,
+            context: ChapterContext {
+                title: chapter.title().map_or(stem, str::to_owned),
+                path: name.to_owned(),
+                toc: chapter
+                    .toc
+                    .iter()
+                    .map(|t| TocItem {
+                        text: t.text.clone(),
+                        anchor: t.anchor.clone(),
+                    })
+                    .collect(),
+            },
+            language: language(chapter.text()),
+            answered: (0..chapter.questions.len())
+                .filter(|&i| !chapter.questions[i].group && chapter.questions[i].gap.is_none())
+                .collect(),
         }
     }
-    let mut left = budget;
-    let mut chosen = Vec::new();
-    for q in order {
-        let answer = chapter.answer(q).trim();
-        let len = answer.chars().count();
-        if len <= left {
-            left -= len;
-            chosen.push((q, answer.to_owned(), false));
-        } else if chosen.is_empty() && left > 0 {
-            chosen.push((q, cut(answer, left).to_owned(), true));
-            break;
+
+    /// Style examples: the answered questions nearest to `gap`, alternating before and
+    /// after, while they fit in `budget` characters. The nearest one is cut to fit rather
+    /// than dropped, so a chapter with long answers still gives one example.
+    fn examples(&self, gap: &Gap, budget: usize) -> Vec<Example> {
+        let chapter = self.chapter;
+        let split = self
+            .answered
+            .partition_point(|&i| chapter.questions[i].index < gap.index);
+        let (mut before, mut after) = (self.answered[..split].iter().rev(), self.answered[split..].iter());
+        let mut left = budget;
+        let mut chosen = Vec::new();
+        while left > 0 {
+            let (b, a) = (before.next(), after.next());
+            if b.is_none() && a.is_none() {
+                break;
+            }
+            for &i in b.into_iter().chain(a) {
+                let q = &chapter.questions[i];
+                let answer = chapter.answer(q).trim();
+                let len = answer.chars().count();
+                if len <= left {
+                    left -= len;
+                    chosen.push((q, answer.to_owned(), false));
+                } else if chosen.is_empty() {
+                    chosen.push((q, cut(answer, left).to_owned(), true));
+                    left = 0;
+                }
+            }
         }
-        if left == 0 {
-            break;
-        }
+        chosen.sort_by_key(|(q, ..)| q.index);
+        chosen
+            .into_iter()
+            .map(|(q, answer, truncated)| Example {
+                index: q.index,
+                question: chapter.heading(q).text.clone(),
+                answer,
+                truncated,
+            })
+            .collect()
     }
-    chosen.sort_by_key(|(q, ..)| q.index);
-    chosen
-        .into_iter()
-        .map(|(q, answer, truncated)| Example {
-            index: q.index,
-            question: chapter.heading(q).text.clone(),
-            answer,
-            truncated,
-        })
-        .collect()
 }
 
 /// What stays the same for every gap of a run.
@@ -179,8 +213,9 @@ pub struct RunContext {
     pub example_chars: usize,
 }
 
-/// Builds the context for one gap. `name` is the chapter's path below the content root.
-pub fn context(chapter: &Chapter, gap: &Gap, name: &str, rules: &Rules, run: &RunContext) -> PromptContext {
+/// Builds the context for one gap of the chapter `facts` describes.
+pub fn context<'a>(facts: &'a ChapterFacts, gap: &Gap, rules: &Rules, run: &'a RunContext) -> PromptContext<'a> {
+    let chapter = facts.chapter;
     let (existing, sub_questions) = match (gap.kind, gap.question) {
         (GapKind::Stub | GapKind::Outline, Some(q)) => {
             let subs = if gap.kind == GapKind::Outline {
@@ -192,13 +227,10 @@ pub fn context(chapter: &Chapter, gap: &Gap, name: &str, rules: &Rules, run: &Ru
         }
         _ => (None, Vec::new()),
     };
-    let stem = Path::new(name)
-        .file_stem()
-        .map_or_else(|| name.to_owned(), |s| s.to_string_lossy().into_owned());
     PromptContext {
         question: QuestionContext {
             text: gap.text.to_owned(),
-            id: crate::gaps::question_id(name, gap.anchor),
+            id: crate::gaps::question_id(facts.name, gap.anchor),
             anchor: gap.anchor.to_owned(),
             index: gap.index,
             level: answer_level(chapter, gap),
@@ -206,22 +238,11 @@ pub fn context(chapter: &Chapter, gap: &Gap, name: &str, rules: &Rules, run: &Ru
             existing,
             sub_questions,
         },
-        chapter: ChapterContext {
-            title: chapter.title().map_or(stem, str::to_owned),
-            path: name.to_owned(),
-            toc: chapter
-                .toc
-                .iter()
-                .map(|t| TocItem {
-                    text: t.text.clone(),
-                    anchor: t.anchor.clone(),
-                })
-                .collect(),
-        },
-        examples: examples(chapter, gap, run.example_chars),
-        language: language(chapter.text()),
-        style: run.style.clone(),
-        today: run.today.clone(),
+        chapter: &facts.context,
+        examples: facts.examples(gap, run.example_chars),
+        language: facts.language,
+        style: run.style.as_deref(),
+        today: &run.today,
     }
 }
 

@@ -12,7 +12,7 @@ use aigcq::config::ProviderConfig;
 use aigcq::draft::client::Client;
 use aigcq::draft::{Drafter, Event, Job, Summary};
 use aigcq::drafts::{self, Store};
-use aigcq::prompt::{Messages, RunContext, Templates};
+use aigcq::prompt::{ChapterFacts, Messages, RunContext, Templates};
 use aigcq::provider::{Overrides, Provider};
 use common::Reply;
 use serde_json::json;
@@ -201,14 +201,8 @@ async fn draft_chapter(
 ) -> (Summary, Vec<String>, tempfile::TempDir) {
     let rules = Rules::new(&QuestionConfig::default()).unwrap();
     let parsed = Chapter::parse(chapter, &rules);
-    let jobs: Vec<Job> = parsed
-        .gaps()
-        .map(|gap| Job {
-            chapter: &parsed,
-            name: "sub/ch.md",
-            gap,
-        })
-        .collect();
+    let facts = ChapterFacts::new(&parsed, "sub/ch.md");
+    let jobs: Vec<Job> = parsed.gaps().map(|gap| Job { facts: &facts, gap }).collect();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::new(dir.path().to_path_buf());
     let templates = Templates::load(&dir.path().join("no-prompts"), "default").unwrap();

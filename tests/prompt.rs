@@ -23,7 +23,8 @@ fn default_prompt_for_question_7_of_the_bundled_chapter() {
         today: "2026-11-26".into(),
         example_chars: 4000,
     };
-    let ctx = prompt::context(&chapter, &gap, name, &rules, &run);
+    let facts = prompt::ChapterFacts::new(&chapter, name);
+    let ctx = prompt::context(&facts, &gap, &rules, &run);
     assert_eq!(ctx.language, "zh");
     assert_eq!(ctx.question.level, 2);
     let templates = Templates::load(&root.join("prompts"), "default").unwrap();
@@ -62,7 +63,12 @@ fn template_errors_name_the_file_and_line() {
         example_chars: 0,
     };
     let e = t
-        .render(&prompt::context(&chapter, &gap, "ch.md", &rules, &run))
+        .render(&prompt::context(
+            &prompt::ChapterFacts::new(&chapter, "ch.md"),
+            &gap,
+            &rules,
+            &run,
+        ))
         .unwrap_err()
         .to_string();
     assert!(e.contains("bad.jinja:3") && e.contains("nosuchfilter"), "{e}");
@@ -95,7 +101,12 @@ fn outlines_list_their_sub_questions_and_stubs_their_text() {
     let user = |index: usize| {
         let gap = chapter.gaps().find(|g| g.index == index).unwrap();
         templates
-            .render(&prompt::context(&chapter, &gap, "ch.md", &rules, &run))
+            .render(&prompt::context(
+                &prompt::ChapterFacts::new(&chapter, "ch.md"),
+                &gap,
+                &rules,
+                &run,
+            ))
             .unwrap()
             .user
     };

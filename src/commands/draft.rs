@@ -16,7 +16,7 @@ use crate::cli::DraftArgs;
 use crate::draft::client::Client;
 use crate::draft::{Drafter, Event, Job, Summary};
 use crate::drafts::Store;
-use crate::prompt::{RunContext, STYLE_FILE, Templates};
+use crate::prompt::{ChapterFacts, RunContext, STYLE_FILE, Templates};
 use crate::provider::Provider;
 use crate::select::{self, Item};
 use crate::{output, scan};
@@ -33,11 +33,16 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     let (texts, mut failed) = super::report_errors(&errors, read);
     let names: Vec<String> = texts.iter().map(|(p, _)| scan::chapter_name(p, &content)).collect();
     let chapters: Vec<Chapter> = texts.par_iter().map(|(_, t)| Chapter::parse(t, &rules)).collect();
-
-    let mut jobs: Vec<Job> = chapters
+    let facts: Vec<ChapterFacts> = chapters
         .iter()
         .zip(&names)
-        .flat_map(|(chapter, name)| chapter.gaps().map(move |gap| Job { chapter, name, gap }))
+        .filter(|(chapter, _)| chapter.gaps().next().is_some())
+        .map(|(chapter, name)| ChapterFacts::new(chapter, name))
+        .collect();
+
+    let mut jobs: Vec<Job> = facts
+        .iter()
+        .flat_map(|facts| facts.chapter.gaps().map(move |gap| Job { facts, gap }))
         .filter(|j| args.kind.is_empty() || args.kind.contains(&j.gap.kind))
         .collect();
     let queries: Vec<String> = args
@@ -48,7 +53,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     let items: Vec<Item> = jobs
         .iter()
         .map(|j| Item {
-            chapter: j.name,
+            chapter: j.facts.name,
             anchor: j.gap.anchor,
             index: j.gap.index,
             text: j.gap.text,

@@ -11,30 +11,28 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
 
-use crate::chapter::{Chapter, Gap, Rules};
+use crate::chapter::{Gap, Rules};
 use crate::drafts::{self, Meta, Store, Usage};
-use crate::prompt::{self, Messages, RunContext, Templates};
+use crate::prompt::{self, ChapterFacts, Messages, RunContext, Templates};
 use client::{ApiError, Client, Completion};
 use postprocess::Target;
 
 /// One question to draft.
 #[derive(Clone, Copy)]
 pub struct Job<'c> {
-    pub chapter: &'c Chapter<'c>,
-    /// The chapter's path below the content root.
-    pub name: &'c str,
+    /// Its chapter, and what the chapter's prompts share.
+    pub facts: &'c ChapterFacts<'c>,
     pub gap: Gap<'c>,
 }
 
 impl Job<'_> {
     pub fn id(&self) -> String {
-        crate::gaps::question_id(self.name, self.gap.anchor)
+        crate::gaps::question_id(self.facts.name, self.gap.anchor)
     }
 
     /// The rendered prompt.
     pub fn messages(&self, templates: &Templates, rules: &Rules, run: &RunContext) -> Result<Messages> {
-        let ctx = prompt::context(self.chapter, &self.gap, self.name, rules, run);
-        templates.render(&ctx)
+        templates.render(&prompt::context(self.facts, &self.gap, rules, run))
     }
 }
 
@@ -181,13 +179,14 @@ impl Drafter<'_> {
             .ask(&messages, id, n_unsupported, report)
             .await
             .map_err(|e| anyhow!(e))?;
-        let text = job.chapter.text();
+        let chapter = job.facts.chapter;
+        let text = chapter.text();
         let target = Target {
             question: job.gap.text,
-            level: prompt::answer_level(job.chapter, &job.gap),
+            level: prompt::answer_level(chapter, &job.gap),
             crlf: text.contains("\r\n"),
         };
-        let span_hash = drafts::span_hash(job.chapter, &job.gap);
+        let span_hash = drafts::span_hash(chapter, &job.gap);
         let created = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
         let total = completion.choices.len() as u32;
         let mut out = Outcome {
@@ -206,7 +205,7 @@ impl Drafter<'_> {
             };
             let truncated = choice.finish_reason.as_deref() == Some("length");
             let meta = Meta {
-                chapter: job.name.to_owned(),
+                chapter: job.facts.name.to_owned(),
                 question_id: id.to_owned(),
                 anchor: job.gap.anchor.to_owned(),
                 question: job.gap.text.to_owned(),
