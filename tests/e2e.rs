@@ -18,11 +18,13 @@ impl Server {
     }
 
     fn up() -> Server {
-        // A port of its own, so that a server a developer runs on the default port is left alone.
-        let env = vec![(
-            "AIGCQ_LLM_PORT",
-            std::env::var("AIGCQ_E2E_PORT").unwrap_or_else(|_| "8090".into()),
-        )];
+        // A port of its own (free now, or AIGCQ_E2E_PORT), so that neither a server a developer
+        // runs nor another test run is touched.
+        let port = std::env::var("AIGCQ_E2E_PORT").unwrap_or_else(|_| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port().to_string()
+        });
+        let env = vec![("AIGCQ_LLM_PORT", port)];
         let status = Self::script().arg("status").envs(env.clone()).output().unwrap();
         if status.status.success() {
             let url = String::from_utf8(status.stdout).unwrap().trim().to_owned();
