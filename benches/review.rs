@@ -107,7 +107,9 @@ fn main() {
         .collect();
     runs.sort();
     let chapter = Chapter::parse(&text, &rules);
-    let e = aigcq::review::merge::edit(&chapter, m, &draft.body, &rules, false).unwrap();
+    let e = aigcq::review::merge::Merger::new(&chapter)
+        .edit(m, &draft.body, &rules, false)
+        .unwrap();
     let mut render: Vec<Duration> = (0..21)
         .map(|_| {
             let start = Instant::now();

@@ -181,16 +181,23 @@ fn every_corpus_gap_merges_cleanly() {
             c.gaps().map(|g| (g.anchor.to_owned(), g.kind.to_string())).collect()
         };
         let before = gaps(&chapter);
+        let merger = merge::Merger::new(&chapter);
         let mut edits = Vec::new();
         for meta in &metas {
-            let e = merge::edit(&chapter, meta, body, &rules, false)
+            let e = merger
+                .edit(meta, body, &rules, false)
                 .unwrap_or_else(|err| panic!("{}: {err}", meta.question_id));
             let out = merge::apply(&text, vec![e.clone()]);
             let tail = text.len() - e.range.end;
             assert_eq!(&out[..e.range.start], &text[..e.range.start], "{}", meta.question_id);
             assert_eq!(&out[out.len() - tail..], &text[e.range.end..], "{}", meta.question_id);
             let after = Chapter::parse(&out, &rules);
-            assert_eq!(merge::state(&after, meta, body), State::Merged, "{}", meta.question_id);
+            assert_eq!(
+                merge::Merger::new(&after).state(meta, body),
+                State::Merged,
+                "{}",
+                meta.question_id
+            );
             let mut rest = before.clone();
             rest.retain(|(a, _)| *a != meta.anchor);
             assert_eq!(gaps(&after), rest, "{}: other gaps changed", meta.question_id);

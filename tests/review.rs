@@ -17,7 +17,9 @@ fn rules() -> Rules {
 fn merged(text: &str, index: usize, body: &str) -> String {
     let rules = rules();
     let chapter = Chapter::parse(text, &rules);
-    let e = merge::edit(&chapter, &meta_for("ch.md", text, index), body, &rules, false).unwrap();
+    let e = merge::Merger::new(&chapter)
+        .edit(&meta_for("ch.md", text, index), body, &rules, false)
+        .unwrap();
     merge::apply(text, vec![e])
 }
 
@@ -96,34 +98,42 @@ fn stale_and_already_merged_drafts_are_recognised() {
     // Edits elsewhere do not make it stale.
     let elsewhere = text.replace("## 1、甲？\n", "## 1、甲？\n\n甲已经有了一个足够长的答案。\n");
     assert_eq!(
-        merge::state(&Chapter::parse(&elsewhere, &rules), &meta, body),
+        merge::Merger::new(&Chapter::parse(&elsewhere, &rules)).state(&meta, body),
         State::Ready
     );
     // Answered since: stale.
     let answered = text.replace("待补充", "有人在这期间写了一个足够长的真正答案。");
     assert_eq!(
-        merge::state(&Chapter::parse(&answered, &rules), &meta, body),
+        merge::Merger::new(&Chapter::parse(&answered, &rules)).state(&meta, body),
         State::Stale(Stale::Answered)
     );
     // The placeholder text changed: stale.
     let changed = text.replace("待补充", "待更新");
     assert_eq!(
-        merge::state(&Chapter::parse(&changed, &rules), &meta, body),
+        merge::Merger::new(&Chapter::parse(&changed, &rules)).state(&meta, body),
         State::Stale(Stale::Changed)
     );
     // Gone.
     let gone = text.replace("## 2、乙？\n\n待补充\n", "");
     assert_eq!(
-        merge::state(&Chapter::parse(&gone, &rules), &meta, body),
+        merge::Merger::new(&Chapter::parse(&gone, &rules)).state(&meta, body),
         State::Stale(Stale::Gone)
     );
     // Merged already (a run stopped after writing).
     let done = merged(text, 2, body);
-    assert_eq!(merge::state(&Chapter::parse(&done, &rules), &meta, body), State::Merged);
+    assert_eq!(
+        merge::Merger::new(&Chapter::parse(&done, &rules)).state(&meta, body),
+        State::Merged
+    );
+    assert_eq!(
+        merge::Merger::new(&Chapter::parse(&done, &rules)).edit(&meta, body, &rules, true),
+        Err(merge::MergeError::AlreadyMerged),
+        "never merged twice, even forced"
+    );
     // A forced accept of an answered question replaces the answer.
     let chapter = Chapter::parse(&answered, &rules);
-    assert!(merge::edit(&chapter, &meta, body, &rules, false).is_err());
-    let e = merge::edit(&chapter, &meta, body, &rules, true).unwrap();
+    assert!(merge::Merger::new(&chapter).edit(&meta, body, &rules, false).is_err());
+    let e = merge::Merger::new(&chapter).edit(&meta, body, &rules, true).unwrap();
     assert!(merge::apply(&answered, vec![e]).contains("乙的答案。"));
 }
 
@@ -203,7 +213,7 @@ proptest! {
         prop_assume!(!gaps.is_empty());
         let index = gaps[pick % gaps.len()];
         let meta = meta_for("ch.md", &text, index);
-        let e = merge::edit(&chapter, &meta, &body, &rules, false).unwrap();
+        let e = merge::Merger::new(&chapter).edit(&meta, &body, &rules, false).unwrap();
         let out = merge::apply(&text, vec![e.clone()]);
         // Prefix and suffix bytes are identical.
         prop_assert_eq!(&out.as_bytes()[..e.range.start], &text.as_bytes()[..e.range.start]);
@@ -216,7 +226,7 @@ proptest! {
         }
         // Re-parsed, the question is answered with exactly that text and nothing else moved.
         let after = Chapter::parse(&out, &rules);
-        prop_assert_eq!(merge::state(&after, &meta, &body), State::Merged);
+        prop_assert_eq!(merge::Merger::new(&after).state(&meta, &body), State::Merged);
         let q = after.questions.iter().find(|q| q.index == index).unwrap();
         prop_assert_eq!(q.gap, None);
         prop_assert_eq!(after.questions.len(), chapter.questions.len());
@@ -235,6 +245,8 @@ fn diff_of_question_7_of_the_bundled_chapter() {
     let rules = rules();
     let chapter = Chapter::parse(&text, &rules);
     let body = "**Seedream 是字节跳动的文生图模型系列**，公开资料未披露全部训练细节。\n\n### 各版本的创新\n\n1. **Seedream 2.0**：中英双语。\n2. **Seedream 3.0**：原生高分辨率。\n";
-    let e = merge::edit(&chapter, &meta_for(name, &text, 7), body, &rules, false).unwrap();
+    let e = merge::Merger::new(&chapter)
+        .edit(&meta_for(name, &text, 7), body, &rules, false)
+        .unwrap();
     insta::assert_snapshot!(aigcq::review::diff::render(&text, &e, aigcq::review::diff::CONTEXT));
 }

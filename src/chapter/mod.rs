@@ -269,6 +269,15 @@ impl<'a> Chapter<'a> {
         c
     }
 
+    /// The chapter's line ending: CRLF when its first line ends so. Text added to the chapter
+    /// takes it.
+    pub fn newline(&self) -> &'static str {
+        match memchr::memchr(b'\n', self.text.as_bytes()) {
+            Some(i) if i > 0 && self.text.as_bytes()[i - 1] == b'\r' => "\r\n",
+            _ => "\n",
+        }
+    }
+
     /// The text the chapter was parsed from.
     pub fn text(&self) -> &'a str {
         self.text

@@ -180,11 +180,10 @@ impl Drafter<'_> {
             .await
             .map_err(|e| anyhow!(e))?;
         let chapter = job.facts.chapter;
-        let text = chapter.text();
         let target = Target {
             question: job.gap.text,
             level: prompt::answer_level(chapter, &job.gap),
-            crlf: text.contains("\r\n"),
+            crlf: chapter.newline() == "\r\n",
         };
         let span_hash = drafts::span_hash(chapter, &job.gap);
         let created = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();

@@ -1,6 +1,7 @@
 //! The merge engine: where a draft's answer goes in a chapter, and the text after merging.
 //! Pure: text in, edits out. Every byte outside an edit's range stays as it was.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::chapter::{Chapter, GapKind, HeadingStyle, Question, Resolution, Rules, near_key, slug};
@@ -50,6 +51,9 @@ pub struct Edit {
 pub enum MergeError {
     #[error("the draft's answer is empty")]
     EmptyAnswer,
+    /// Merging again would add the answer twice.
+    #[error("the chapter already holds this answer")]
+    AlreadyMerged,
     #[error("{}", .0.reason())]
     Stale(Stale),
 }
@@ -62,37 +66,101 @@ enum Place<'c> {
     Missing(usize),
 }
 
-/// The chapter's line ending: CRLF when its first line ends so.
-pub fn newline(text: &str) -> &'static str {
-    match text.find('\n') {
-        Some(i) if i > 0 && text.as_bytes()[i - 1] == b'\r' => "\r\n",
-        _ => "\n",
-    }
+/// A parsed chapter with its questions indexed by anchor and by text, so that placing each of
+/// many drafts is a lookup, not a scan of the chapter.
+pub struct Merger<'c> {
+    chapter: &'c Chapter<'c>,
+    /// The first question with each anchor.
+    by_anchor: HashMap<&'c str, &'c Question>,
+    /// The first question with each heading text, by [`near_key`].
+    by_text: HashMap<String, &'c Question>,
+    /// Table-of-contents entries with no section, by anchor.
+    missing: HashMap<&'c str, usize>,
 }
 
-fn locate<'c>(chapter: &'c Chapter, meta: &Meta) -> Option<Place<'c>> {
-    let by_anchor = chapter
-        .questions
-        .iter()
-        .find(|q| chapter.heading(q).anchor() == meta.anchor);
-    if let Some(q) = by_anchor {
-        return Some(Place::Question(q));
-    }
-    if meta.kind == GapKind::Missing {
-        if let Some(i) = chapter
-            .toc
-            .iter()
-            .position(|t| t.anchor == meta.anchor && t.resolution == Resolution::Unresolved)
-        {
-            return Some(Place::Missing(i));
+impl<'c> Merger<'c> {
+    pub fn new(chapter: &'c Chapter<'c>) -> Merger<'c> {
+        let (mut by_anchor, mut by_text, mut missing) = (HashMap::new(), HashMap::new(), HashMap::new());
+        for q in &chapter.questions {
+            let h = chapter.heading(q);
+            by_anchor.entry(h.anchor()).or_insert(q);
+            by_text.entry(near_key(&h.text)).or_insert(q);
+        }
+        for (i, t) in chapter.toc.iter().enumerate() {
+            if t.resolution == Resolution::Unresolved {
+                missing.entry(t.anchor.as_str()).or_insert(i);
+            }
+        }
+        Merger {
+            chapter,
+            by_anchor,
+            by_text,
+            missing,
         }
     }
-    let key = near_key(&meta.question);
-    chapter
-        .questions
-        .iter()
-        .find(|q| near_key(&chapter.heading(q).text) == key)
-        .map(Place::Question)
+
+    fn locate(&self, meta: &Meta) -> Option<Place<'c>> {
+        if let Some(&q) = self.by_anchor.get(meta.anchor.as_str()) {
+            return Some(Place::Question(q));
+        }
+        if meta.kind == GapKind::Missing {
+            if let Some(&i) = self.missing.get(meta.anchor.as_str()) {
+                return Some(Place::Missing(i));
+            }
+        }
+        self.by_text.get(&near_key(&meta.question)).map(|&q| Place::Question(q))
+    }
+
+    /// Where the draft stands. `body` is the draft's answer.
+    pub fn state(&self, meta: &Meta, body: &str) -> State {
+        match self.locate(meta) {
+            Some(place) => self.state_at(place, meta, body),
+            None => State::Stale(Stale::Gone),
+        }
+    }
+
+    fn state_at(&self, place: Place, meta: &Meta, body: &str) -> State {
+        let chapter = self.chapter;
+        match place {
+            // Found by its anchor among the entries that still have no section.
+            Place::Missing(_) => State::Ready,
+            Place::Question(q) => {
+                let answer = normalize(chapter.answer(q), "\n");
+                let wanted = normalize(body, "\n");
+                if !wanted.trim().is_empty() && answer.contains(wanted.trim()) {
+                    return State::Merged;
+                }
+                if q.gap.is_none() {
+                    State::Stale(Stale::Answered)
+                } else if meta.kind != GapKind::Missing && drafts::question_hash(chapter, q) != meta.span_hash {
+                    State::Stale(Stale::Changed)
+                } else {
+                    State::Ready
+                }
+            }
+        }
+    }
+
+    /// The edit that puts `body` under the draft's question. `force` accepts a stale draft
+    /// (its question must still exist): the answer then replaces whatever is there.
+    pub fn edit(&self, meta: &Meta, body: &str, rules: &Rules, force: bool) -> Result<Edit, MergeError> {
+        let chapter = self.chapter;
+        let nl = chapter.newline();
+        let body = normalize(body, nl);
+        if body.trim().is_empty() {
+            return Err(MergeError::EmptyAnswer);
+        }
+        let place = self.locate(meta).ok_or(MergeError::Stale(Stale::Gone))?;
+        match self.state_at(place, meta, &body) {
+            State::Merged => return Err(MergeError::AlreadyMerged),
+            State::Stale(s) if !force => return Err(MergeError::Stale(s)),
+            _ => {}
+        }
+        Ok(match place {
+            Place::Question(q) => answer_edit(chapter, q, &body, nl, rules),
+            Place::Missing(i) => missing_edit(chapter, i, meta, &body, nl),
+        })
+    }
 }
 
 /// The draft body as it will stand in the chapter: the chapter's line endings, no blank lines
@@ -104,31 +172,6 @@ pub fn normalize(body: &str, nl: &str) -> String {
     if nl == "\n" { out } else { out.replace('\n', nl) }
 }
 
-/// Where the draft stands. `body` is the draft's answer.
-pub fn state(chapter: &Chapter, meta: &Meta, body: &str) -> State {
-    let Some(place) = locate(chapter, meta) else {
-        return State::Stale(Stale::Gone);
-    };
-    match place {
-        // Found by its anchor among the entries that still have no section.
-        Place::Missing(_) => State::Ready,
-        Place::Question(q) => {
-            let answer = normalize(chapter.answer(q), "\n");
-            let wanted = normalize(body, "\n");
-            if !wanted.trim().is_empty() && answer.contains(wanted.trim()) {
-                return State::Merged;
-            }
-            if q.gap.is_none() {
-                State::Stale(Stale::Answered)
-            } else if meta.kind != GapKind::Missing && drafts::question_hash(chapter, q) != meta.span_hash {
-                State::Stale(Stale::Changed)
-            } else {
-                State::Ready
-            }
-        }
-    }
-}
-
 fn is_separator(line: &str) -> bool {
     let t = line.trim();
     if t.is_empty() {
@@ -137,26 +180,6 @@ fn is_separator(line: &str) -> bool {
     let mut chars = t.chars().filter(|c| !c.is_whitespace());
     let Some(first) = chars.next() else { return true };
     matches!(first, '-' | '*' | '_') && t.chars().filter(|&c| c == first).count() >= 3 && chars.all(|c| c == first)
-}
-
-/// The edit that puts `body` under the draft's question. `force` accepts a stale draft (its
-/// question must still exist): the answer then replaces whatever is there.
-pub fn edit(chapter: &Chapter, meta: &Meta, body: &str, rules: &Rules, force: bool) -> Result<Edit, MergeError> {
-    let text = chapter.text();
-    let nl = newline(text);
-    let body = normalize(body, nl);
-    if body.trim().is_empty() {
-        return Err(MergeError::EmptyAnswer);
-    }
-    match state(chapter, meta, &body) {
-        State::Stale(s) if !force || s == Stale::Gone => return Err(MergeError::Stale(s)),
-        _ => {}
-    }
-    let place = locate(chapter, meta).ok_or(MergeError::Stale(Stale::Gone))?;
-    Ok(match place {
-        Place::Question(q) => answer_edit(chapter, q, &body, nl, rules),
-        Place::Missing(i) => missing_edit(chapter, i, meta, &body, nl),
-    })
 }
 
 /// Fills a question's answer span. Empty, placeholder and metadata-only answers keep their

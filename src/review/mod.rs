@@ -22,7 +22,7 @@ use crate::atomic;
 use crate::chapter::{Chapter, Rules};
 use crate::drafts::{self, Draft};
 use crate::scan;
-use merge::{Edit, State};
+use merge::{Edit, MergeError, Merger, State};
 
 /// The ledger's file name in the drafts folder.
 pub const LEDGER: &str = "ledger.jsonl";
@@ -131,8 +131,9 @@ impl Review<'_> {
             match loaded {
                 Ok((text, path)) => {
                     let parsed = Chapter::parse(&text, self.rules);
+                    let merger = Merger::new(&parsed);
                     for d in drafts {
-                        let state = merge::state(&parsed, &d.meta, &d.body);
+                        let state = merger.state(&d.meta, &d.body);
                         out.push(Checked {
                             draft: d,
                             state: Ok(state),
@@ -218,6 +219,7 @@ impl Review<'_> {
         let path = self.chapter_path(chapter)?;
         let text = scan::read_chapter(&path)?;
         let parsed = Chapter::parse(&text, self.rules);
+        let merger = Merger::new(&parsed);
         let mut done = ChapterDone::default();
         let mut questions: HashSet<&str> = HashSet::new();
         let mut edits: Vec<(Edit, &Draft)> = Vec::new();
@@ -232,23 +234,16 @@ impl Review<'_> {
                 ));
                 continue;
             }
-            match merge::state(&parsed, &d.meta, &d.body) {
-                State::Merged => {
+            match merger.edit(&d.meta, &d.body, self.rules, force) {
+                Ok(e) => edits.push((e, d)),
+                Err(MergeError::AlreadyMerged) => {
                     done.recovered.push(d.id.clone());
                     done.accepted.push(d);
-                    continue;
                 }
-                State::Stale(s) if !force => {
-                    done.errors.push((
-                        d.id.clone(),
-                        anyhow!("stale: {} (--force accepts it anyway)", s.reason()),
-                    ));
-                    continue;
-                }
-                _ => {}
-            }
-            match merge::edit(&parsed, &d.meta, &d.body, self.rules, force) {
-                Ok(e) => edits.push((e, d)),
+                Err(MergeError::Stale(s)) => done.errors.push((
+                    d.id.clone(),
+                    anyhow!("stale: {} (--force accepts it anyway)", s.reason()),
+                )),
                 Err(e) => done.errors.push((d.id.clone(), e.into())),
             }
         }
@@ -375,17 +370,18 @@ fn entry(d: &Draft, decision: Decision, recovered: bool, sibling: bool) -> Entry
 
 /// The diff a reviewer sees for `draft` against the chapter `text` as it is now (a stale draft
 /// is shown as it would be merged with `--force`).
-pub fn preview(text: &str, draft: &Draft, rules: &Rules) -> Result<String, merge::MergeError> {
+pub fn preview(text: &str, draft: &Draft, rules: &Rules) -> Result<String, MergeError> {
     let chapter = Chapter::parse(text, rules);
-    let e = merge::edit(&chapter, &draft.meta, &draft.body, rules, true)?;
+    let e = Merger::new(&chapter).edit(&draft.meta, &draft.body, rules, true)?;
     Ok(diff::render(text, &e, diff::CONTEXT))
 }
 
 /// Ids of the drafts whose question, in the merged text, is not answered with their text.
 fn unanswered_after<'d>(merged: &str, drafts: impl Iterator<Item = &'d Draft>, rules: &Rules) -> HashSet<&'d str> {
     let parsed = Chapter::parse(merged, rules);
+    let merger = Merger::new(&parsed);
     drafts
-        .filter(|d| merge::state(&parsed, &d.meta, &d.body) != State::Merged)
+        .filter(|d| merger.state(&d.meta, &d.body) != State::Merged)
         .map(|d| d.id.as_str())
         .collect()
 }
