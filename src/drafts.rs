@@ -69,6 +69,11 @@ pub struct Draft {
     pub body: String,
 }
 
+/// The time drafts and the ledger record: RFC 3339, UTC, to the second.
+pub fn now() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// The first `len` hex digits of the SHA-256 of `parts`, each length-prefixed so that
 /// different splits never collide.
 pub fn short_hash(parts: &[&[u8]], len: usize) -> String {

@@ -69,6 +69,12 @@ fn list_accept_and_reject_by_id() {
     }
     assert_eq!(first["index"], 2);
     assert_eq!(first["stale"], false);
+    // A chapter given as a path, as a shell completes it, narrows like its name.
+    let (code, stdout, _) = run(aigcq(dir.path()).args(["review", "--list", "--json", "content/ch.md#3"]));
+    assert_eq!(code, 0);
+    let narrowed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(narrowed.as_array().unwrap().len(), 1);
+    assert_eq!(narrowed[0]["index"], 3);
     let (id2, id3) = (
         rows[0]["id"].as_str().unwrap().to_owned(),
         rows[1]["id"].as_str().unwrap().to_owned(),

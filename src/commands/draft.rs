@@ -45,11 +45,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         .flat_map(|facts| facts.chapter.gaps().map(move |gap| Job { facts, gap }))
         .filter(|j| args.kind.is_empty() || args.kind.contains(&j.gap.kind))
         .collect();
-    let queries: Vec<String> = args
-        .queries
-        .iter()
-        .map(|q| chapter_query(q, &ctx.cwd, &content))
-        .collect();
+    let queries = ctx.queries(&args.queries);
     let items: Vec<Item> = jobs
         .iter()
         .map(|j| Item {
@@ -162,23 +158,6 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     } else {
         Status::Clean
     })
-}
-
-/// A query naming a chapter file or folder as a path (`content/ch1.md#7`, tab-completed)
-/// becomes its name below the content root; other queries pass through.
-fn chapter_query(query: &str, cwd: &Path, content: &Path) -> String {
-    let (path, frag) = match query.rsplit_once('#') {
-        Some((p, f)) => (p, Some(f)),
-        None => (query, None),
-    };
-    if path.is_empty() || !cwd.join(path).exists() {
-        return query.to_owned();
-    }
-    let name = scan::chapter_name(&cwd.join(path), content);
-    match frag {
-        Some(f) => format!("{name}#{f}"),
-        None => name,
-    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -56,6 +56,29 @@ pub struct Context {
 }
 
 impl Context {
+    /// The `QUERY` arguments of `draft` and `review`, with a chapter file or folder given as
+    /// a path (`content/ch1.md#7`, tab-completed) turned into its name below the content root;
+    /// other queries pass through.
+    pub fn queries(&self, raw: &[String]) -> Vec<String> {
+        let content = self.project.content_dir();
+        raw.iter()
+            .map(|query| {
+                let (path, frag) = match query.rsplit_once('#') {
+                    Some((p, f)) => (p, Some(f)),
+                    None => (query.as_str(), None),
+                };
+                if path.is_empty() || !self.cwd.join(path).exists() {
+                    return query.clone();
+                }
+                let name = crate::scan::chapter_name(&self.cwd.join(path), &content);
+                match frag {
+                    Some(f) => format!("{name}#{f}"),
+                    None => name,
+                }
+            })
+            .collect()
+    }
+
     /// The paths given, or the content folder.
     pub fn inputs(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         if !paths.is_empty() {

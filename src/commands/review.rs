@@ -53,7 +53,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     }
     let mut failed = !bad.is_empty();
 
-    let selected = select_drafts(&pending, &args.queries)?;
+    let selected = select_drafts(&pending, &ctx.queries(&args.queries))?;
     let interactive =
         !args.list && args.accept.is_empty() && args.reject.is_empty() && !args.accept_all && !args.reject_all;
     if interactive && !std::io::stdin().is_terminal() {

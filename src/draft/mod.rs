@@ -186,7 +186,7 @@ impl Drafter<'_> {
             crlf: chapter.newline() == "\r\n",
         };
         let span_hash = drafts::span_hash(chapter, &job.gap);
-        let created = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let created = drafts::now();
         let total = completion.choices.len() as u32;
         let mut out = Outcome {
             saved: Vec::new(),

@@ -57,10 +57,6 @@ pub struct Entry<'a> {
     pub sibling: bool,
 }
 
-fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 /// A draft and how it stands against its chapter now.
 #[derive(Debug, Clone)]
 pub struct Checked {
@@ -355,7 +351,7 @@ fn remove(path: &Path) -> Result<()> {
 
 fn entry(d: &Draft, decision: Decision, recovered: bool, sibling: bool) -> Entry<'_> {
     Entry {
-        time: now(),
+        time: drafts::now(),
         chapter: &d.meta.chapter,
         question_id: &d.meta.question_id,
         draft: &d.id,
