@@ -113,7 +113,9 @@ impl Review<'_> {
         Ok(path)
     }
 
-    /// Checks every draft; each chapter is read and parsed once.
+    /// Checks every draft; each chapter is read and parsed once. The result is grouped by
+    /// chapter, in path order, and keeps the order of `drafts` within a chapter (the drafts
+    /// store lists them by question and candidate).
     pub fn check(&self, drafts: Vec<Draft>) -> Vec<Checked> {
         let mut by_chapter: BTreeMap<String, Vec<Draft>> = BTreeMap::new();
         for d in drafts {
@@ -147,11 +149,6 @@ impl Review<'_> {
                 }
             }
         }
-        fn key(c: &Checked) -> (&str, usize, u32, &str) {
-            let m = &c.draft.meta;
-            (&m.chapter, m.index, m.candidate, &c.draft.id)
-        }
-        out.sort_by(|a, b| key(a).cmp(&key(b)));
         out
     }
 
@@ -174,12 +171,7 @@ impl Review<'_> {
                     outcome.files_changed.extend(done.file);
                     outcome.errors.extend(done.errors);
                 }
-                Err(e) => {
-                    let msg = format!("{e:#}");
-                    outcome
-                        .errors
-                        .extend(drafts.iter().map(|d| (d.id.clone(), anyhow!(msg.clone()))));
-                }
+                Err(e) => fail_all(&mut outcome.errors, &drafts, &e),
             }
         }
         let plain: Vec<&Draft> = reject
@@ -194,12 +186,7 @@ impl Review<'_> {
                 .collect();
             match self.log(&entries).and_then(|()| self.set_aside(&plain)) {
                 Ok(()) => outcome.rejected.extend(plain.iter().map(|d| d.id.clone())),
-                Err(e) => {
-                    let msg = format!("{e:#}");
-                    outcome
-                        .errors
-                        .extend(plain.iter().map(|d| (d.id.clone(), anyhow!(msg.clone()))));
-                }
+                Err(e) => fail_all(&mut outcome.errors, &plain, &e),
             }
         }
         outcome
@@ -338,6 +325,12 @@ struct ChapterDone<'d> {
     recovered: Vec<String>,
     file: Option<PathBuf>,
     errors: Vec<(String, anyhow::Error)>,
+}
+
+/// Records one error against each of `drafts` (they stay pending).
+fn fail_all(errors: &mut Vec<(String, anyhow::Error)>, drafts: &[&Draft], e: &anyhow::Error) {
+    let msg = format!("{e:#}");
+    errors.extend(drafts.iter().map(|d| (d.id.clone(), anyhow!(msg.clone()))));
 }
 
 fn remove(path: &Path) -> Result<()> {
