@@ -82,7 +82,7 @@ fn draft(url: &str, gaps: usize, concurrency: usize, toml: &str, extra: &[&str])
             ])
             .args(extra),
     );
-    let (drafts, errors) = aigcq::drafts::Store::new(dir.path().join("drafts")).pending();
+    let (drafts, errors) = aigcq::store::Store::new(dir.path().join("drafts")).pending();
     assert_eq!((drafts.len(), errors.len()), (gaps, 0), "{}", m.stderr);
     m
 }

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aigcq::chapter::{Chapter, QuestionConfig, Rules};
-use aigcq::drafts::{Draft, Meta, Store};
+use aigcq::store::{Draft, Meta, Store};
 
 const TARGET_BYTES: usize = 5 << 20;
 const GAPS: usize = 10_000;

@@ -7,30 +7,78 @@ use serde::Serialize;
 
 use crate::chapter::{Chapter, Resolution, decode_target};
 
-/// The lint rules, by the names `aigcq.toml`'s `[check] disable` uses.
-pub const RULES: &[(&str, &str)] = &[
-    ("toc-link", "a table-of-contents link points at no heading"),
-    ("toc-missing", "a question is not listed in the table of contents"),
-    (
-        "toc-order",
-        "the table of contents lists questions in another order than the text",
-    ),
-    ("duplicate-anchor", "two headings share an anchor"),
-    ("image-alt", "an image has no alt text"),
-    ("local-target", "a local image or link target does not exist"),
-    (
-        "table-columns",
-        "a table row has another number of cells than the header",
-    ),
-    ("heading-jump", "a heading inside an answer skips a level"),
-];
+/// A lint rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    TocLink,
+    TocMissing,
+    TocOrder,
+    DuplicateAnchor,
+    ImageAlt,
+    LocalTarget,
+    TableColumns,
+    HeadingJump,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 8] = [
+        Rule::TocLink,
+        Rule::TocMissing,
+        Rule::TocOrder,
+        Rule::DuplicateAnchor,
+        Rule::ImageAlt,
+        Rule::LocalTarget,
+        Rule::TableColumns,
+        Rule::HeadingJump,
+    ];
+
+    /// The name `aigcq.toml`'s `[check] disable` and the output use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::TocLink => "toc-link",
+            Rule::TocMissing => "toc-missing",
+            Rule::TocOrder => "toc-order",
+            Rule::DuplicateAnchor => "duplicate-anchor",
+            Rule::ImageAlt => "image-alt",
+            Rule::LocalTarget => "local-target",
+            Rule::TableColumns => "table-columns",
+            Rule::HeadingJump => "heading-jump",
+        }
+    }
+
+    /// What it finds, for `check --help`.
+    pub fn what(self) -> &'static str {
+        match self {
+            Rule::TocLink => "a table-of-contents link points at no heading",
+            Rule::TocMissing => "a question is not listed in the table of contents",
+            Rule::TocOrder => "the table of contents lists questions in another order than the text",
+            Rule::DuplicateAnchor => "two headings share an anchor",
+            Rule::ImageAlt => "an image has no alt text",
+            Rule::LocalTarget => "a local image or link target does not exist",
+            Rule::TableColumns => "a table row has another number of cells than the header",
+            Rule::HeadingJump => "a heading inside an answer skips a level",
+        }
+    }
+
+    /// The rule of that name.
+    pub fn from_name(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// One finding of `aigcq check`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Finding {
     pub file: String,
     pub line: usize,
-    pub rule: &'static str,
+    pub rule: Rule,
     pub message: String,
 }
 
@@ -38,7 +86,7 @@ pub struct Finding {
 /// chapter's folder, fragment and query removed, decoded) exists.
 pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut add = |line: usize, rule: &'static str, message: String| {
+    let mut add = |line: usize, rule: Rule, message: String| {
         out.push(Finding {
             file: file.to_owned(),
             line,
@@ -51,10 +99,10 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
         let suggestion = t.heading.map(|h| chapter.headings[h].anchor());
         match (t.resolution, suggestion) {
             (Resolution::Anchor, _) => {}
-            (Resolution::Unresolved, _) => add(t.line, "toc-link", format!("`{}` matches no heading", t.target)),
+            (Resolution::Unresolved, _) => add(t.line, Rule::TocLink, format!("`{}` matches no heading", t.target)),
             (_, Some(s)) => add(
                 t.line,
-                "toc-link",
+                Rule::TocLink,
                 format!("`{}` matches no heading; did you mean `#{s}`?", t.target),
             ),
             (_, None) => {}
@@ -77,7 +125,7 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
             }
             add(
                 h.line,
-                "toc-missing",
+                Rule::TocMissing,
                 format!("question `{}` is not in the table of contents", h.text),
             );
         }
@@ -87,7 +135,7 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
             if last.is_some_and(|l| h < l) {
                 add(
                     t.line,
-                    "toc-order",
+                    Rule::TocOrder,
                     format!("`{}` is listed after a question that comes later in the text", t.text),
                 );
             }
@@ -101,7 +149,7 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
             if let Some(first) = seen.insert(id, h.line) {
                 add(
                     h.line,
-                    "duplicate-anchor",
+                    Rule::DuplicateAnchor,
                     format!("anchor `{id}` is also used on line {first}"),
                 );
             }
@@ -111,11 +159,11 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
     let toc_links: HashSet<usize> = chapter.toc.iter().map(|t| t.offset).collect();
     for l in &chapter.links {
         if l.image && l.text.is_empty() {
-            add(l.line, "image-alt", format!("image `{}` has no alt text", l.dest));
+            add(l.line, Rule::ImageAlt, format!("image `{}` has no alt text", l.dest));
         }
         if let Some(target) = local_target(&l.dest) {
             if !toc_links.contains(&l.offset) && !exists(&target) {
-                add(l.line, "local-target", format!("`{target}` does not exist"));
+                add(l.line, Rule::LocalTarget, format!("`{target}` does not exist"));
             }
         }
     }
@@ -136,7 +184,7 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
             if h.level > level + 1 {
                 add(
                     h.line,
-                    "heading-jump",
+                    Rule::HeadingJump,
                     format!("h{} follows h{level}; expected h{} at most", h.level, level + 1),
                 );
             }
@@ -160,7 +208,7 @@ fn local_target(dest: &str) -> Option<String> {
 }
 
 /// Compares each row's cell count with the header's.
-fn table_columns(source: &str, first_line: usize, add: &mut impl FnMut(usize, &'static str, String)) {
+fn table_columns(source: &str, first_line: usize, add: &mut impl FnMut(usize, Rule, String)) {
     let mut rows = source.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = rows.next() else { return };
     let want = cells(header);
@@ -169,7 +217,7 @@ fn table_columns(source: &str, first_line: usize, add: &mut impl FnMut(usize, &'
         if got != want {
             add(
                 first_line + i,
-                "table-columns",
+                Rule::TableColumns,
                 format!("row has {got} cells, the header {want}"),
             );
         }
@@ -226,7 +274,7 @@ mod tests {
 ";
         let c = Chapter::parse(text, &Rules::default());
         let found = lint(&c, "f.md", &|t: &str| t == "local.png");
-        let got: Vec<_> = found.iter().map(|f| (f.line, f.rule)).collect();
+        let got: Vec<_> = found.iter().map(|f| (f.line, f.rule.name())).collect();
         assert_eq!(
             got,
             [

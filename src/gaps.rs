@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::chapter::{Chapter, GapKind};
+use crate::identity;
 
 /// One unanswered question, as `aigcq gaps --json` prints it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -32,18 +33,13 @@ pub struct ChapterGaps {
     pub gaps: Vec<GapRecord>,
 }
 
-/// A question id: the chapter's stable name and the anchor.
-pub fn question_id(chapter_name: &str, anchor: &str) -> String {
-    format!("{chapter_name}#{anchor}")
-}
-
 /// The gaps of a parsed chapter. `file` is how the path is shown, `name` its stable name.
 pub fn chapter_gaps(chapter: &Chapter, file: &str, name: &str) -> ChapterGaps {
     let gaps: Vec<GapRecord> = chapter
         .gaps()
         .map(|g| GapRecord {
             file: file.to_owned(),
-            id: question_id(name, g.anchor),
+            id: identity::question_id(name, g.anchor),
             anchor: g.anchor.to_owned(),
             index: g.index,
             line: g.line,

@@ -1,23 +1,25 @@
 //! aigcq: find the unanswered questions of a Markdown question bank, draft answers with any
 //! OpenAI-compatible model, review them and merge the accepted ones byte-exactly.
 //!
+//! This library is the engine; the `aigcq` binary is the app around it (arguments, terminal,
+//! printing). Nothing here prints or reads the terminal.
+//!
 //! The [`chapter`] model is shared by every stage: [`gaps`] (and the [`check`] lint) reads,
-//! [`draft`] asks a model and fills the [`drafts`] store, [`review`] merges. Pure logic (the
-//! model, [`prompt`] contexts, [`select`], reply clean-up, the merge engine) is kept apart from
-//! I/O ([`scan`], [`config`], [`atomic`], the HTTP client, the terminal).
+//! [`draft`] asks a model and fills the drafts [`store`], [`review`] merges. Questions and
+//! drafts are named through [`identity`]. Pure logic (the model, [`prompt`] contexts,
+//! [`select`], reply clean-up, the merge engine) is kept apart from I/O ([`scan`], [`config`],
+//! [`atomic`], the HTTP client).
 
 pub mod atomic;
 pub mod chapter;
 pub mod check;
-pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod draft;
-pub mod drafts;
 pub mod gaps;
-pub mod output;
+pub mod identity;
 pub mod prompt;
 pub mod provider;
 pub mod review;
 pub mod scan;
 pub mod select;
+pub mod store;

@@ -1,11 +1,16 @@
+//! The `aigcq` app: arguments, the terminal and printing around the engine in the library.
+
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use aigcq::cli::{Cli, Color, Command};
-use aigcq::commands::{self, Context, Status};
 use aigcq::config::Project;
-use aigcq::output;
+
+mod app;
+
+use app::cli::{Cli, Color, Command};
+use app::commands::{self, Context, Status};
+use app::output;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

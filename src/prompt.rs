@@ -230,7 +230,7 @@ pub fn context<'a>(facts: &'a ChapterFacts, gap: &Gap, rules: &Rules, run: &'a R
     PromptContext {
         question: QuestionContext {
             text: gap.text.to_owned(),
-            id: crate::gaps::question_id(facts.name, gap.anchor),
+            id: crate::identity::question_id(facts.name, gap.anchor),
             anchor: gap.anchor.to_owned(),
             index: gap.index,
             level: answer_level(chapter, gap),
@@ -312,7 +312,7 @@ impl Templates {
             env,
             name: name.to_owned(),
             path: from,
-            hash: crate::drafts::short_hash(&[source.as_bytes()], 12),
+            hash: crate::identity::short_hash(&[source.as_bytes()], 12),
         };
         Ok(t)
     }

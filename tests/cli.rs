@@ -158,7 +158,8 @@ fn completions_and_help() {
     assert!(stdout(aigcq(project()).args(["completions", "bash"]), 0).contains("aigcq"));
     assert!(stdout(aigcq(project()).args(["gaps", "--help"]), 0).contains("Examples:"));
     let help = stdout(aigcq(project()).args(["check", "--help"]), 0);
-    for (rule, what) in aigcq::check::RULES {
+    for rule in aigcq::check::Rule::ALL {
+        let (rule, what) = (rule.name(), rule.what());
         assert!(
             help.contains(rule) && help.contains(what),
             "{rule} missing from check --help"

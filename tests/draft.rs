@@ -10,10 +10,10 @@ use std::time::Duration;
 use aigcq::chapter::{Chapter, QuestionConfig, Rules};
 use aigcq::config::ProviderConfig;
 use aigcq::draft::client::Client;
-use aigcq::draft::{Drafter, Event, Job, Summary};
-use aigcq::drafts::{self, Store};
+use aigcq::draft::{Drafter, Event, Job, Totals};
 use aigcq::prompt::{ChapterFacts, Messages, RunContext, Templates};
 use aigcq::provider::{Overrides, Provider};
+use aigcq::store::Store;
 use common::Reply;
 use serde_json::json;
 
@@ -198,7 +198,7 @@ async fn draft_chapter(
     chapter: &str,
     candidates: u32,
     concurrency: usize,
-) -> (Summary, Vec<String>, tempfile::TempDir) {
+) -> (Totals, Vec<String>, tempfile::TempDir) {
     let rules = Rules::new(&QuestionConfig::default()).unwrap();
     let parsed = Chapter::parse(chapter, &rules);
     let facts = ChapterFacts::new(&parsed, "sub/ch.md");
@@ -380,7 +380,7 @@ fn span_hash_changes_with_the_question_not_with_the_rest() {
     let hash = |t: &str, i: usize| {
         let ch = Chapter::parse(t, &rules);
         let gap = ch.gaps().find(|g| g.index == i).unwrap();
-        drafts::span_hash(&ch, &gap)
+        aigcq::identity::span_hash(&ch, &gap)
     };
     assert_eq!(hash(&a, 2), hash(&b, 2), "an edit to another answer");
     assert_eq!(hash(&a, 3), hash(&b, 3));

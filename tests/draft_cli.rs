@@ -65,7 +65,7 @@ fn ctrl_c_keeps_finished_drafts_and_leaves_no_partial_file() {
         files.iter().map(|f| &f.0).collect::<Vec<_>>()
     );
     for (name, bytes) in files {
-        let (_, body) = aigcq::drafts::parse(std::str::from_utf8(&bytes).unwrap()).unwrap();
+        let (_, body) = aigcq::store::parse(std::str::from_utf8(&bytes).unwrap()).unwrap();
         assert_eq!(body, "完成的答案。\n", "{name}");
     }
 }

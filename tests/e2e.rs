@@ -96,7 +96,7 @@ fn drafts_the_four_gaps_of_the_bundled_chapter_with_a_real_model() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("drafted 4 questions"), "{stderr}");
 
-    let (drafts, errors) = aigcq::drafts::Store::new(dir.path().join("drafts")).pending();
+    let (drafts, errors) = aigcq::store::Store::new(dir.path().join("drafts")).pending();
     assert!(errors.is_empty(), "{errors:?}");
     let indices: Vec<usize> = drafts.iter().map(|d| d.meta.index).collect();
     assert_eq!(indices, [7, 8, 11, 12]);

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use aigcq::drafts::Store;
+use aigcq::store::Store;
 use assert_cmd::Command;
 use common::meta_for;
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aigcq::drafts::Store;
+use aigcq::store::Store;
 use common::meta_for;
 
 const CHAPTERS: usize = 4;

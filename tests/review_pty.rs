@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use aigcq::drafts::Store;
+use aigcq::store::Store;
 use common::meta_for;
 use expectrl::session::OsSession;
 use expectrl::{Expect, Session};

@@ -114,6 +114,25 @@ pub struct Link<'a> {
     alone: bool,
 }
 
+/// A Markdown heading being read by [`Chapter::scan_events`].
+struct OpenHeading {
+    level: u8,
+    range: Range<usize>,
+    text: String,
+    ids: Vec<String>,
+    /// Characters of its text outside links, to tell link-only headings.
+    plain: usize,
+}
+
+/// A link or image being read by [`Chapter::scan_events`].
+struct OpenLink<'a> {
+    dest: Cow<'a, str>,
+    /// Its text so far.
+    text: Cow<'a, str>,
+    image: bool,
+    offset: usize,
+}
+
 /// Why an answer counts as missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -391,11 +410,8 @@ impl<'a> Chapter<'a> {
         let mut depth = 0usize;
         let mut lists = 0usize;
         let mut block: Option<Block> = None;
-        let mut heading: Option<(u8, Range<usize>, String, Vec<String>)> = None;
-        // Open links: destination, text so far, whether an image, start offset.
-        let mut open_links: Vec<(Cow<'a, str>, Cow<'a, str>, bool, usize)> = Vec::new();
-        // Heading text outside links, to tell link-only headings.
-        let mut heading_plain = 0usize;
+        let mut heading: Option<OpenHeading> = None;
+        let mut open_links: Vec<OpenLink<'a>> = Vec::new();
 
         for (event, range) in parser {
             let range = range.start + base..range.end + base;
@@ -419,15 +435,28 @@ impl<'a> Chapter<'a> {
                         Tag::Heading { level, id, .. } if depth == 0 => {
                             // `{#id}` after an ATX heading, as pandoc and kramdown write it.
                             let ids = id.map(|id| id.into_string()).into_iter().collect();
-                            heading = Some((level as u8, range.clone(), String::new(), ids));
-                            heading_plain = 0;
+                            heading = Some(OpenHeading {
+                                level: level as u8,
+                                range: range.clone(),
+                                text: String::new(),
+                                ids,
+                                plain: 0,
+                            });
                         }
                         Tag::List(_) => lists += 1,
-                        Tag::Link { dest_url, .. } => {
-                            open_links.push((dest_url.into(), Cow::Borrowed(""), false, range.start))
-                        }
+                        Tag::Link { dest_url, .. } => open_links.push(OpenLink {
+                            dest: dest_url.into(),
+                            text: Cow::Borrowed(""),
+                            image: false,
+                            offset: range.start,
+                        }),
                         Tag::Image { dest_url, .. } => {
-                            open_links.push((dest_url.into(), Cow::Borrowed(""), true, range.start));
+                            open_links.push(OpenLink {
+                                dest: dest_url.into(),
+                                text: Cow::Borrowed(""),
+                                image: true,
+                                offset: range.start,
+                            });
                             if let Some(b) = block.as_mut() {
                                 b.images += 1;
                             }
@@ -441,15 +470,21 @@ impl<'a> Chapter<'a> {
                     match &end {
                         TagEnd::List(_) => lists = lists.saturating_sub(1),
                         TagEnd::Link | TagEnd::Image => {
-                            if let Some((dest, link_text, image, offset)) = open_links.pop() {
+                            if let Some(OpenLink {
+                                dest,
+                                text: link_text,
+                                image,
+                                offset,
+                            }) = open_links.pop()
+                            {
                                 if let Some(b) = block.as_mut() {
                                     b.links += usize::from(!image);
                                 }
                                 if let Some(h) = heading.as_mut() {
-                                    h.2.push_str(&link_text);
+                                    h.text.push_str(&link_text);
                                 }
                                 if let Some(outer) = open_links.last_mut() {
-                                    outer.1.to_mut().push_str(&link_text);
+                                    outer.text.to_mut().push_str(&link_text);
                                 }
                                 self.links.push(Link {
                                     dest,
@@ -467,8 +502,9 @@ impl<'a> Chapter<'a> {
                             }
                         }
                         TagEnd::Heading(_) if depth == 0 => {
-                            if let Some((level, hrange, htext, ids)) = heading.take() {
-                                let link_target = (heading_plain == 0)
+                            if let Some(h) = heading.take() {
+                                let hrange = h.range;
+                                let link_target = (h.plain == 0)
                                     .then(|| self.links.last())
                                     .flatten()
                                     .filter(|l| l.in_heading && !l.image && l.offset >= hrange.start)
@@ -478,7 +514,7 @@ impl<'a> Chapter<'a> {
                                 } else {
                                     HeadingStyle::Setext
                                 };
-                                self.push_heading(level, style, hrange.clone(), hrange, htext, ids, link_target);
+                                self.push_heading(h.level, style, hrange.clone(), hrange, h.text, h.ids, link_target);
                                 if let Some(b) = block.as_mut() {
                                     b.kind = BlockKind::Heading(self.headings.len() - 1);
                                 }
@@ -506,15 +542,15 @@ impl<'a> Chapter<'a> {
                 }
                 Event::Text(t) | Event::Code(t) | Event::InlineMath(t) => {
                     if let Some(link) = open_links.last_mut() {
-                        if link.1.is_empty() {
-                            link.1 = t.into();
+                        if link.text.is_empty() {
+                            link.text = t.into();
                         } else {
-                            link.1.to_mut().push_str(&t);
+                            link.text.to_mut().push_str(&t);
                         }
                     } else {
                         if let Some(h) = heading.as_mut() {
-                            h.2.push_str(&t);
-                            heading_plain += visible_chars(&t);
+                            h.text.push_str(&t);
+                            h.plain += visible_chars(&t);
                         }
                         if let Some(b) = block.as_mut() {
                             b.prose += visible_chars(&t);
@@ -528,13 +564,13 @@ impl<'a> Chapter<'a> {
                 }
                 Event::SoftBreak | Event::HardBreak => {
                     if let Some(h) = heading.as_mut() {
-                        h.2.push(' ');
+                        h.text.push(' ');
                     }
                 }
                 Event::InlineHtml(t) => {
                     if let Some(h) = heading.as_mut() {
                         if let Some(id) = html::first_anchor(&t) {
-                            h.3.push(id);
+                            h.ids.push(id);
                         }
                     }
                     if html::contains_image(&t) {

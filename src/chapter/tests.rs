@@ -28,7 +28,30 @@ fn kinds(c: &Chapter) -> Vec<String> {
 
 #[test]
 fn html_headings_with_toc_and_same_level_subheadings() {
-    let text = "# 目录\n\n## 第一章 模型\n\n- [1.A是什么？](#1.A是什么？)\n- [2.B是什么？](#2.B是什么？)\n- [3.C?](#3.C?)\n\n## 第一章 模型正文\n\n<h2 id=\"1.A是什么？\">1.A是什么？</h2>\n\nA 是一种用于图像生成的扩散模型，它由编码器和解码器组成。\n\n## 主要特点\n\n很多特点。\n\n<h2 id=\"2.B是什么？\">2.B是什么？</h2>\n\n\n<h2 id=\"3.C?\">3.C?</h2>\n";
+    let text = "\
+# 目录
+
+## 第一章 模型
+
+- [1.A是什么？](#1.A是什么？)
+- [2.B是什么？](#2.B是什么？)
+- [3.C?](#3.C?)
+
+## 第一章 模型正文
+
+<h2 id=\"1.A是什么？\">1.A是什么？</h2>
+
+A 是一种用于图像生成的扩散模型，它由编码器和解码器组成。
+
+## 主要特点
+
+很多特点。
+
+<h2 id=\"2.B是什么？\">2.B是什么？</h2>
+
+
+<h2 id=\"3.C?\">3.C?</h2>
+";
     let c = parse(text);
     assert_eq!(c.toc.len(), 3);
     assert!(c.toc.iter().all(|t| t.resolution == Resolution::Anchor));
@@ -44,7 +67,21 @@ fn html_headings_with_toc_and_same_level_subheadings() {
 
 #[test]
 fn atx_heading_with_inline_anchor_and_link_heading_toc() {
-    let text = "## 5.1 总览\n\n### [5.1.1 区别](#q511)\n\n- [5.1.1.1 面试问题：架构差异？](#q5111)\n\n---\n\n### <a id=\"q511\"></a>5.1.1 区别\n\n#### <a id=\"q5111\"></a>5.1.1.1 面试问题：架构差异？\n\n**难度评分：⭐⭐ (2/5)**\n";
+    let text = "\
+## 5.1 总览
+
+### [5.1.1 区别](#q511)
+
+- [5.1.1.1 面试问题：架构差异？](#q5111)
+
+---
+
+### <a id=\"q511\"></a>5.1.1 区别
+
+#### <a id=\"q5111\"></a>5.1.1.1 面试问题：架构差异？
+
+**难度评分：⭐⭐ (2/5)**
+";
     let c = parse(text);
     assert_eq!(
         summary(&c),
@@ -59,7 +96,21 @@ fn atx_heading_with_inline_anchor_and_link_heading_toc() {
 
 #[test]
 fn anchor_line_before_heading_and_crlf() {
-    let text = "## 目录导航\r\n\r\n- [问题一](#sec-1-q-1)\r\n\r\n<a id=\"sec-1-q-1\"></a>\r\n### 面试问题：什么是 Token？\r\n\r\n**回答：**\r\n\r\n<a id=\"sec-1-q-2\"></a>\r\n### 面试问题：什么是上下文？\r\n\r\n上下文是模型一次能看到的全部词元，决定了它能利用多少信息。\r\n";
+    let text = "\
+## 目录导航\r
+\r
+- [问题一](#sec-1-q-1)\r
+\r
+<a id=\"sec-1-q-1\"></a>\r
+### 面试问题：什么是 Token？\r
+\r
+**回答：**\r
+\r
+<a id=\"sec-1-q-2\"></a>\r
+### 面试问题：什么是上下文？\r
+\r
+上下文是模型一次能看到的全部词元，决定了它能利用多少信息。\r
+";
     let c = parse(text);
     assert_eq!(kinds(&c), ["empty", "-"], "a bare answer label is still unanswered");
     let q1 = &c.questions[0];
@@ -72,7 +123,29 @@ fn anchor_line_before_heading_and_crlf() {
 
 #[test]
 fn numbered_subheading_inside_answer_is_not_a_question() {
-    let text = "# 第一章 基础\n\n<h1 id=\"1\">1.介绍一下 DDPM</h1>\n\n## 面试问题：马尔可夫链如何定义?\n\n**难度评分：⭐⭐⭐ (3/5)  |  考察频率：⭐⭐⭐ (3/5)**\n\n## 面试问题：重参数技巧是什么？\n\n**难度评分：⭐⭐ (2/5)**\n\n重参数技巧把随机采样改写成确定性变换加独立噪声，使梯度可以回传。\n\n### 1. 核心原理与数学基础\n\n公式如下。\n\n### 2. 为什么需要它？\n\n因为采样不可导。\n";
+    let text = "\
+# 第一章 基础
+
+<h1 id=\"1\">1.介绍一下 DDPM</h1>
+
+## 面试问题：马尔可夫链如何定义?
+
+**难度评分：⭐⭐⭐ (3/5)  |  考察频率：⭐⭐⭐ (3/5)**
+
+## 面试问题：重参数技巧是什么？
+
+**难度评分：⭐⭐ (2/5)**
+
+重参数技巧把随机采样改写成确定性变换加独立噪声，使梯度可以回传。
+
+### 1. 核心原理与数学基础
+
+公式如下。
+
+### 2. 为什么需要它？
+
+因为采样不可导。
+";
     let c = parse(text);
     assert_eq!(
         summary(&c),
@@ -87,21 +160,52 @@ fn numbered_subheading_inside_answer_is_not_a_question() {
 
 #[test]
 fn strong_question_under_a_group_with_intro_text() {
-    let text = "<h1 id=\"1\">1.视频和图像有什么不同?</h1>\n\n> 🎯 **考察重点**：时间维度\n\n### ❓ 核心问题\n\n## 面试问题1：为什么视频更难？\n\n视频多了时间维度，需要同时建模空间与运动，计算量也更大。\n";
+    let text = "\
+<h1 id=\"1\">1.视频和图像有什么不同?</h1>
+
+> 🎯 **考察重点**：时间维度
+
+### ❓ 核心问题
+
+## 面试问题1：为什么视频更难？
+
+视频多了时间维度，需要同时建模空间与运动，计算量也更大。
+";
     let c = parse(text);
     assert_eq!(kinds(&c), ["group", "-"]);
 }
 
 #[test]
 fn numbering_that_continues_is_a_question_one_level_too_deep() {
-    let text = "## 1、第一个问题？\n\n这是第一个问题的完整回答，内容足够长，可以算作答案。\n\n### 2、第二个问题写深了一级？\n\n\n## 3、第三个问题？\n\n第三个问题的回答也写得足够长，可以算作答案。\n";
+    let text = "\
+## 1、第一个问题？
+
+这是第一个问题的完整回答，内容足够长，可以算作答案。
+
+### 2、第二个问题写深了一级？
+
+
+## 3、第三个问题？
+
+第三个问题的回答也写得足够长，可以算作答案。
+";
     let c = parse(text);
     assert_eq!(kinds(&c), ["-", "empty", "-"]);
 }
 
 #[test]
 fn setext_and_indented_atx_headings() {
-    let text = "什么是 A？\n-------------\n\nA 是第一个字母，也是本章节第一个问题的答案。\n\n   ## 2. 什么是 B？\n\n什么是 C？\n-------------\n";
+    let text = "\
+什么是 A？
+-------------
+
+A 是第一个字母，也是本章节第一个问题的答案。
+
+   ## 2. 什么是 B？
+
+什么是 C？
+-------------
+";
     let c = parse(text);
     assert_eq!(kinds(&c), ["-", "empty", "empty"]);
     assert_eq!(c.heading(&c.questions[0]).style, HeadingStyle::Setext);
@@ -110,7 +214,20 @@ fn setext_and_indented_atx_headings() {
 
 #[test]
 fn nothing_inside_code_or_comments_is_a_heading() {
-    let text = "```\n## 1. 不是问题？\n```\n\n    ## 2. 也不是？\n\n<!--\n<h2>3. 注释里？</h2>\n## 4. 注释里？\n-->\n\n## 5. 真问题？\n";
+    let text = "\
+```
+## 1. 不是问题？
+```
+
+    ## 2. 也不是？
+
+<!--
+<h2>3. 注释里？</h2>
+## 4. 注释里？
+-->
+
+## 5. 真问题？
+";
     let c = parse(text);
     assert_eq!(summary(&c), [(1, "empty".into(), "5. 真问题？".into())]);
 }
@@ -182,7 +299,22 @@ x = 1
 
 #[test]
 fn missing_and_near_miss_toc_entries() {
-    let text = "# 目录\n\n- [1.甲](#1.甲)\n- [2.乙 丙](#2.乙丙)\n- [3.丁](3.丁)\n- [4.戊](#4.戊)\n\n<h2 id=\"1.甲\">1.甲</h2>\n\n甲的答案写在这里，足够长了，算是回答。\n\n<h2 id=\"2.乙 丙\">2.乙 丙</h2>\n\n<h2 id=\"3.丁\">3.丁</h2>\n";
+    let text = "\
+# 目录
+
+- [1.甲](#1.甲)
+- [2.乙 丙](#2.乙丙)
+- [3.丁](3.丁)
+- [4.戊](#4.戊)
+
+<h2 id=\"1.甲\">1.甲</h2>
+
+甲的答案写在这里，足够长了，算是回答。
+
+<h2 id=\"2.乙 丙\">2.乙 丙</h2>
+
+<h2 id=\"3.丁\">3.丁</h2>
+";
     let c = parse(text);
     let res: Vec<_> = c.toc.iter().map(|t| t.resolution).collect();
     assert_eq!(
@@ -207,14 +339,29 @@ fn missing_and_near_miss_toc_entries() {
 
 #[test]
 fn github_rendered_and_percent_encoded_anchors_resolve() {
-    let text = "- [一](#user-content-1%E7%94%B2)\n- [二](#user-content-2乙)\n\n<h1 id=\"1甲\">1. 甲</h1>\n\n<h1 id=\"2乙\">2. 乙</h1>\n";
+    let text = "\
+- [一](#user-content-1%E7%94%B2)
+- [二](#user-content-2乙)
+
+<h1 id=\"1甲\">1. 甲</h1>
+
+<h1 id=\"2乙\">2. 乙</h1>
+";
     let c = parse(text);
     assert!(c.toc.iter().all(|t| t.resolution == Resolution::Anchor), "{:?}", c.toc);
 }
 
 #[test]
 fn duplicate_headings_are_both_questions() {
-    let text = "- [1. 甲？](#a)\n\n<h2 id=\"a\">1. 甲？</h2>\n\n<h2 id=\"a\">1. 甲？</h2>\n\n甲的答案写在第二次出现的标题下面，足够长。\n";
+    let text = "\
+- [1. 甲？](#a)
+
+<h2 id=\"a\">1. 甲？</h2>
+
+<h2 id=\"a\">1. 甲？</h2>
+
+甲的答案写在第二次出现的标题下面，足够长。
+";
     let c = parse(text);
     assert_eq!(kinds(&c), ["empty", "-"]);
 }
@@ -230,7 +377,19 @@ fn bom_and_missing_trailing_newline() {
 
 #[test]
 fn structural_headings_and_toc_zone_headings_are_not_questions() {
-    let text = "# 目录\n\n## 第一章 CNN\n\n### 01.01_LeNet 系列模型\n\n- [1.甲？](#q1)\n\n<h2 id=\"q1\">1.甲？</h2>\n\n甲的回答足够长，足够长，足够长，足够长。\n";
+    let text = "\
+# 目录
+
+## 第一章 CNN
+
+### 01.01_LeNet 系列模型
+
+- [1.甲？](#q1)
+
+<h2 id=\"q1\">1.甲？</h2>
+
+甲的回答足够长，足够长，足够长，足够长。
+";
     let c = parse(text);
     assert_eq!(summary(&c), [(1, "-".into(), "1.甲？".into())]);
 }

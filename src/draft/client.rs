@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::config::TokenParam;
-use crate::drafts::Usage;
 use crate::prompt::Messages;
 use crate::provider::Provider;
+use crate::store::Usage;
 
 /// One choice of a completion, assembled from the stream or read whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

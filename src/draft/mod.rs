@@ -12,8 +12,9 @@ use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
 
 use crate::chapter::{Gap, Rules};
-use crate::drafts::{self, Meta, Store, Usage};
+use crate::identity;
 use crate::prompt::{self, ChapterFacts, Messages, RunContext, Templates};
+use crate::store::{self, Meta, Store, Usage};
 use client::{ApiError, Client, Completion};
 use postprocess::Target;
 
@@ -27,7 +28,7 @@ pub struct Job<'c> {
 
 impl Job<'_> {
     pub fn id(&self) -> String {
-        crate::gaps::question_id(self.facts.name, self.gap.anchor)
+        identity::question_id(self.facts.name, self.gap.anchor)
     }
 
     /// The rendered prompt.
@@ -58,7 +59,7 @@ pub enum Event<'a> {
 
 /// Totals of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Summary {
+pub struct Totals {
     /// Questions with at least one saved candidate.
     pub drafted: usize,
     /// Candidate files saved.
@@ -84,7 +85,7 @@ pub struct Drafter<'a> {
 }
 
 /// A question's saved candidates, or why none was saved.
-struct Outcome {
+struct Drafted {
     saved: Vec<std::path::PathBuf>,
     truncated: usize,
     problems: Vec<String>,
@@ -93,8 +94,8 @@ struct Outcome {
 
 impl Drafter<'_> {
     /// Drafts every job, `concurrency` at a time, reporting each result as it lands.
-    pub async fn run(&self, jobs: Vec<Job<'_>>, report: &(dyn Fn(Event) + Sync)) -> Summary {
-        let mut summary = Summary::default();
+    pub async fn run(&self, jobs: Vec<Job<'_>>, report: &(dyn Fn(Event) + Sync)) -> Totals {
+        let mut summary = Totals::default();
         // Set once the server answers `n > 1` with fewer choices or an error: from then on
         // each candidate is its own request.
         let n_unsupported = AtomicBool::new(false);
@@ -173,7 +174,7 @@ impl Drafter<'_> {
         id: &str,
         n_unsupported: &AtomicBool,
         report: &(dyn Fn(Event) + Sync),
-    ) -> Result<Outcome> {
+    ) -> Result<Drafted> {
         let messages = job.messages(self.templates, self.rules, self.run)?;
         let completion = self
             .ask(&messages, id, n_unsupported, report)
@@ -185,10 +186,10 @@ impl Drafter<'_> {
             level: prompt::answer_level(chapter, &job.gap),
             crlf: chapter.newline() == "\r\n",
         };
-        let span_hash = drafts::span_hash(chapter, &job.gap);
-        let created = drafts::now();
+        let span_hash = identity::span_hash(chapter, &job.gap);
+        let created = store::now();
         let total = completion.choices.len() as u32;
-        let mut out = Outcome {
+        let mut out = Drafted {
             saved: Vec::new(),
             truncated: 0,
             problems: Vec::new(),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::chapter::{Chapter, GapKind, HeadingStyle, Question, Resolution, Rules, near_key, slug};
-use crate::drafts::{self, Meta};
+use crate::identity::{self, QuestionRef};
 
 /// Why a draft no longer fits its chapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,27 +99,28 @@ impl<'c> Merger<'c> {
         }
     }
 
-    fn locate(&self, meta: &Meta) -> Option<Place<'c>> {
-        if let Some(&q) = self.by_anchor.get(meta.anchor.as_str()) {
+    fn locate(&self, meta: &QuestionRef) -> Option<Place<'c>> {
+        if let Some(&q) = self.by_anchor.get(meta.anchor) {
             return Some(Place::Question(q));
         }
         if meta.kind == GapKind::Missing {
-            if let Some(&i) = self.missing.get(meta.anchor.as_str()) {
+            if let Some(&i) = self.missing.get(meta.anchor) {
                 return Some(Place::Missing(i));
             }
         }
-        self.by_text.get(&near_key(&meta.question)).map(|&q| Place::Question(q))
+        self.by_text.get(&near_key(meta.text)).map(|&q| Place::Question(q))
     }
 
     /// Where the draft stands. `body` is the draft's answer.
-    pub fn state(&self, meta: &Meta, body: &str) -> State {
-        match self.locate(meta) {
-            Some(place) => self.state_at(place, meta, body),
+    pub fn state<'m>(&self, meta: impl Into<QuestionRef<'m>>, body: &str) -> State {
+        let meta = meta.into();
+        match self.locate(&meta) {
+            Some(place) => self.state_at(place, &meta, body),
             None => State::Stale(Stale::Gone),
         }
     }
 
-    fn state_at(&self, place: Place, meta: &Meta, body: &str) -> State {
+    fn state_at(&self, place: Place, meta: &QuestionRef, body: &str) -> State {
         let chapter = self.chapter;
         match place {
             // Found by its anchor among the entries that still have no section.
@@ -132,7 +133,7 @@ impl<'c> Merger<'c> {
                 }
                 if q.gap.is_none() {
                     State::Stale(Stale::Answered)
-                } else if meta.kind != GapKind::Missing && drafts::question_hash(chapter, q) != meta.span_hash {
+                } else if meta.kind != GapKind::Missing && identity::question_hash(chapter, q) != meta.span_hash {
                     State::Stale(Stale::Changed)
                 } else {
                     State::Ready
@@ -143,22 +144,29 @@ impl<'c> Merger<'c> {
 
     /// The edit that puts `body` under the draft's question. `force` accepts a stale draft
     /// (its question must still exist): the answer then replaces whatever is there.
-    pub fn edit(&self, meta: &Meta, body: &str, rules: &Rules, force: bool) -> Result<Edit, MergeError> {
+    pub fn edit<'m>(
+        &self,
+        meta: impl Into<QuestionRef<'m>>,
+        body: &str,
+        rules: &Rules,
+        force: bool,
+    ) -> Result<Edit, MergeError> {
+        let meta = meta.into();
         let chapter = self.chapter;
         let nl = chapter.newline();
         let body = normalize(body, nl);
         if body.trim().is_empty() {
             return Err(MergeError::EmptyAnswer);
         }
-        let place = self.locate(meta).ok_or(MergeError::Stale(Stale::Gone))?;
-        match self.state_at(place, meta, &body) {
+        let place = self.locate(&meta).ok_or(MergeError::Stale(Stale::Gone))?;
+        match self.state_at(place, &meta, &body) {
             State::Merged => return Err(MergeError::AlreadyMerged),
             State::Stale(s) if !force => return Err(MergeError::Stale(s)),
             _ => {}
         }
         Ok(match place {
             Place::Question(q) => answer_edit(chapter, q, &body, nl, rules),
-            Place::Missing(i) => missing_edit(chapter, i, meta, &body, nl),
+            Place::Missing(i) => missing_edit(chapter, i, &meta, &body, nl),
         })
     }
 }
@@ -236,7 +244,7 @@ fn answer_edit(chapter: &Chapter, q: &Question, body: &str, nl: &str, rules: &Ru
 
 /// A new section for a table-of-contents entry with none: a heading in the style of the
 /// chapter's questions, with the entry's anchor, placed where the table of contents orders it.
-fn missing_edit(chapter: &Chapter, entry: usize, meta: &Meta, body: &str, nl: &str) -> Edit {
+fn missing_edit(chapter: &Chapter, entry: usize, meta: &QuestionRef, body: &str, nl: &str) -> Edit {
     let text = chapter.text();
     let question_of = |h: usize| chapter.questions.iter().find(|q| q.heading == h);
     let next = chapter.toc[entry + 1..].iter().filter_map(|t| t.heading).next();

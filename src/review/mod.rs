@@ -8,7 +8,6 @@
 //! recognised as merged and cleaned up.
 
 pub mod diff;
-pub mod interactive;
 pub mod merge;
 
 use std::collections::{BTreeMap, HashSet};
@@ -20,8 +19,9 @@ use serde::Serialize;
 
 use crate::atomic;
 use crate::chapter::{Chapter, Rules};
-use crate::drafts::{self, Draft};
+use crate::identity;
 use crate::scan;
+use crate::store::{self, Draft};
 use merge::{Edit, MergeError, Merger, State};
 
 /// The ledger's file name in the drafts folder.
@@ -69,7 +69,7 @@ pub struct Checked {
 
 /// What a batch of decisions did.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub struct Decided {
     pub accepted: Vec<String>,
     pub rejected: Vec<String>,
     /// Drafts found already merged and cleaned up.
@@ -77,6 +77,61 @@ pub struct Outcome {
     pub files_changed: Vec<PathBuf>,
     /// (draft id, error): those drafts stay pending.
     pub errors: Vec<(String, anyhow::Error)>,
+}
+
+/// A pending draft as `review --list` shows it.
+#[derive(Debug, Serialize)]
+pub struct Row<'a> {
+    pub id: &'a str,
+    /// The chapter's path as shown to the user.
+    pub file: String,
+    pub chapter: &'a str,
+    pub question_id: &'a str,
+    pub index: usize,
+    pub question: &'a str,
+    pub kind: crate::chapter::GapKind,
+    pub model: &'a str,
+    pub created: &'a str,
+    pub candidate: u32,
+    pub candidates: u32,
+    pub truncated: bool,
+    pub stale: bool,
+    /// Why it is stale, or why its chapter cannot be used.
+    pub problem: Option<String>,
+    /// The chapter already holds this answer; accepting it only cleans it up.
+    pub merged: bool,
+}
+
+impl Checked {
+    /// Its `--list` row; `cwd` is what the chapter's path is shown relative to.
+    pub fn row(&self, cwd: &Path) -> Row<'_> {
+        let m = &self.draft.meta;
+        let (stale, problem) = match &self.state {
+            Ok(State::Stale(s)) => (true, Some(s.reason().to_owned())),
+            Err(e) => (false, Some(e.clone())),
+            _ => (false, None),
+        };
+        Row {
+            id: &self.draft.id,
+            file: self
+                .file
+                .as_ref()
+                .map_or_else(|| m.chapter.clone(), |f| scan::display_path(f, cwd)),
+            chapter: &m.chapter,
+            question_id: &m.question_id,
+            index: m.index,
+            question: &m.question,
+            kind: m.kind,
+            model: &m.model,
+            created: &m.created,
+            candidate: m.candidate,
+            candidates: m.candidates,
+            truncated: m.truncated,
+            stale,
+            problem,
+            merged: matches!(self.state, Ok(State::Merged)),
+        }
+    }
 }
 
 /// The review stage over one project.
@@ -154,8 +209,8 @@ impl Review<'_> {
 
     /// Accepts `accept` and rejects `reject`. Accepting a draft rejects the other pending
     /// candidates of its question (taken from `pending`). `force` accepts stale drafts.
-    pub fn decide(&self, accept: &[&Draft], reject: &[&Draft], pending: &[Draft], force: bool) -> Outcome {
-        let mut outcome = Outcome::default();
+    pub fn decide(&self, accept: &[&Draft], reject: &[&Draft], pending: &[Draft], force: bool) -> Decided {
+        let mut outcome = Decided::default();
         let mut by_chapter: BTreeMap<&str, Vec<&Draft>> = BTreeMap::new();
         for d in accept {
             by_chapter.entry(d.meta.chapter.as_str()).or_default().push(d);
@@ -344,14 +399,14 @@ fn remove(path: &Path) -> Result<()> {
 
 fn entry(d: &Draft, decision: Decision, recovered: bool, sibling: bool) -> Entry<'_> {
     Entry {
-        time: drafts::now(),
+        time: store::now(),
         chapter: &d.meta.chapter,
         question_id: &d.meta.question_id,
         draft: &d.id,
         decision,
         model: &d.meta.model,
         template_hash: &d.meta.template_hash,
-        answer_hash: drafts::short_hash(&[merge::normalize(&d.body, "\n").as_bytes()], 16),
+        answer_hash: identity::answer_hash(&merge::normalize(&d.body, "\n")),
         recovered,
         sibling,
     }

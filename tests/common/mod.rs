@@ -313,12 +313,12 @@ pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// The front matter `aigcq draft` would write for each gap of `text` (chapter `name`).
-pub fn metas_for(name: &str, text: &str) -> Vec<aigcq::drafts::Meta> {
+pub fn metas_for(name: &str, text: &str) -> Vec<aigcq::store::Meta> {
     let rules = aigcq::chapter::Rules::new(&aigcq::chapter::QuestionConfig::default()).unwrap();
     let chapter = aigcq::chapter::Chapter::parse(text, &rules);
     chapter
         .gaps()
-        .map(|gap| aigcq::drafts::Meta {
+        .map(|gap| aigcq::store::Meta {
             chapter: name.into(),
             question_id: format!("{name}#{}", gap.anchor),
             anchor: gap.anchor.into(),
@@ -326,7 +326,7 @@ pub fn metas_for(name: &str, text: &str) -> Vec<aigcq::drafts::Meta> {
             index: gap.index,
             kind: gap.kind,
             level: aigcq::prompt::answer_level(&chapter, &gap),
-            span_hash: aigcq::drafts::span_hash(&chapter, &gap),
+            span_hash: aigcq::identity::span_hash(&chapter, &gap),
             model: "m".into(),
             host: "h".into(),
             template: "default".into(),
@@ -344,7 +344,7 @@ pub fn metas_for(name: &str, text: &str) -> Vec<aigcq::drafts::Meta> {
 }
 
 /// [`metas_for`] of gap `index`.
-pub fn meta_for(name: &str, text: &str, index: usize) -> aigcq::drafts::Meta {
+pub fn meta_for(name: &str, text: &str, index: usize) -> aigcq::store::Meta {
     metas_for(name, text)
         .into_iter()
         .find(|m| m.index == index)

@@ -5,13 +5,14 @@ use std::io::Write;
 use anyhow::{Result, bail};
 
 use super::{Context, Status};
-use crate::chapter::Chapter;
-use crate::cli::CheckArgs;
-use crate::{check, output, scan};
+use crate::app::cli::CheckArgs;
+use crate::app::output;
+use aigcq::chapter::Chapter;
+use aigcq::{check, scan};
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Status> {
     let disabled = &ctx.project.config.check.disable;
-    if let Some(unknown) = disabled.iter().find(|d| !check::RULES.iter().any(|(r, _)| r == d)) {
+    if let Some(unknown) = disabled.iter().find(|d| check::Rule::from_name(d).is_none()) {
         bail!("unknown rule `{unknown}` in [check] disable; see `aigcq check --help`");
     }
     let (files, errors) = scan::chapter_paths(&ctx.inputs(&args.paths)?);
@@ -21,7 +22,7 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Status> {
         let dir = path.parent().unwrap_or(std::path::Path::new("."));
         let exists = |target: &str| dir.join(target).exists();
         let mut found = check::lint(&chapter, &scan::display_path(path, &ctx.cwd), &exists);
-        found.retain(|f| !disabled.iter().any(|d| d == f.rule));
+        found.retain(|f| !disabled.iter().any(|d| d == f.rule.name()));
         found
     });
 
@@ -31,7 +32,7 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Status> {
     if args.json {
         output::json(&mut out, &findings)?;
     } else {
-        output::findings(&mut out, &findings)?;
+        output::check::human(&mut out, &findings)?;
     }
     out.flush()?;
     Ok(if failed {

@@ -2,16 +2,17 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 use console::{Key, Term, style};
 
-use super::merge::State;
-use super::{Checked, Review};
-use crate::drafts::{self, Draft};
-use crate::scan;
+use crate::app::output::review::Tally;
+use aigcq::review::merge::State;
+use aigcq::review::{self, Checked, Review};
+use aigcq::scan;
+use aigcq::store::{self, Draft};
 
 const LEGEND: &str =
     "a accept · r reject · s skip · e edit · n/p next/previous candidate · d diff/answer · q quit · ? help";
@@ -24,18 +25,8 @@ const HELP: &str = "\
   d  toggle between the diff and the whole answer
   q  quit (decisions made so far stay)    ?  this help";
 
-/// Counts for the closing summary.
-#[derive(Debug, Default)]
-pub struct Summary {
-    pub accepted: usize,
-    pub rejected: usize,
-    pub skipped: usize,
-    pub files: Vec<PathBuf>,
-    pub errors: usize,
-}
-
 /// Reviews `checked` (pending drafts, in order) question by question.
-pub fn run(review: &Review, checked: Vec<Checked>, pending: &[Draft], cwd: &Path) -> Result<Summary> {
+pub fn run(review: &Review, checked: Vec<Checked>, pending: &[Draft], cwd: &Path) -> Result<Tally> {
     let term = Term::stdout();
     let mut groups: Vec<Vec<Checked>> = Vec::new();
     for c in checked {
@@ -45,7 +36,7 @@ pub fn run(review: &Review, checked: Vec<Checked>, pending: &[Draft], cwd: &Path
         }
     }
     let total = groups.len();
-    let mut summary = Summary::default();
+    let mut summary = Tally::default();
     // Screens already rendered, by draft id and body: paging through candidates or toggling
     // the view does not parse the chapter again. Cleared when a merge changes a chapter.
     let mut screens: HashMap<(String, String, bool, usize), String> = HashMap::new();
@@ -187,7 +178,7 @@ fn render(
     }
     let Some(path) = &c.file else { return out };
     match std::fs::read_to_string(path) {
-        Ok(text) => match super::preview(&text, &c.draft, review.rules) {
+        Ok(text) => match review::preview(&text, &c.draft, review.rules) {
             Ok(d) => out.push_str(&d),
             Err(e) => out.push_str(&style(format!("cannot merge: {e}")).red().to_string()),
         },
@@ -239,7 +230,7 @@ fn edit(draft: &mut Draft) -> Result<()> {
         anyhow::bail!("the editor {editor:?} exited with {status}; the draft is unchanged");
     }
     let text = std::fs::read_to_string(&draft.path).with_context(|| format!("cannot read {}", draft.path.display()))?;
-    let (meta, body) = drafts::parse(&text).with_context(|| format!("draft {}", draft.path.display()))?;
+    let (meta, body) = store::parse(&text).with_context(|| format!("draft {}", draft.path.display()))?;
     draft.meta = meta;
     draft.body = body;
     Ok(())

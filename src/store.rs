@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::atomic;
-use crate::chapter::{Chapter, Gap, GapKind, Question};
+use crate::chapter::GapKind;
+use crate::identity;
 
 const FENCE: &str = "+++";
 
@@ -33,7 +33,7 @@ pub struct Meta {
     pub kind: GapKind,
     /// The level of the heading the answer sits under.
     pub level: u8,
-    /// [`span_hash`] of the question when drafted: review calls the draft stale when it differs.
+    /// [`identity::span_hash`] of the question when drafted: review calls the draft stale when it differs.
     pub span_hash: String,
     pub model: String,
     /// Host (and port) of the API; never the key, never the full URL.
@@ -59,6 +59,19 @@ pub struct Meta {
     pub usage: Option<Usage>,
 }
 
+/// The question a draft is for, as the merge engine looks it up.
+impl<'a> From<&'a Meta> for identity::QuestionRef<'a> {
+    fn from(m: &'a Meta) -> Self {
+        identity::QuestionRef {
+            anchor: &m.anchor,
+            text: &m.question,
+            kind: m.kind,
+            level: m.level,
+            span_hash: &m.span_hash,
+        }
+    }
+}
+
 /// A draft read from the store.
 #[derive(Debug, Clone)]
 pub struct Draft {
@@ -72,46 +85,6 @@ pub struct Draft {
 /// The time drafts and the ledger record: RFC 3339, UTC, to the second.
 pub fn now() -> String {
     jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// The first `len` hex digits of the SHA-256 of `parts`, each length-prefixed so that
-/// different splits never collide.
-pub fn short_hash(parts: &[&[u8]], len: usize) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p);
-    }
-    h.finalize()
-        .iter()
-        .flat_map(|b| [b >> 4, b & 15])
-        .take(len)
-        .map(|n| char::from_digit(n.into(), 16).unwrap_or('0'))
-        .collect()
-}
-
-/// A hash of what a gap looks like in the chapter now: the question's heading and answer
-/// span, or a missing entry's table-of-contents text and anchor. Edits elsewhere in the
-/// chapter leave it unchanged.
-pub fn span_hash(chapter: &Chapter, gap: &Gap) -> String {
-    match gap.question {
-        Some(q) => question_hash(chapter, q),
-        None => missing_hash(gap.text, gap.anchor),
-    }
-}
-
-/// [`span_hash`] of a question, whether or not it is a gap.
-pub fn question_hash(chapter: &Chapter, q: &Question) -> String {
-    let h = chapter.heading(q);
-    short_hash(
-        &[chapter.text()[h.range.clone()].as_bytes(), chapter.answer(q).as_bytes()],
-        16,
-    )
-}
-
-/// [`span_hash`] of a table-of-contents entry with no section.
-pub fn missing_hash(text: &str, anchor: &str) -> String {
-    short_hash(&[b"missing", text.as_bytes(), anchor.as_bytes()], 16)
 }
 
 /// A draft file's text. The front matter uses the body's line ending.
@@ -168,14 +141,7 @@ impl Store {
     pub fn save(&self, meta: &Meta, body: &str) -> Result<PathBuf> {
         let dir = self.dir_for(&meta.chapter);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let hash = short_hash(
-            &[
-                meta.question_id.as_bytes(),
-                &meta.candidate.to_le_bytes(),
-                body.as_bytes(),
-            ],
-            8,
-        );
+        let hash = identity::draft_key(&meta.question_id, meta.candidate, body);
         let path = dir.join(format!("{:03}-{hash}.md", meta.index));
         atomic::write(&path, to_text(meta, body)?.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -307,12 +273,5 @@ mod tests {
         assert!(drafts[0].id.starts_with("sub/第一章/007-"));
         assert_eq!(errors.len(), 1);
         assert!(format!("{:#}", errors[0]).contains("bad.md"));
-    }
-
-    #[test]
-    fn hashes_are_stable_and_separate_their_parts() {
-        assert_eq!(short_hash(&[b"ab", b"c"], 16), short_hash(&[b"ab", b"c"], 16));
-        assert_ne!(short_hash(&[b"ab", b"c"], 16), short_hash(&[b"a", b"bc"], 16));
-        assert_eq!(short_hash(&[b"x"], 8).len(), 8);
     }
 }

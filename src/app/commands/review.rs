@@ -4,37 +4,13 @@ use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Result, bail};
-use serde::Serialize;
 
 use super::{Context, Status};
-use crate::cli::ReviewArgs;
-use crate::drafts::{Draft, Store};
-use crate::review::merge::State;
-use crate::review::{Checked, Outcome, Review, interactive};
-use crate::select::{self, Item};
-use crate::{output, scan};
-
-/// A pending draft as `--list --json` prints it.
-#[derive(Debug, Serialize)]
-pub struct Listed<'a> {
-    pub id: &'a str,
-    pub file: String,
-    pub chapter: &'a str,
-    pub question_id: &'a str,
-    pub index: usize,
-    pub question: &'a str,
-    pub kind: crate::chapter::GapKind,
-    pub model: &'a str,
-    pub created: &'a str,
-    pub candidate: u32,
-    pub candidates: u32,
-    pub truncated: bool,
-    pub stale: bool,
-    /// Why it is stale, or why its chapter cannot be used.
-    pub problem: Option<String>,
-    /// The chapter already holds this answer; accepting it only cleans it up.
-    pub merged: bool,
-}
+use crate::app::cli::ReviewArgs;
+use crate::app::{interactive, output};
+use aigcq::review::{Checked, Review, Row};
+use aigcq::select::{self, Item};
+use aigcq::store::{Draft, Store};
 
 pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     let project = &ctx.project;
@@ -69,23 +45,12 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
             return Ok(if failed { Status::Failed } else { Status::Clean });
         }
         if checked.is_empty() {
-            eprintln!("no pending drafts");
+            output::review::none_pending();
             return Ok(if failed { Status::Failed } else { Status::Clean });
         }
-        let s = interactive::run(&review, checked, &pending, &ctx.cwd)?;
-        let files: Vec<String> = s.files.iter().map(|f| scan::display_path(f, &ctx.cwd)).collect();
-        eprintln!(
-            "accepted {}, rejected {}, skipped {}; files changed: {}",
-            s.accepted,
-            s.rejected,
-            s.skipped,
-            if files.is_empty() {
-                "none".into()
-            } else {
-                files.join(", ")
-            }
-        );
-        return Ok(if failed || s.errors > 0 {
+        let tally = interactive::run(&review, checked, &pending, &ctx.cwd)?;
+        output::review::session(&tally, &ctx.cwd);
+        return Ok(if failed || tally.errors > 0 {
             Status::Failed
         } else {
             Status::Clean
@@ -108,8 +73,9 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     } else {
         (by_ids(&pending, &args.accept)?, by_ids(&pending, &args.reject)?)
     };
-    let outcome = review.decide(&accept, &reject, &pending, args.force);
-    failed |= report(&outcome, ctx);
+    let decided = review.decide(&accept, &reject, &pending, args.force);
+    output::review::decided(&decided, &ctx.cwd);
+    failed |= !decided.errors.is_empty();
     Ok(if failed { Status::Failed } else { Status::Clean })
 }
 
@@ -150,72 +116,13 @@ fn by_ids<'d>(pending: &'d [Draft], ids: &[String]) -> Result<Vec<&'d Draft>> {
 }
 
 fn list(checked: &[Checked], json: bool, ctx: &Context) -> Result<()> {
-    let rows: Vec<Listed> = checked
-        .iter()
-        .map(|c| {
-            let m = &c.draft.meta;
-            let (stale, problem) = match &c.state {
-                Ok(State::Stale(s)) => (true, Some(s.reason().to_owned())),
-                Err(e) => (false, Some(e.clone())),
-                _ => (false, None),
-            };
-            Listed {
-                id: &c.draft.id,
-                file: c
-                    .file
-                    .as_ref()
-                    .map_or_else(|| m.chapter.clone(), |f| scan::display_path(f, &ctx.cwd)),
-                chapter: &m.chapter,
-                question_id: &m.question_id,
-                index: m.index,
-                question: &m.question,
-                kind: m.kind,
-                model: &m.model,
-                created: &m.created,
-                candidate: m.candidate,
-                candidates: m.candidates,
-                truncated: m.truncated,
-                stale,
-                problem,
-                merged: matches!(c.state, Ok(State::Merged)),
-            }
-        })
-        .collect();
+    let rows: Vec<Row> = checked.iter().map(|c| c.row(&ctx.cwd)).collect();
     let mut out = std::io::stdout().lock();
     if json {
         output::json(&mut out, &rows)?;
     } else {
-        output::drafts(&mut out, &rows)?;
+        output::review::list(&mut out, &rows)?;
     }
     out.flush()?;
     Ok(())
-}
-
-/// Prints what a batch did; true when something failed.
-fn report(o: &Outcome, ctx: &Context) -> bool {
-    for (id, e) in &o.errors {
-        output::error(format!("{id}: {e:#}"));
-    }
-    let files: Vec<String> = o
-        .files_changed
-        .iter()
-        .map(|f| scan::display_path(f, &ctx.cwd))
-        .collect();
-    let recovered = if o.recovered.is_empty() {
-        String::new()
-    } else {
-        format!(" ({} already in the chapter, cleaned up)", o.recovered.len())
-    };
-    eprintln!(
-        "accepted {}{recovered}, rejected {}, failed {}; files changed: {}",
-        o.accepted.len(),
-        o.rejected.len(),
-        o.errors.len(),
-        if files.is_empty() {
-            "none".into()
-        } else {
-            files.join(", ")
-        }
-    );
-    !o.errors.is_empty()
 }

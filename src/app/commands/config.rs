@@ -5,9 +5,9 @@ use std::io::Write;
 use anyhow::Result;
 
 use super::{Context, Status};
-use crate::cli::ConfigArgs;
-use crate::output;
-use crate::provider::Provider;
+use crate::app::cli::ConfigArgs;
+use crate::app::output;
+use aigcq::provider::Provider;
 
 pub fn run(ctx: &Context, args: &ConfigArgs) -> Result<Status> {
     let p = Provider::resolve(
@@ -19,7 +19,7 @@ pub fn run(ctx: &Context, args: &ConfigArgs) -> Result<Status> {
     if args.json {
         output::json(&mut out, &p)?;
     } else {
-        output::provider(&mut out, &p, &ctx.project.source_name())?;
+        output::config::human(&mut out, &p, &ctx.project.source_name())?;
     }
     out.flush()?;
     Ok(Status::Clean)

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
-use crate::config::Project;
-use crate::output;
-use crate::scan::ReadError;
+use super::output;
+use aigcq::config::Project;
+use aigcq::scan::ReadError;
 
 /// How a command ended; the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +70,7 @@ impl Context {
                 if path.is_empty() || !self.cwd.join(path).exists() {
                     return query.clone();
                 }
-                let name = crate::scan::chapter_name(&self.cwd.join(path), &content);
+                let name = aigcq::scan::chapter_name(&self.cwd.join(path), &content);
                 match frag {
                     Some(f) => format!("{name}#{f}"),
                     None => name,

@@ -5,9 +5,10 @@ use std::io::Write;
 use anyhow::Result;
 
 use super::{Context, Status};
-use crate::chapter::Chapter;
-use crate::cli::GapsArgs;
-use crate::{gaps, output, scan};
+use crate::app::cli::GapsArgs;
+use crate::app::output;
+use aigcq::chapter::Chapter;
+use aigcq::{gaps, scan};
 
 pub fn run(ctx: &Context, args: &GapsArgs) -> Result<Status> {
     let (files, errors) = scan::chapter_paths(&ctx.inputs(&args.paths)?);
@@ -31,7 +32,7 @@ pub fn run(ctx: &Context, args: &GapsArgs) -> Result<Status> {
         let all: Vec<_> = chapters.iter().flat_map(|c| &c.gaps).collect();
         output::json(&mut out, &all)?;
     } else {
-        output::gaps(&mut out, &chapters, args.stats)?;
+        output::gaps::human(&mut out, &chapters, args.stats)?;
     }
     out.flush()?;
 

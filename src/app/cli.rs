@@ -1,10 +1,10 @@
-//! Command-line arguments (clap). Running the commands is [`crate::commands`]' job.
+//! Command-line arguments (clap). Running the commands is [`super::commands`]' job.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::chapter::GapKind;
+use aigcq::chapter::GapKind;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -148,8 +148,8 @@ pub struct ProviderArgs {
 }
 
 impl ProviderArgs {
-    pub fn overrides(&self) -> crate::provider::Overrides {
-        crate::provider::Overrides {
+    pub fn overrides(&self) -> aigcq::provider::Overrides {
+        aigcq::provider::Overrides {
             base_url: self.base_url.clone(),
             model: self.model.clone(),
             concurrency: self.concurrency,
@@ -245,11 +245,11 @@ pub struct InitArgs {
     pub dir: PathBuf,
 }
 
-/// `check --help`'s epilogue, with the rule list taken from [`crate::check::RULES`].
+/// `check --help`'s epilogue, with the rule list taken from [`aigcq::check::Rule`].
 fn check_help() -> String {
-    let rules: String = crate::check::RULES
+    let rules: String = aigcq::check::Rule::ALL
         .iter()
-        .map(|(name, what)| format!("  {name:<18}{what}\n"))
+        .map(|r| format!("  {:<18}{}\n", r.name(), r.what()))
         .collect();
     format!(
         "Rules (disable with [check] disable = [\"rule\", …] in aigcq.toml):\n{rules}\n\

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 
 use super::Status;
-use crate::config::FILE_NAME;
+use aigcq::config::FILE_NAME;
 
 /// The configuration `init` writes: every setting, commented out at its default.
 pub const CONFIG_TEMPLATE: &str = include_str!("init_config.toml");
@@ -30,8 +30,8 @@ pub fn run(dir: &Path) -> Result<Status> {
     // The built-in template, as a starting point to edit.
     let template = dir
         .join("prompts")
-        .join(format!("default.{}", crate::prompt::EXTENSION));
-    std::fs::write(&template, crate::prompt::BUILTIN_DEFAULT)
+        .join(format!("default.{}", aigcq::prompt::EXTENSION));
+    std::fs::write(&template, aigcq::prompt::BUILTIN_DEFAULT)
         .with_context(|| format!("cannot write {}", template.display()))?;
     eprintln!(
         "created {} with content/, drafts/ and prompts/default.jinja",
@@ -43,7 +43,7 @@ pub fn run(dir: &Path) -> Result<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use aigcq::config::Config;
 
     #[test]
     fn template_parses_to_the_defaults() {
@@ -54,7 +54,7 @@ mod tests {
     #[test]
     fn every_setting_is_documented() {
         // Provider settings have no default to serialise, so every one is set here.
-        let provider = crate::config::ProviderConfig {
+        let provider = aigcq::config::ProviderConfig {
             base_url: Some(String::new()),
             model: Some(String::new()),
             api_key_env: Some(String::new()),

@@ -1,0 +1,7 @@
+//! The app around the engine: [`cli`] arguments, [`commands`] that run each stage, all printing
+//! in [`output`], and the [`interactive`] review in the terminal.
+
+pub mod cli;
+pub mod commands;
+pub mod interactive;
+pub mod output;

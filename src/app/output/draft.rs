@@ -1,0 +1,191 @@
+//! `aigcq draft`: the opening line, progress, dry-run prompts and the closing summary.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use console::style;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use super::plural;
+use aigcq::chapter::GapKind;
+use aigcq::draft::{Event, Totals};
+use aigcq::prompt::Messages;
+use aigcq::scan;
+
+/// A rendered prompt, or why it could not be rendered.
+pub struct Prompt {
+    pub id: String,
+    pub kind: GapKind,
+    pub messages: Result<Messages>,
+}
+
+fn skipped_note(skipped: usize) -> String {
+    if skipped == 0 {
+        String::new()
+    } else {
+        format!("; {skipped} skipped with a pending draft (--force drafts them again)")
+    }
+}
+
+/// When nothing is left to draft.
+pub fn nothing(skipped: usize) {
+    eprintln!("nothing to draft{}", skipped_note(skipped));
+}
+
+/// The line before the requests go out.
+pub fn start(total: usize, model: &str, host: &str, concurrency: usize, skipped: usize) {
+    eprintln!(
+        "drafting {} with {model} at {host} ({} in flight){}",
+        plural(total, "question"),
+        concurrency,
+        skipped_note(skipped)
+    );
+}
+
+/// Prints each prompt (or its error) and the totals. Returns whether any failed to render.
+pub fn dry_run(prompts: &[Prompt], candidates: u32, as_json: bool) -> Result<bool> {
+    let mut out = std::io::stdout().lock();
+    let (mut chars, mut failed, mut rendered) = (0, false, Vec::new());
+    for p in prompts {
+        match &p.messages {
+            Ok(m) => {
+                chars += m.chars();
+                if as_json {
+                    rendered.push(json!({"id": p.id, "kind": p.kind, "messages": m, "chars": m.chars()}));
+                } else {
+                    writeln!(out, "{}", style(format!("── {} ({}) ──", p.id, p.kind)).bold())?;
+                    if let Some(s) = &m.system {
+                        writeln!(out, "{}\n{s}\n", style("[system]").cyan())?;
+                    }
+                    writeln!(out, "{}\n{}\n", style("[user]").cyan(), m.user)?;
+                }
+            }
+            Err(e) => {
+                super::error(format!("{}: {e:#}", p.id));
+                failed = true;
+            }
+        }
+    }
+    if as_json {
+        super::json(&mut out, &rendered)?;
+    }
+    out.flush()?;
+    let n = prompts.len();
+    let k = candidates as usize;
+    let requests = if k > 1 {
+        format!("{} (or {} if the server ignores n)", plural(n, "request"), n * k)
+    } else {
+        plural(n, "request")
+    };
+    eprintln!(
+        "dry run: {} × {}, {requests}, {chars} prompt characters; nothing sent",
+        plural(n, "question"),
+        plural(k, "candidate")
+    );
+    Ok(failed)
+}
+
+/// After Ctrl-C.
+pub fn interrupted() {
+    eprintln!(
+        "{} interrupted: drafts already saved stay; requests in flight were dropped",
+        style("✗").red().for_stderr()
+    );
+}
+
+/// The closing line.
+pub fn summary(s: &Totals, skipped: usize, wall: Duration) {
+    let failed = if s.failed > 0 {
+        style(format!("{} failed", s.failed)).red().for_stderr().to_string()
+    } else {
+        "0 failed".into()
+    };
+    let truncated = if s.truncated > 0 {
+        format!(", {} truncated at max_tokens", s.truncated)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "drafted {} ({}{truncated}), {failed}, {skipped} skipped · tokens {} prompt + {} completion · {:.1} s",
+        plural(s.drafted, "question"),
+        plural(s.candidates, "candidate"),
+        s.usage.prompt_tokens,
+        s.usage.completion_tokens,
+        wall.as_secs_f64()
+    );
+}
+
+/// A progress bar with per-question lines on a terminal; plain lines otherwise.
+pub struct Progress<'a> {
+    bar: Option<ProgressBar>,
+    cwd: &'a Path,
+}
+
+impl<'a> Progress<'a> {
+    pub fn new(len: u64, cwd: &'a Path) -> Progress<'a> {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+            b.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
+                    .expect("a valid template"),
+            );
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        Progress { bar, cwd }
+    }
+
+    fn line(&self, s: String) {
+        match &self.bar {
+            Some(b) => b.println(s),
+            None => eprintln!("{s}"),
+        }
+    }
+
+    pub fn event(&self, e: &Event) {
+        match e {
+            Event::Retrying { id, error, delay } => self.line(format!(
+                "{} {id}: {error}; retrying in {:.1} s",
+                style("↻").yellow().for_stderr(),
+                delay.as_secs_f64()
+            )),
+            Event::Drafted {
+                id,
+                saved,
+                truncated,
+                problems,
+            } => {
+                let shown: Vec<String> = saved.iter().map(|p| scan::display_path(p, self.cwd)).collect();
+                let mut s = format!("{} {id} → {}", style("✓").green().for_stderr(), shown.join(", "));
+                if *truncated {
+                    s.push_str(&style(" (truncated at max_tokens)").yellow().for_stderr().to_string());
+                }
+                for p in *problems {
+                    s.push_str(&format!("; {}", style(p).yellow().for_stderr()));
+                }
+                self.line(s);
+                self.advance(id);
+            }
+            Event::Failed { id, error } => {
+                self.line(format!("{} {id}: {error:#}", style("✗").red().for_stderr()));
+                self.advance(id);
+            }
+        }
+    }
+
+    fn advance(&self, id: &str) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+            b.set_message(id.to_owned());
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

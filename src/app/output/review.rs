@@ -1,0 +1,90 @@
+//! `aigcq review`: the `--list` table and the summaries of a batch or a session.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use console::style;
+
+use super::{files_changed, kind_style, plural};
+use aigcq::review::{Decided, Row};
+
+/// One line per pending draft, then the count.
+pub fn list(out: &mut impl Write, rows: &[Row]) -> io::Result<()> {
+    for r in rows {
+        let mut flags = Vec::new();
+        if r.truncated {
+            flags.push(style("truncated").yellow().to_string());
+        }
+        if r.stale {
+            flags.push(style("stale").yellow().to_string());
+        }
+        if r.merged {
+            flags.push(style("merged").green().to_string());
+        }
+        if let Some(p) = r.problem.as_ref().filter(|_| !r.stale) {
+            flags.push(style(p).red().to_string());
+        }
+        writeln!(
+            out,
+            "{}  {:>4}  {}  {}/{}  {}  {}{}",
+            style(r.id).bold(),
+            r.index,
+            kind_style(r.kind).apply_to(format!("{:<13}", r.kind.as_str())),
+            r.candidate,
+            r.candidates,
+            style(r.model).dim(),
+            r.question,
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", flags.join(", "))
+            }
+        )?;
+    }
+    writeln!(out, "{}", plural(rows.len(), "pending draft"))
+}
+
+/// What a batch of `--accept`/`--reject` decisions did, errors first.
+pub fn decided(d: &Decided, cwd: &Path) {
+    for (id, e) in &d.errors {
+        super::error(format!("{id}: {e:#}"));
+    }
+    let recovered = if d.recovered.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} already in the chapter, cleaned up)", d.recovered.len())
+    };
+    eprintln!(
+        "accepted {}{recovered}, rejected {}, failed {}; {}",
+        d.accepted.len(),
+        d.rejected.len(),
+        d.errors.len(),
+        files_changed(&d.files_changed, cwd)
+    );
+}
+
+/// Counts of an interactive session.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub skipped: usize,
+    pub files: Vec<PathBuf>,
+    pub errors: usize,
+}
+
+/// The closing line of an interactive session.
+pub fn session(t: &Tally, cwd: &Path) {
+    eprintln!(
+        "accepted {}, rejected {}, skipped {}; {}",
+        t.accepted,
+        t.rejected,
+        t.skipped,
+        files_changed(&t.files, cwd)
+    );
+}
+
+/// When the selection holds no draft.
+pub fn none_pending() {
+    eprintln!("no pending drafts");
+}
