@@ -1,17 +1,29 @@
-//! Atomic file replacement: readers, a crash or a Ctrl-C see the old content or the new, never
-//! a mix.
+//! Atomic file replacement and advisory locks: readers, a crash or a Ctrl-C see the old
+//! content or the new, never a mix, and two aigcq processes never write one file at once.
 
-use std::fs::{self, File};
+use std::fs::{self, File, TryLockError};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Prefix of the temporary files; listings skip names starting with a dot.
 pub const TEMP_PREFIX: &str = ".aigcq-";
+/// Suffix of the temporary files.
+pub const TEMP_SUFFIX: &str = ".tmp";
 
 /// Writes `bytes` to `path` through a temporary file in the same folder: write, fsync, rename,
-/// fsync the folder. An existing file keeps its permissions; a read-only one is refused
-/// (renaming over it would succeed and silently lose the protection).
+/// fsync the folder. A symbolic link is written through (the link stays, its target gets the
+/// bytes). An existing file keeps its permissions; a read-only one is refused (renaming over
+/// it would succeed and silently lose the protection). The temporary file is locked while it
+/// exists, so that [`sweep`] can tell a live write from a leftover.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let resolved;
+    let path = if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        resolved = fs::canonicalize(path)?;
+        resolved.as_path()
+    } else {
+        path
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -26,8 +38,9 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     };
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
-        .suffix(".tmp")
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)?;
+    tmp.as_file().lock()?;
     tmp.write_all(bytes)?;
     if let Some(p) = existing {
         tmp.as_file().set_permissions(p)?;
@@ -40,6 +53,67 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         d.sync_all()?;
     }
     Ok(())
+}
+
+/// An exclusive advisory lock, held until dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// How long [`lock`] waits before saying that it waits.
+pub const PATIENCE: Duration = Duration::from_secs(1);
+
+/// Takes the lock file at `path` (created with its folder when missing), waiting as long as
+/// another process holds it; `waiting` is called once if that takes longer than [`PATIENCE`].
+pub fn lock(path: &Path, waiting: impl FnOnce()) -> io::Result<Lock> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let file = File::options().create(true).truncate(false).write(true).open(path)?;
+    let started = Instant::now();
+    let mut waiting = Some(waiting);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Lock { _file: file }),
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+        if started.elapsed() >= PATIENCE
+            && let Some(w) = waiting.take()
+        {
+            w();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// How old an unlocked temporary file must be before [`sweep`] takes it for a leftover: a
+/// writer creates its file an instant before it locks it.
+const LEFTOVER_AGE: Duration = Duration::from_secs(10);
+
+/// Removes the temporary files a killed run left below `dir`: only names of aigcq's own
+/// pattern, only files no live process holds locked. Returns what it removed.
+pub fn sweep(dir: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let walk = walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok);
+    for e in walk.filter(|e| e.file_type().is_file()) {
+        let name = e.file_name().to_string_lossy();
+        if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .is_some_and(|age| age >= LEFTOVER_AGE);
+        let Ok(f) = File::open(e.path()) else { continue };
+        if old && f.try_lock().is_ok() && fs::remove_file(e.path()).is_ok() {
+            removed.push(e.into_path());
+        }
+    }
+    removed
 }
 
 #[cfg(test)]
@@ -61,6 +135,35 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["a.md"]);
+    }
+
+    #[test]
+    fn symbolic_links_are_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("real.md");
+        write(&target, b"old").unwrap();
+        let link = dir.path().join("link.md");
+        std::os::unix::fs::symlink("real.md", &link).unwrap();
+        write(&link, b"new").unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+    }
+
+    #[test]
+    fn a_held_lock_makes_the_next_taker_wait_and_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("locks/ch.lock");
+        let held = lock(&p, || panic!("free")).unwrap();
+        let said = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = said.clone();
+        let t = std::thread::spawn(move || {
+            let _l = lock(&p, || s.store(true, std::sync::atomic::Ordering::SeqCst)).unwrap();
+        });
+        std::thread::sleep(PATIENCE + Duration::from_millis(300));
+        assert!(!t.is_finished(), "waits while the lock is held");
+        assert!(said.load(std::sync::atomic::Ordering::SeqCst), "said so after a second");
+        drop(held);
+        t.join().unwrap();
     }
 
     #[test]

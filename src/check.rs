@@ -161,10 +161,11 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
         if l.image && l.text.is_empty() {
             add(l.line, Rule::ImageAlt, format!("image `{}` has no alt text", l.dest));
         }
-        if let Some(target) = local_target(&l.dest) {
-            if !toc_links.contains(&l.offset) && !exists(&target) {
-                add(l.line, Rule::LocalTarget, format!("`{target}` does not exist"));
-            }
+        if let Some(target) = local_target(&l.dest)
+            && !toc_links.contains(&l.offset)
+            && !exists(&target)
+        {
+            add(l.line, Rule::LocalTarget, format!("`{target}` does not exist"));
         }
     }
 

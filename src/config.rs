@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::chapter::{QuestionConfig, Rules};
@@ -138,6 +138,9 @@ impl Project {
         };
         let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
         let config: Config = toml::from_str(&text).with_context(|| format!("invalid {}", file.display()))?;
+        if config.draft.candidates == 0 {
+            bail!("invalid {}: [draft] candidates must be at least 1", file.display());
+        }
         let root = file.parent().map_or_else(|| cwd.to_path_buf(), Path::to_path_buf);
         let root = if root.as_os_str().is_empty() {
             cwd.to_path_buf()
@@ -182,6 +185,17 @@ impl Project {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_candidates_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "[draft]\ncandidates = 0\n").unwrap();
+        let e = format!("{:#}", Project::discover(dir.path(), None).unwrap_err());
+        assert!(
+            e.contains(FILE_NAME) && e.contains("candidates must be at least 1"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn walks_up_to_the_nearest_file() {

@@ -133,6 +133,8 @@ pub struct ChapterFacts<'c> {
     language: &'static str,
     /// Indices into `chapter.questions` of the answered questions, in order.
     answered: Vec<usize>,
+    /// Every heading's anchor: an answer must not define one again.
+    pub anchors: std::collections::HashSet<&'c str>,
 }
 
 impl<'c> ChapterFacts<'c> {
@@ -156,6 +158,7 @@ impl<'c> ChapterFacts<'c> {
                     .collect(),
             },
             language: language(chapter.text()),
+            anchors: chapter.headings.iter().map(|h| h.anchor()).collect(),
             answered: (0..chapter.questions.len())
                 .filter(|&i| !chapter.questions[i].group && chapter.questions[i].gap.is_none())
                 .collect(),

@@ -55,6 +55,17 @@ impl ApiKey {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// `s` with every occurrence of the key replaced by `[redacted]`: for any text a server
+    /// sends back, which may echo the key. Keys under 4 characters are not secrets worth
+    /// mangling text for.
+    pub fn redact<'s>(&self, s: &'s str) -> std::borrow::Cow<'s, str> {
+        if self.0.len() >= 4 && s.contains(&self.0) {
+            s.replace(&self.0, "[redacted]").into()
+        } else {
+            s.into()
+        }
+    }
 }
 
 impl fmt::Debug for ApiKey {
@@ -106,6 +117,27 @@ fn secs<S: serde::Serializer>(t: &Setting<Duration>, s: S) -> Result<S::Ok, S::E
 
 fn names<S: serde::Serializer>(h: &BTreeMap<String, String>, s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(h.keys())
+}
+
+/// A URL as aigcq prints it: without user name or password, and with the value of every
+/// query parameter (an `api-key=` is common) replaced by `[redacted]`.
+pub fn display_url(url: &str) -> String {
+    let Ok(mut u) = reqwest::Url::parse(url) else {
+        // Not a URL: shown without what could be a password or a query.
+        let head = url.split('?').next().unwrap_or_default();
+        return match head.rsplit_once('@') {
+            Some((_, host)) => format!("[redacted]@{host}"),
+            None => head.to_owned(),
+        };
+    };
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    if u.query().is_some() {
+        let names: Vec<String> = u.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        let query: Vec<String> = names.iter().map(|k| format!("{k}=[redacted]")).collect();
+        u.set_query(Some(&query.join("&")));
+    }
+    u.to_string()
 }
 
 /// Picks the first value present, from the most to the least specific source.
@@ -200,12 +232,32 @@ impl Provider {
             ],
             None,
         );
-        let url = reqwest::Url::parse(&base_url.value)
-            .map_err(|e| anyhow::anyhow!("base URL {:?} (from {}): {e}", base_url.value, base_url.source))?;
+        let url = reqwest::Url::parse(&base_url.value).map_err(|e| {
+            anyhow::anyhow!(
+                "base URL {:?} (from {}): {e}",
+                display_url(&base_url.value),
+                base_url.source
+            )
+        })?;
+        if !url.username().is_empty() || url.password().is_some() {
+            bail!(
+                "base URL {} (from {}) holds a user name or password; aigcq sends the key as a Bearer token: \
+                 remove it from the URL and put the key in ${} (or name another variable with api_key_env)",
+                display_url(&base_url.value),
+                base_url.source,
+                api_key_env.value
+            );
+        }
+        if let Some(t) = temperature
+            .value
+            .filter(|t| !(t.is_finite() && (0.0..=2.0).contains(t)))
+        {
+            bail!("temperature {t} (from {}) must be between 0 and 2", temperature.source);
+        }
         if !matches!(url.scheme(), "http" | "https") {
             bail!(
                 "base URL {} (from {}) must start with http:// or https://",
-                base_url.value,
+                display_url(&base_url.value),
                 base_url.source
             );
         }
@@ -231,6 +283,14 @@ impl Provider {
             max_tokens,
             extra_body,
         })
+    }
+
+    /// The settings as `aigcq config` shows them: URLs without secrets.
+    pub fn shown(&self) -> Provider {
+        let mut p = self.clone();
+        p.base_url.value = display_url(&p.base_url.value);
+        p.api_key = None;
+        p
     }
 
     /// The host (and port) of the base URL, recorded in drafts.
@@ -363,5 +423,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("--concurrency"), "{e}");
+        for t in [f64::NAN, f64::INFINITY, -0.1, 2.5] {
+            let flags = Overrides {
+                temperature: Some(t),
+                ..Default::default()
+            };
+            let e = Provider::resolve(&ProviderConfig::default(), env_of(&[]), &flags)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("between 0 and 2") && e.contains("--temperature"), "{e}");
+        }
+    }
+
+    #[test]
+    fn urls_are_shown_without_secrets() {
+        assert_eq!(
+            display_url("https://api.example/v1?api-key=s3cret&x=1"),
+            "https://api.example/v1?api-key=[redacted]&x=[redacted]"
+        );
+        assert_eq!(display_url("https://u:p@api.example/v1"), "https://api.example/v1");
+        assert_eq!(display_url("not a url u:p@host?k=v"), "[redacted]@host");
     }
 }

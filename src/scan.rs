@@ -1,5 +1,7 @@
 //! Finding chapter files and reading them as text, with errors that name the file.
 
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -27,16 +29,37 @@ pub fn is_chapter(path: &Path) -> bool {
 }
 
 /// The chapter files named by `inputs`: files as given, folders searched recursively for
-/// `*.md` / `*.markdown` in sorted order. Inputs that do not exist are returned as errors.
+/// `*.md` / `*.markdown` in sorted order. A file reached twice (a symbolic link to a chapter
+/// beside the chapter itself) is listed once, by its own name rather than the link's. Inputs
+/// that do not exist are returned as errors.
 pub fn chapter_paths(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<ReadError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
+    // (device, inode) → index in `files`, and whether that entry came through a link.
+    let mut seen: HashMap<(u64, u64), (usize, bool)> = HashMap::new();
     for input in inputs {
         if input.is_dir() {
             let walk = walkdir::WalkDir::new(input).follow_links(true).sort_by_file_name();
             for entry in walk {
                 match entry {
-                    Ok(e) if e.file_type().is_file() && is_chapter(e.path()) => files.push(e.into_path()),
+                    Ok(e) if e.file_type().is_file() && is_chapter(e.path()) => {
+                        let link = e.path_is_symlink();
+                        let Some(id) = e.metadata().ok().map(|m| (m.dev(), m.ino())) else {
+                            files.push(e.into_path());
+                            continue;
+                        };
+                        match seen.get(&id).copied() {
+                            Some((i, true)) if !link => {
+                                files[i] = e.into_path();
+                                seen.insert(id, (i, false));
+                            }
+                            Some(_) => {}
+                            None => {
+                                seen.insert(id, (files.len(), link));
+                                files.push(e.into_path());
+                            }
+                        }
+                    }
                     Ok(_) => {}
                     Err(e) => errors.push(ReadError::Io {
                         path: e.path().unwrap_or(input).display().to_string(),

@@ -49,6 +49,9 @@ pub struct Meta {
     /// The model stopped at the token limit (`finish_reason = "length"`).
     #[serde(default)]
     pub truncated: bool,
+    /// The provider's content filter stopped the answer (`finish_reason = "content_filter"`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub filtered: bool,
     /// 1-based.
     pub candidate: u32,
     pub candidates: u32,
@@ -227,6 +230,7 @@ mod tests {
             created: "2026-11-26T12:00:00Z".into(),
             finish_reason: Some("stop".into()),
             truncated: false,
+            filtered: false,
             candidate: 1,
             candidates: 2,
             warnings: vec![],

@@ -201,6 +201,9 @@ fn every_corpus_gap_merges_cleanly() {
             let mut rest = before.clone();
             rest.retain(|(a, _)| *a != meta.anchor);
             assert_eq!(gaps(&after), rest, "{}: other gaps changed", meta.question_id);
+            // The review stage's own whole-chapter check agrees: nothing else changed.
+            merge::verify(&chapter, &after, &[(meta.into(), body)])
+                .unwrap_or_else(|why| panic!("{}: refused: {why}", meta.question_id));
             edits.push(e);
             merged += 1;
         }
@@ -208,6 +211,8 @@ fn every_corpus_gap_merges_cleanly() {
             let out = merge::apply(&text, edits);
             let all = Chapter::parse(&out, &rules);
             assert_eq!(all.gaps().count(), 0, "{name}: gaps left after merging them all");
+            let accepted: Vec<_> = metas.iter().map(|m| (m.into(), body)).collect();
+            merge::verify(&chapter, &all, &accepted).unwrap_or_else(|why| panic!("{name}: refused: {why}"));
         }
     }
     assert_eq!(merged, 70, "every gap of the corpus");

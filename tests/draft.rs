@@ -387,3 +387,90 @@ fn span_hash_changes_with_the_question_not_with_the_rest() {
     assert_ne!(hash(&a, 3), hash(&c, 3), "the question itself changed");
     assert_ne!(hash(&a, 2), hash(&a, 3));
 }
+
+#[tokio::test]
+async fn honest_statuses_for_what_servers_really_send() {
+    // A 200 whose body is an error is final: one request.
+    let fake = common::start(|_, _| Reply::ErrorBody("You exceeded your current quota".into())).await;
+    let e = client(&fake.url, ProviderConfig::default(), false)
+        .complete(&messages(), 1, |_, _| panic!("no retry"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("exceeded your current quota"), "{e}");
+    assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 1);
+
+    // [DONE] without a finish reason is a cut stream: retried, never an answer.
+    let fake = common::start(|n, _| match n {
+        0 => Reply::DoneWithoutFinish,
+        _ => Reply::stream("完整"),
+    })
+    .await;
+    let mut errors = Vec::new();
+    let got = client(&fake.url, ProviderConfig::default(), true)
+        .complete(&messages(), 1, |e, _| errors.push(e.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(got.choices[0].content, "完整");
+    assert!(errors[0].contains("ended before the answer was complete"), "{errors:?}");
+
+    // A Retry-After beyond what aigcq waits fails at once, saying how long the server asked.
+    let fake = common::start(|_, _| Reply::Status {
+        status: 429,
+        body: r#"{"error":{"message":"rate limited"}}"#.into(),
+        headers: vec![("retry-after", "3600".into())],
+    })
+    .await;
+    let e = client(&fake.url, ProviderConfig::default(), true)
+        .complete(&messages(), 1, |_, _| panic!("no retry"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("wait 3600 s"), "{e}");
+    assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 1);
+
+    // Silence in the middle of a stream is a timeout, and says so.
+    let fake = common::start(|_, _| Reply::Hang).await;
+    let cfg = ProviderConfig {
+        timeout: Some(0.3),
+        max_retries: Some(0),
+        ..Default::default()
+    };
+    let e = client(&fake.url, cfg, true)
+        .complete(&messages(), 1, |_, _| {})
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("timed out") && e.to_string().contains("middle"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn filtered_answers_are_saved_with_a_warning() {
+    let fake = common::start(|_, _| Reply::Stream {
+        content: "答案被过滤器截断之前写下的部分内容，足够长。".into(),
+        finish: "content_filter",
+        n: 1,
+    })
+    .await;
+    let (summary, events, dir) = draft_chapter(&fake.url, &common::chapter_with_gaps(1), 1, 1).await;
+    assert_eq!(summary.drafted, 1, "{events:?}");
+    let d = Store::new(dir.path().to_path_buf()).pending().0.remove(0);
+    assert!(d.meta.filtered);
+    assert!(
+        d.meta.warnings.iter().any(|w| w.starts_with("filtered")),
+        "{:?}",
+        d.meta.warnings
+    );
+}
+
+#[tokio::test]
+async fn one_ten_megabyte_line_in_small_pieces_is_read_whole() {
+    let long = "长".repeat((10 << 20) / 3);
+    let reply = Reply::one_long_line(&long, 16 << 10);
+    let fake = common::start(move |_, _| reply.clone()).await;
+    let got = client(&fake.url, ProviderConfig::default(), true)
+        .complete(&messages(), 1, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(got.choices[0].content.len(), long.len());
+}

@@ -250,3 +250,101 @@ fn diff_of_question_7_of_the_bundled_chapter() {
         .unwrap();
     insta::assert_snapshot!(aigcq::review::diff::render(&text, &e, aigcq::review::diff::CONTEXT));
 }
+
+/// A piece of a hostile reply: what a confused or malicious model writes to break a chapter.
+fn hostile_fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("<!-- 没有结束的注释".to_owned()),
+        Just("<pre>\n未闭合".to_owned()),
+        Just("<details>\n<summary>折叠</summary>".to_owned()),
+        Just("<div align=\"center\">".to_owned()),
+        Just("<script>\nvar x = 1;".to_owned()),
+        Just("```\n未闭合的代码块".to_owned()),
+        Just("一行文字\n---".to_owned()),
+        Just("一行文字\n===".to_owned()),
+        Just("+++".to_owned()),
+        Just("---".to_owned()),
+        Just("<a id=\"2问题2是什么\"></a>".to_owned()),
+        Just("<span id=\"3问题3是什么\">锚点</span>".to_owned()),
+        (1usize..7, 1usize..9).prop_map(|(level, n)| format!("{} {n}、问题{n}是什么？", "#".repeat(level))),
+        (1usize..7).prop_map(|level| format!("{} 小节标题", "#".repeat(level))),
+        Just("<h2 id=\"x\">4、问题4是什么？</h2>".to_owned()),
+        Just("答\u{0}案\u{1b}[2J\u{9b}31m".to_owned()),
+        Just("前\r后".to_owned()),
+        Just("中间\u{feff}的 BOM".to_owned()),
+        "[甲乙丙丁]{16,30}。".prop_map(|s| s),
+    ]
+}
+
+/// What a question looks like to a reader: its anchor, kind and answer text.
+fn questions(c: &Chapter) -> Vec<(String, Option<GapKind>, String)> {
+    c.questions
+        .iter()
+        .map(|q| (c.heading(q).anchor().to_owned(), q.gap, c.answer(q).trim().to_owned()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Hostile replies, cleaned as `draft` cleans them or saved as they are (a hand-edited
+    /// draft), accepted through the review stage: the chapter is left as it was, or only the
+    /// target question changed and is answered; every other question keeps its kind and text.
+    #[test]
+    fn hostile_replies_never_change_another_question(
+        variants in proptest::collection::vec(answer_variant(), 2..8),
+        crlf: bool, pick in 0usize..8, clean: bool,
+        fragments in proptest::collection::vec(hostile_fragment(), 1..5),
+    ) {
+        let text = chapter_text(&variants, crlf, false, true);
+        let rules = rules();
+        let chapter = Chapter::parse(&text, &rules);
+        let gaps: Vec<usize> = chapter.gaps().map(|g| g.index).collect();
+        prop_assume!(!gaps.is_empty());
+        let index = gaps[pick % gaps.len()];
+        let meta = meta_for("ch.md", &text, index);
+        let raw = format!("这是一个足够长的答案开头，写得像真正的回答。\n\n{}\n", fragments.join("\n\n"));
+        let body = if clean {
+            let anchors = chapter.headings.iter().map(|h| h.anchor()).collect();
+            let target = aigcq::draft::postprocess::Target {
+                question: &meta.question, level: meta.level, crlf, anchors: &anchors,
+            };
+            match aigcq::draft::postprocess::clean(&raw, target, &rules) {
+                Ok(c) => c.text,
+                Err(_) => return Ok(()),
+            }
+        } else {
+            raw
+        };
+
+        let dir = tempfile::tempdir().unwrap();
+        let (content, drafts) = (dir.path().join("content"), dir.path().join("drafts"));
+        std::fs::create_dir_all(&content).unwrap();
+        std::fs::write(content.join("ch.md"), &text).unwrap();
+        let store = aigcq::store::Store::new(drafts.clone());
+        store.save(&meta, &body).unwrap();
+        let pending = store.pending().0;
+        let review = aigcq::review::Review {
+            content: &content, drafts: &drafts, rules: &rules, purge: false, waiting: &|_| {},
+        };
+        let decided = review.decide(&[&pending[0]], &[], &pending, false);
+        let out = std::fs::read_to_string(content.join("ch.md")).unwrap();
+        if decided.accepted.is_empty() {
+            prop_assert_eq!(&out, &text, "refused, and nothing written");
+            return Ok(());
+        }
+        let after = Chapter::parse(&out, &rules);
+        let (old, new) = (questions(&chapter), questions(&after));
+        prop_assert_eq!(old.len(), new.len(), "no question added or lost:\n{}", out);
+        for (i, (o, n)) in old.iter().zip(&new).enumerate() {
+            prop_assert_eq!(&o.0, &n.0, "same order");
+            if i + 1 == index {
+                prop_assert_eq!(n.1, None, "the target is answered");
+            } else {
+                prop_assert_eq!(o, n, "question {} unchanged:\n{}", i + 1, out);
+            }
+        }
+        let control = aigcq::review::merge::control_character(&out);
+        prop_assert!(control.is_none(), "a control character merged: {:?}", control);
+    }
+}

@@ -86,6 +86,7 @@ Examples:
   aigcq review 7
   aigcq review --list --json
   aigcq review --accept 第一章_主流AIGC图像生成编辑大模型高频考点/007-a17d65b9
+  aigcq review --undo                 take back the last accept or reject
   aigcq review --reject-all --purge")]
     Review(ReviewArgs),
     /// Show the effective provider settings and where each came from; the key only as present/absent.
@@ -204,7 +205,7 @@ pub struct ReviewArgs {
     #[arg(value_name = "QUERY")]
     pub queries: Vec<String>,
     /// List the pending drafts and exit.
-    #[arg(long, conflicts_with_all = ["accept", "reject", "accept_all", "reject_all"])]
+    #[arg(long, conflicts_with_all = ["accept", "reject", "accept_all", "reject_all", "undo"])]
     pub list: bool,
     /// With --list: print JSON.
     #[arg(long, requires = "list")]
@@ -227,6 +228,11 @@ pub struct ReviewArgs {
     /// Delete rejected drafts instead of keeping them under drafts/.rejected/.
     #[arg(long)]
     pub purge: bool,
+    /// Undo the last N decisions (default 1): an accept puts the replaced text back exactly
+    /// and its draft pending; a reject brings its draft back.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1",
+          conflicts_with_all = ["accept", "reject", "accept_all", "reject_all"])]
+    pub undo: Option<usize>,
 }
 
 #[derive(Debug, Args)]

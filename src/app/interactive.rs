@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use console::{Key, Term, style};
 
 use crate::app::output::review::Tally;
+use aigcq::review::diff::visible;
 use aigcq::review::merge::State;
 use aigcq::review::{self, Checked, Review};
 use aigcq::scan;
@@ -149,13 +150,19 @@ fn render(
     let mut out = format!(
         "{}\n{}\n{}",
         style(format!("── [{n}/{total}] {file} #{} ({}) ──", m.index, m.kind)).bold(),
-        m.question,
-        style(format!(
+        visible(&m.question),
+        style(visible(&format!(
             "{} · {} · candidate {k} of {of} · {}",
             m.model, m.created, c.draft.id
-        ))
+        )))
         .dim()
     );
+    if m.filtered {
+        out.push_str(&format!(
+            "\n{}",
+            style("! filtered: the provider's content filter stopped the answer").yellow()
+        ));
+    }
     if m.truncated {
         out.push_str(&format!(
             "\n{}",
@@ -173,7 +180,7 @@ fn render(
     }
     out.push_str("\n\n");
     if whole {
-        out.push_str(&c.draft.body);
+        out.push_str(&visible(&c.draft.body));
         return out;
     }
     let Some(path) = &c.file else { return out };

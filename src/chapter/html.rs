@@ -243,6 +243,77 @@ pub fn contains_image(html: &str) -> bool {
         .any(|w| w[0] == b'<' && w[1..].eq_ignore_ascii_case(b"img"))
 }
 
+/// A code fence opening or closing on `line`: its character and length, and whether the
+/// rest of the line is empty (a closing fence must be).
+fn fence(line: &str) -> Option<(char, usize, bool)> {
+    let t = line.trim_start_matches(' ');
+    if line.len() - t.len() > 3 {
+        return None;
+    }
+    let ch = match t.chars().next() {
+        Some(c @ ('`' | '~')) => c,
+        _ => return None,
+    };
+    let run = t.chars().take_while(|&c| c == ch).count();
+    (run >= 3).then(|| (ch, run, t[run..].trim().is_empty()))
+}
+
+/// Calls `outside` with each line of `md` that is not inside a fenced code block (fences
+/// included as code); returns the fence still open at the end, if any.
+fn walk_fences<'a>(md: &'a str, mut outside: impl FnMut(&'a str)) -> Option<(char, usize)> {
+    let mut open: Option<(char, usize)> = None;
+    for line in md.split_inclusive('\n') {
+        match (open, fence(line)) {
+            (None, Some((c, n, _))) => open = Some((c, n)),
+            (Some((c, n)), Some((c2, n2, true))) if c == c2 && n2 >= n => open = None,
+            (None, None) => outside(line),
+            _ => {}
+        }
+    }
+    open
+}
+
+/// The closing fence for a code block that runs to the end of `md`, if any.
+pub fn unclosed_fence(md: &str) -> Option<String> {
+    walk_fences(md, |_| {}).map(|(c, n)| c.to_string().repeat(n))
+}
+
+/// Markdown text with fenced code blocks and inline code spans blanked out, so that HTML
+/// written as code is not taken for HTML.
+pub fn outside_code(md: &str) -> String {
+    let mut out = String::with_capacity(md.len());
+    walk_fences(md, |line| out.push_str(&INLINE_CODE.replace_all(line, "")));
+    out
+}
+
+static INLINE_CODE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"`+[^`]*`+").expect("valid"));
+
+/// Block tags that swallow what follows when left open, in the order a text opens them more
+/// often than it closes them. `html` must be lowercase.
+pub fn unclosed_tags(html: &str) -> Vec<&'static str> {
+    const TAGS: [&str; 7] = ["pre", "script", "style", "textarea", "details", "div", "table"];
+    let mut open: Vec<(usize, &'static str)> = Vec::new();
+    for tag in TAGS {
+        let opens: Vec<usize> = html
+            .match_indices(&format!("<{tag}"))
+            .filter(|(i, m)| {
+                html[i + m.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c == '>' || c.is_whitespace())
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let closes = html.matches(&format!("</{tag}")).count();
+        if opens.len() > closes {
+            open.extend(opens[closes..].iter().map(|&i| (i, tag)));
+        }
+    }
+    open.sort_unstable();
+    open.into_iter().map(|(_, t)| t).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -528,16 +528,18 @@ impl<'a> Chapter<'a> {
                         TagEnd::Table if depth == 0 => self.tables.push(range.clone()),
                         _ => {}
                     }
-                    if depth == 0 {
-                        if let Some(mut b) = block.take() {
-                            if end == TagEnd::Paragraph && b.prose == 0 && b.links == 1 {
-                                if let Some(l) = self.links.last_mut().filter(|l| l.offset >= range.start) {
-                                    l.alone = true;
-                                }
-                            }
-                            b.range = range;
-                            self.blocks.push(b);
+                    if depth == 0
+                        && let Some(mut b) = block.take()
+                    {
+                        if end == TagEnd::Paragraph
+                            && b.prose == 0
+                            && b.links == 1
+                            && let Some(l) = self.links.last_mut().filter(|l| l.offset >= range.start)
+                        {
+                            l.alone = true;
                         }
+                        b.range = range;
+                        self.blocks.push(b);
                     }
                 }
                 Event::Text(t) | Event::Code(t) | Event::InlineMath(t) => {
@@ -568,15 +570,15 @@ impl<'a> Chapter<'a> {
                     }
                 }
                 Event::InlineHtml(t) => {
-                    if let Some(h) = heading.as_mut() {
-                        if let Some(id) = html::first_anchor(&t) {
-                            h.ids.push(id);
-                        }
+                    if let Some(h) = heading.as_mut()
+                        && let Some(id) = html::first_anchor(&t)
+                    {
+                        h.ids.push(id);
                     }
-                    if html::contains_image(&t) {
-                        if let Some(b) = block.as_mut() {
-                            b.images += 1;
-                        }
+                    if html::contains_image(&t)
+                        && let Some(b) = block.as_mut()
+                    {
+                        b.images += 1;
                     }
                 }
                 Event::Rule if depth == 0 => self.blocks.push(Block {

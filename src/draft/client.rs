@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::TokenParam;
 use crate::prompt::Messages;
-use crate::provider::Provider;
+use crate::provider::{ApiKey, Provider, display_url};
 use crate::store::Usage;
 
 /// One choice of a completion, assembled from the stream or read whole.
@@ -54,17 +54,50 @@ pub enum ApiError {
     InStream(String),
     #[error("invalid response: {0}")]
     Invalid(String),
+    /// A successful status whose body is an error (`insufficient_quota`, …): final.
+    #[error("the server answered with an error: {0}")]
+    Refused(String),
 }
 
 impl ApiError {
     /// Connection errors, timeouts, 408, 409, 429, 5xx, cut streams and errors inside a
-    /// stream are worth another attempt; other client errors are not.
+    /// stream are worth another attempt; other client errors are not, nor is a server that
+    /// asks to wait longer than [`MAX_RETRY_AFTER`].
     pub fn retryable(&self) -> bool {
         let status = |s: u16| matches!(s, 408 | 409 | 429) || s >= 500;
+        if self.retry_after().is_some_and(|d| d > MAX_RETRY_AFTER) {
+            return false;
+        }
         match self {
             ApiError::Status { status: s, .. } | ApiError::Html { status: s, .. } => status(*s),
             ApiError::Transport(_) | ApiError::EarlyEnd | ApiError::InStream(_) => true,
-            ApiError::Invalid(_) => false,
+            ApiError::Invalid(_) | ApiError::Refused(_) => false,
+        }
+    }
+
+    /// The same error with every text the server sent passed through `f`.
+    fn map_text(self, f: impl Fn(&str) -> String) -> ApiError {
+        match self {
+            ApiError::Status {
+                status,
+                message,
+                hint,
+                retry_after,
+            } => ApiError::Status {
+                status,
+                message: f(&message),
+                hint: hint.map(|h| f(&h)),
+                retry_after,
+            },
+            ApiError::Html { status, title } => ApiError::Html {
+                status,
+                title: title.map(|t| f(&t)),
+            },
+            ApiError::Transport(m) => ApiError::Transport(f(&m)),
+            ApiError::EarlyEnd => ApiError::EarlyEnd,
+            ApiError::InStream(m) => ApiError::InStream(f(&m)),
+            ApiError::Invalid(m) => ApiError::Invalid(f(&m)),
+            ApiError::Refused(m) => ApiError::Refused(f(&m)),
         }
     }
 
@@ -84,26 +117,29 @@ impl ApiError {
     }
 }
 
-/// The longest `Retry-After` honoured; a server asking for more is treated as asking for this.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+/// The longest `Retry-After` honoured; a server asking for more fails the question at once,
+/// saying how long it asked for.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 /// How long the server asks us to wait: `retry-after-ms` (OpenAI), or `Retry-After` in
 /// seconds or as an HTTP date.
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    // A year is more than any server means; it also keeps the float conversion in range.
+    let secs = |s: f64| (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s.min(3.2e7)));
     if let Some(ms) = get("retry-after-ms")
         .and_then(|v| v.parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v >= 0.0)
+        .and_then(|ms| secs(ms / 1000.0))
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0).min(MAX_RETRY_AFTER));
+        return Some(ms);
     }
     let v = get("retry-after")?;
-    if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs).min(MAX_RETRY_AFTER));
+    if let Ok(s) = v.parse::<f64>() {
+        return secs(s);
     }
     let at = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
     let wait = at.duration_since(jiff::Timestamp::now());
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
 
 #[derive(Deserialize)]
@@ -149,7 +185,10 @@ pub struct Client {
     url: String,
     model: String,
     key_env: String,
-    has_key: bool,
+    /// To redact the key from everything the server sends back.
+    key: Option<ApiKey>,
+    /// No data from the server for this long is a timeout.
+    timeout: Duration,
     temperature: Option<f64>,
     max_tokens: Option<u32>,
     token_param: TokenParam,
@@ -195,7 +234,8 @@ impl Client {
             url: format!("{}/chat/completions", p.base_url.value.trim_end_matches('/')),
             model: model.to_owned(),
             key_env: p.api_key_env.value.clone(),
-            has_key: p.api_key.is_some(),
+            key: p.api_key.clone(),
+            timeout: p.timeout.value,
             temperature: p.temperature.value,
             max_tokens: p.max_tokens.value,
             token_param: p.token_param.value,
@@ -254,17 +294,39 @@ impl Client {
             .with_factor(2.0)
             .with_jitter()
             .with_max_times(self.max_retries as usize);
-        (|| self.attempt(&body))
+        let mut got = (|| async { self.attempt(&body).await.map_err(|e| e.map_text(|t| self.redact(t))) })
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(ApiError::retryable)
             .adjust(|e, d| d.map(|d| e.retry_after().unwrap_or(d)))
             .notify(|e, d| on_retry(e, d))
-            .await
+            .await?;
+        for c in &mut got.choices {
+            if let std::borrow::Cow::Owned(clean) = self.redact_cow(&c.content) {
+                c.content = clean;
+            }
+        }
+        Ok(got)
+    }
+
+    fn redact_cow<'s>(&self, s: &'s str) -> std::borrow::Cow<'s, str> {
+        match &self.key {
+            Some(k) => k.redact(s),
+            None => s.into(),
+        }
+    }
+
+    fn redact(&self, s: &str) -> String {
+        self.redact_cow(s).into_owned()
     }
 
     async fn attempt(&self, body: &Value) -> Result<Completion, ApiError> {
-        tracing::debug!(url = %self.url, model = %self.model, stream = self.stream, authorization = if self.has_key { "Bearer [redacted]" } else { "none" }, "POST");
+        let authorization = if self.key.is_some() {
+            "Bearer [redacted]"
+        } else {
+            "none"
+        };
+        tracing::debug!(url = %display_url(&self.url), model = %self.model, stream = self.stream, authorization, "POST");
         tracing::trace!(body = %body, "request body");
         let resp = self.http.post(&self.url).json(body).send().await.map_err(transport)?;
         let status = resp.status();
@@ -277,6 +339,13 @@ impl Client {
             .to_ascii_lowercase();
         if !status.is_success() {
             let retry_after = parse_retry_after(resp.headers());
+            let too_long = retry_after.filter(|d| *d > MAX_RETRY_AFTER).map(|d| {
+                format!(
+                    "the server asks to wait {} s before trying again, longer than the {} s aigcq waits; try again later",
+                    d.as_secs(),
+                    MAX_RETRY_AFTER.as_secs()
+                )
+            });
             let text = resp.text().await.unwrap_or_default();
             if looks_like_html(&content_type, &text) {
                 return Err(ApiError::Html {
@@ -287,13 +356,13 @@ impl Client {
             let message = error_message(&text);
             return Err(ApiError::Status {
                 status: status.as_u16(),
-                hint: self.hint(status.as_u16(), &message),
+                hint: too_long.or_else(|| self.hint(status.as_u16(), &message)),
                 message,
                 retry_after,
             });
         }
         if content_type.contains("text/event-stream") {
-            return read_stream(resp).await;
+            return read_stream(resp, self.timeout).await;
         }
         let text = resp.text().await.map_err(transport)?;
         if looks_like_html(&content_type, &text) {
@@ -326,7 +395,7 @@ impl Client {
                     other.as_str()
                 ))
             }
-            401 if !self.has_key => Some(format!("no API key: set ${}", self.key_env)),
+            401 if self.key.is_none() => Some(format!("no API key: set ${}", self.key_env)),
             401 => Some(format!("the key in ${} was rejected", self.key_env)),
             403 => Some(format!(
                 "the key in ${} has no access to model {:?}",
@@ -334,7 +403,8 @@ impl Client {
             )),
             404 => Some(format!(
                 "unknown model {:?}, or a wrong base URL {} (it usually ends in /v1)",
-                self.model, self.url
+                self.model,
+                display_url(&self.url)
             )),
             _ => None,
         }
@@ -398,7 +468,7 @@ fn parse_whole(text: &str) -> Result<Completion, ApiError> {
     let body: WholeBody =
         serde_json::from_str(text).map_err(|e| ApiError::Invalid(format!("not a chat completion ({e})")))?;
     if let Some(e) = body.error {
-        return Err(ApiError::InStream(error_message(&json!({ "error": e }).to_string())));
+        return Err(ApiError::Refused(error_message(&json!({ "error": e }).to_string())));
     }
     let mut choices: Vec<Choice> = body
         .choices
@@ -487,15 +557,18 @@ impl Assembler {
         Ok(true)
     }
 
-    /// The completion, unless the stream was cut: complete means `[DONE]` arrived or every
-    /// choice has a finish reason.
+    /// The completion, unless the stream was cut: complete means every choice has a finish
+    /// reason; `[DONE]` alone is not enough (a proxy may add it to a cut stream).
     fn finish(self) -> Result<Completion, ApiError> {
-        let finished = !self.choices.is_empty() && self.choices.values().all(|c| c.finish_reason.is_some());
-        if !(self.done || finished) {
-            return Err(ApiError::EarlyEnd);
-        }
         if self.choices.is_empty() {
-            return Err(ApiError::Invalid("the stream has no choices".into()));
+            return Err(if self.done {
+                ApiError::Invalid("the stream has no choices".into())
+            } else {
+                ApiError::EarlyEnd
+            });
+        }
+        if !self.choices.values().all(|c| c.finish_reason.is_some()) {
+            return Err(ApiError::EarlyEnd);
         }
         Ok(Completion {
             choices: self.choices.into_values().collect(),
@@ -504,11 +577,15 @@ impl Assembler {
     }
 }
 
-async fn read_stream(resp: reqwest::Response) -> Result<Completion, ApiError> {
-    let mut events = resp.bytes_stream().eventsource();
+async fn read_stream(resp: reqwest::Response, timeout: Duration) -> Result<Completion, ApiError> {
+    let mut events = Box::pin(whole_lines(Box::pin(resp.bytes_stream()))).eventsource();
     let mut acc = Assembler::default();
     while let Some(event) = events.next().await {
         let event = event.map_err(|e| match e {
+            EventStreamError::Transport(t) if t.is_timeout() => ApiError::Transport(format!(
+                "timed out: the server sent nothing for {} s in the middle of the answer",
+                timeout.as_secs_f64()
+            )),
             EventStreamError::Transport(t) => {
                 tracing::debug!(error = %t, "stream broke");
                 ApiError::EarlyEnd
@@ -522,14 +599,45 @@ async fn read_stream(resp: reqwest::Response) -> Result<Completion, ApiError> {
     acc.finish()
 }
 
+/// The byte stream regrouped into pieces that end at a line end: the event parser re-reads
+/// its buffer on every piece, so a long line arriving in many small pieces would cost time
+/// quadratic in its length. Here each byte is looked at once.
+fn whole_lines<S, B, E>(inner: S) -> impl futures_util::Stream<Item = Result<Vec<u8>, E>>
+where
+    S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    futures_util::stream::unfold((inner, Vec::new(), false), |(mut inner, mut buf, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            match inner.next().await {
+                Some(Ok(chunk)) => match memchr::memrchr(b'\n', chunk.as_ref()) {
+                    Some(i) => {
+                        let chunk = chunk.as_ref();
+                        buf.extend_from_slice(&chunk[..=i]);
+                        let piece = std::mem::replace(&mut buf, chunk[i + 1..].to_vec());
+                        return Some((Ok(piece), (inner, buf, false)));
+                    }
+                    None => buf.extend_from_slice(chunk.as_ref()),
+                },
+                Some(Err(e)) => return Some((Err(e), (inner, buf, true))),
+                None if buf.is_empty() => return None,
+                None => return Some((Ok(std::mem::take(&mut buf)), (inner, buf, true))),
+            }
+        }
+    })
+}
+
 /// A whole body in SSE format (a server that streamed although the client did not listen).
 fn parse_sse_text(text: &str) -> Result<Completion, ApiError> {
     let mut acc = Assembler::default();
     for line in text.lines() {
-        if let Some(data) = line.strip_prefix("data:") {
-            if !acc.feed(data)? {
-                break;
-            }
+        if let Some(data) = line.strip_prefix("data:")
+            && !acc.feed(data)?
+        {
+            break;
         }
     }
     acc.finish()
@@ -595,8 +703,16 @@ mod tests {
             wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
             "{wait:?}"
         );
+        // A wait beyond what aigcq honours is kept as asked, and fails at once.
         d.insert("retry-after", HeaderValue::from_static("99999"));
-        assert_eq!(parse_retry_after(&d), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after(&d), Some(Duration::from_secs(99999)));
+        let long = ApiError::Status {
+            status: 429,
+            message: String::new(),
+            hint: None,
+            retry_after: parse_retry_after(&d),
+        };
+        assert!(!long.retryable());
     }
 
     #[test]

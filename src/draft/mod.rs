@@ -185,6 +185,7 @@ impl Drafter<'_> {
             question: job.gap.text,
             level: prompt::answer_level(chapter, &job.gap),
             crlf: chapter.newline() == "\r\n",
+            anchors: &job.facts.anchors,
         };
         let span_hash = identity::span_hash(chapter, &job.gap);
         let created = store::now();
@@ -204,6 +205,11 @@ impl Drafter<'_> {
                 }
             };
             let truncated = choice.finish_reason.as_deref() == Some("length");
+            let filtered = choice.finish_reason.as_deref() == Some("content_filter");
+            let mut warnings = cleaned.warnings;
+            if filtered {
+                warnings.push("filtered: the provider's content filter stopped the answer".into());
+            }
             let meta = Meta {
                 chapter: job.facts.name.to_owned(),
                 question_id: id.to_owned(),
@@ -221,9 +227,10 @@ impl Drafter<'_> {
                 created: created.clone(),
                 finish_reason: choice.finish_reason.clone(),
                 truncated,
+                filtered,
                 candidate: k as u32 + 1,
                 candidates: total,
-                warnings: cleaned.warnings,
+                warnings,
                 // Usage is per request; with several candidates it is recorded on the first.
                 usage: (k == 0).then_some(completion.usage).flatten(),
             };

@@ -1,11 +1,12 @@
 //! Turning a model's reply into an answer body that can be merged under its question: pure
 //! text in, text out.
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::chapter::{Chapter, HeadingStyle, Rules, near_key};
+use crate::chapter::{Chapter, HeadingStyle, Rules, html, near_key};
 
 /// A cleaned answer and what had to be repaired.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub struct Target<'a> {
     pub level: u8,
     /// The chapter's line ending is CRLF.
     pub crlf: bool,
+    /// The anchors the chapter defines: the answer must not define them again.
+    pub anchors: &'a HashSet<&'a str>,
 }
 
 static THINK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s)<think>.*?</think>").expect("valid"));
@@ -45,17 +48,28 @@ static NUMBERING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:问题|题目|Q|Question)?\s*[:：]?\s*(?:\d+(?:\.\d+)*\s*[.、．):：]?)?\s*").expect("valid")
 });
 
-/// Cleans a reply: drops `<think>` blocks, a wrapping ```` ```markdown ```` fence, a repeated
-/// question heading and surrounding blank lines; closes an unclosed code fence; demotes
-/// headings below the question's level; checks that no heading would become a question; ends
-/// with one line ending, in the chapter's style.
+/// Cleans a reply: removes control characters; drops `<think>` blocks, a wrapping
+/// ```` ```markdown ```` fence, a repeated question heading and surrounding blank lines;
+/// closes an unclosed code fence, HTML comment or block tag; drops anchors the chapter has
+/// already; demotes headings below the question's level; checks that no heading would become
+/// a question; ends with one line ending, in the chapter's style.
 pub fn clean(raw: &str, target: Target, rules: &Rules) -> Result<Cleaned, CleanError> {
     let mut warnings = Vec::new();
-    let text = raw.replace("\r\n", "\n");
+    let (text, removed) = strip_controls(raw);
+    if removed > 0 {
+        warnings.push(format!("removed {removed} control character(s)"));
+    }
     let text = THINK.replace_all(&text, "");
     // An unclosed <think> at the start means the reply was all reasoning.
     if text.trim_start().starts_with("<think>") {
         return Err(CleanError::Empty);
+    }
+    let (text, dropped) = drop_taken_anchors(&text, target.anchors);
+    if !dropped.is_empty() {
+        warnings.push(format!(
+            "dropped anchors the chapter already has: {}",
+            dropped.join(", ")
+        ));
     }
     let mut lines: Vec<&str> = text.lines().collect();
     trim_blank(&mut lines);
@@ -67,11 +81,12 @@ pub fn clean(raw: &str, target: Target, rules: &Rules) -> Result<Cleaned, CleanE
         return Err(CleanError::Empty);
     }
     let mut body = lines.join("\n");
-    if let Some(fence) = unclosed_fence(&body) {
+    if let Some(fence) = html::unclosed_fence(&body) {
         body.push('\n');
         body.push_str(&fence);
         warnings.push("closed a code fence the reply left open".into());
     }
+    warnings.extend(close_html(&mut body));
     let (body, shifted) = demote(&body, target.level, rules);
     if shifted > 0 {
         warnings.push(format!("demoted headings by {shifted} level(s)"));
@@ -86,6 +101,65 @@ pub fn clean(raw: &str, target: Target, rules: &Rules) -> Result<Cleaned, CleanE
         text = text.replace('\n', "\r\n");
     }
     Ok(Cleaned { text, warnings })
+}
+
+/// LF line endings, without NUL, the other C0 and C1 control characters (tab kept), DEL and
+/// byte-order marks: they would make the chapter unreadable or hide text on a terminal. A
+/// lone carriage return becomes a line ending. Returns the count removed.
+fn strip_controls(raw: &str) -> (String, usize) {
+    let text = raw.replace("\r\n", "\n").replace('\r', "\n");
+    let before = text.chars().count();
+    let kept: String = text
+        .chars()
+        .filter(|&c| c == '\n' || c == '\t' || !(c.is_control() || c == '\u{feff}'))
+        .collect();
+    let removed = before - kept.chars().count();
+    (kept, removed)
+}
+
+/// Closes an HTML comment and block tags (`<pre>`, `<details>`, `<div>`, …) the reply
+/// opened and never closed: left open they would swallow the questions after the answer.
+fn close_html(body: &mut String) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let text = html::outside_code(body).to_ascii_lowercase();
+    if text.rfind("<!--").is_some_and(|open| !text[open..].contains("-->")) {
+        body.push_str("\n-->");
+        warnings.push("closed an HTML comment the reply left open".into());
+    }
+    let open = html::unclosed_tags(&html::outside_code(body).to_ascii_lowercase());
+    for tag in open.iter().rev() {
+        body.push_str(&format!("\n</{tag}>"));
+    }
+    if !open.is_empty() {
+        let tags: Vec<String> = open.iter().map(|t| format!("<{t}>")).collect();
+        warnings.push(format!("closed {} the reply left open", tags.join(", ")));
+    }
+    warnings
+}
+
+static ANCHOR_TAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)<a\s+(?:id|name)\s*=\s*["']([^"']+)["']\s*/?>(?:\s*</a>)?|\s(?:id|name)\s*=\s*["']([^"']+)["']|\s*\{#([^}\s]+)\}"#)
+        .expect("valid")
+});
+
+/// Removes the anchors (`<a id>`, `id=` attributes, `{#id}`) that the chapter defines
+/// already: a second definition would take a table-of-contents link away from its question.
+fn drop_taken_anchors(body: &str, taken: &HashSet<&str>) -> (String, Vec<String>) {
+    let mut dropped = Vec::new();
+    let out = ANCHOR_TAG.replace_all(body, |c: &regex::Captures| {
+        let id = c
+            .get(1)
+            .or_else(|| c.get(2))
+            .or_else(|| c.get(3))
+            .map_or("", |m| m.as_str());
+        if taken.contains(id) {
+            dropped.push(id.to_owned());
+            String::new()
+        } else {
+            c[0].to_owned()
+        }
+    });
+    (out.into_owned(), dropped)
 }
 
 fn trim_blank(lines: &mut Vec<&str>) {
@@ -147,31 +221,6 @@ fn drop_repeated_question(lines: &mut Vec<&str>, question: &str) {
         let n = if setext && !ATX.is_match(first) { 2 } else { 1 };
         lines.drain(..n);
     }
-}
-
-/// The closing fence for a code block that runs to the end of `body`, if any.
-fn unclosed_fence(body: &str) -> Option<String> {
-    let mut open: Option<(char, usize)> = None;
-    for line in body.lines() {
-        let t = line.trim_start_matches(' ');
-        if line.len() - t.len() > 3 {
-            continue;
-        }
-        let ch = match t.chars().next() {
-            Some(c @ ('`' | '~')) => c,
-            _ => continue,
-        };
-        let run = t.chars().take_while(|&c| c == ch).count();
-        if run < 3 {
-            continue;
-        }
-        match open {
-            None => open = Some((ch, run)),
-            Some((c, n)) if c == ch && run >= n && t[run..].trim().is_empty() => open = None,
-            Some(_) => {}
-        }
-    }
-    open.map(|(c, n)| c.to_string().repeat(n))
 }
 
 /// Shifts every heading down so that the shallowest sits one level below `level` (at most
@@ -242,12 +291,47 @@ mod tests {
     }
 
     fn run(raw: &str, level: u8, crlf: bool) -> Result<Cleaned, CleanError> {
+        let anchors = HashSet::from(["7-dit", "8-vae"]);
         let t = Target {
             question: "7、介绍一下 DiT 的结构",
             level,
             crlf,
+            anchors: &anchors,
         };
         clean(raw, t, &rules())
+    }
+
+    #[test]
+    fn removes_control_characters_and_lone_carriage_returns() {
+        let c = run("答\u{0}案\u{1b}[8m藏\u{9b}行\u{7f}\u{feff}\r二行\r\n", 2, false).unwrap();
+        assert_eq!(c.text, "答案[8m藏行\n二行\n");
+        assert_eq!(c.warnings, ["removed 5 control character(s)"]);
+    }
+
+    #[test]
+    fn closes_html_the_reply_left_open_but_not_html_in_code() {
+        let c = run("正文\n\n<details>\n<pre>\n代码\n<!-- 注释\n", 2, false).unwrap();
+        assert_eq!(
+            c.text,
+            "正文\n\n<details>\n<pre>\n代码\n<!-- 注释\n-->\n</pre>\n</details>\n"
+        );
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        let code = "例子：\n\n```html\n<pre>\n<!--\n```\n\n行内 `<div>` 也不算。\n";
+        let c = run(code, 2, false).unwrap();
+        assert_eq!(c.text, code);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn drops_anchors_the_chapter_has_already() {
+        let c = run(
+            "<a id=\"8-vae\"></a>\n正文 <span id=\"7-dit\">x</span> <a id=\"new\"></a>\n",
+            2,
+            false,
+        )
+        .unwrap();
+        assert_eq!(c.text, "正文 <span>x</span> <a id=\"new\"></a>\n");
+        assert_eq!(c.warnings, ["dropped anchors the chapter already has: 8-vae, 7-dit"]);
     }
 
     #[test]

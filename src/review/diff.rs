@@ -12,6 +12,24 @@ use super::merge::Edit;
 /// Lines of unchanged context shown around a change.
 pub const CONTEXT: usize = 3;
 
+/// `s` safe to write to a terminal: control characters other than tab and line feed shown as
+/// their Unicode pictures (`␛`, `␀`, `␍`), C1 controls and DEL as `�`, so that no text from a
+/// draft can move the cursor, hide lines or change the terminal.
+pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\t' && c != '\n';
+    if !s.chars().any(bad) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| match c {
+            c if !bad(c) => c,
+            '\0'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
+            _ => '\u{fffd}',
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// Byte offset of the start of the line `n` lines before the one holding `at`.
 fn back_lines(text: &str, at: usize, n: usize) -> usize {
     let mut start = text[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -93,7 +111,7 @@ pub fn render(old: &str, edit: &Edit, context: usize) -> String {
                     line_style.apply_to(sign)
                 );
                 for (emphasised, value) in change.iter_strings_lossy() {
-                    let value = value.trim_end_matches(['\n', '\r']);
+                    let value = visible(value.trim_end_matches(['\n', '\r']));
                     let s = if emphasised {
                         emphasis.apply_to(value)
                     } else {

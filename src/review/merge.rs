@@ -1,8 +1,11 @@
 //! The merge engine: where a draft's answer goes in a chapter, and the text after merging.
 //! Pure: text in, edits out. Every byte outside an edit's range stays as it was.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use crate::chapter::{Chapter, GapKind, HeadingStyle, Question, Resolution, Rules, near_key, slug};
 use crate::identity::{self, QuestionRef};
@@ -56,6 +59,9 @@ pub enum MergeError {
     AlreadyMerged,
     #[error("{}", .0.reason())]
     Stale(Stale),
+    /// A byte that would make the chapter unreadable or hide text on a terminal.
+    #[error("the answer holds a control character ({0}); remove it and accept again")]
+    ControlCharacter(String),
 }
 
 /// The question a draft belongs to.
@@ -103,10 +109,10 @@ impl<'c> Merger<'c> {
         if let Some(&q) = self.by_anchor.get(meta.anchor) {
             return Some(Place::Question(q));
         }
-        if meta.kind == GapKind::Missing {
-            if let Some(&i) = self.missing.get(meta.anchor) {
-                return Some(Place::Missing(i));
-            }
+        if meta.kind == GapKind::Missing
+            && let Some(&i) = self.missing.get(meta.anchor)
+        {
+            return Some(Place::Missing(i));
         }
         self.by_text.get(&near_key(meta.text)).map(|&q| Place::Question(q))
     }
@@ -157,6 +163,9 @@ impl<'c> Merger<'c> {
         let body = normalize(body, nl);
         if body.trim().is_empty() {
             return Err(MergeError::EmptyAnswer);
+        }
+        if let Some(what) = control_character(&body) {
+            return Err(MergeError::ControlCharacter(what));
         }
         let place = self.locate(&meta).ok_or(MergeError::Stale(Stale::Gone))?;
         match self.state_at(place, &meta, &body) {
@@ -287,16 +296,194 @@ fn missing_edit(chapter: &Chapter, entry: usize, meta: &QuestionRef, body: &str,
 
 /// Applies edits that do not overlap, in one pass over the text: every range means the
 /// original text, as if each edit were made on the file as the previous ones left it.
-pub fn apply(text: &str, mut edits: Vec<Edit>) -> String {
-    edits.sort_by_key(|e| (e.range.start, e.range.end, e.order));
+pub fn apply(text: &str, edits: Vec<Edit>) -> String {
+    apply_at(text, &edits).0
+}
+
+/// [`apply`], also saying where each edit's text starts in the result (in the order of
+/// `edits`).
+pub fn apply_at(text: &str, edits: &[Edit]) -> (String, Vec<usize>) {
+    let mut order: Vec<usize> = (0..edits.len()).collect();
+    order.sort_by_key(|&i| (edits[i].range.start, edits[i].range.end, edits[i].order));
     let grow: usize = edits.iter().map(|e| e.text.len()).sum();
     let mut out = String::with_capacity(text.len() + grow);
+    let mut offsets = vec![0; edits.len()];
     let mut at = 0;
-    for e in &edits {
+    for i in order {
+        let e = &edits[i];
         out.push_str(&text[at..e.range.start]);
+        offsets[i] = out.len();
         out.push_str(&e.text);
         at = e.range.end;
     }
     out.push_str(&text[at..]);
-    out
+    (out, offsets)
+}
+
+/// The first byte of `s` that must not go into a chapter: NUL and the other C0 and C1
+/// control characters but tab and line endings, DEL, a carriage return that ends no line, a
+/// byte-order mark. Described, never quoted: quoting it would write it to the terminal.
+pub fn control_character(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    s.char_indices()
+        .find(|&(i, c)| match c {
+            '\t' | '\n' => false,
+            '\r' => bytes.get(i + 1) != Some(&b'\n'),
+            '\u{feff}' => true,
+            c => c.is_control(),
+        })
+        .map(|(i, c)| format!("U+{:04X} at byte {i}", c as u32))
+}
+
+/// A question of a chapter as [`verify`] compares it.
+struct Seen<'c> {
+    anchor: &'c str,
+    text: &'c str,
+    index: usize,
+    gap: Option<GapKind>,
+    answer: &'c str,
+}
+
+fn seen<'c>(c: &'c Chapter) -> Vec<Seen<'c>> {
+    c.questions
+        .iter()
+        .map(|q| Seen {
+            anchor: c.heading(q).anchor(),
+            text: &c.heading(q).text,
+            index: q.index,
+            gap: q.gap,
+            answer: c.answer(q).trim(),
+        })
+        .collect()
+}
+
+/// `8`, `8–12`, `8, 10`.
+fn numbers(mut n: Vec<usize>) -> String {
+    n.sort_unstable();
+    match (n.first(), n.last()) {
+        (Some(a), Some(b)) if n.len() > 2 && b - a + 1 == n.len() => format!("{a}–{b}"),
+        _ => n.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+    }
+}
+
+static ID_ATTR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?i)\b(?:id|name)\s*=\s*["']([^"']+)["']|\{#([^}\s]+)\}"#).expect("valid"));
+
+/// The anchors an answer defines itself (`<a id>`, `id=`, `{#id}`).
+pub fn defined_anchors(body: &str) -> impl Iterator<Item = &str> {
+    ID_ATTR
+        .captures_iter(body)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)).map(|m| m.as_str()))
+}
+
+/// What an answer opens and never closes (a code block, or outside code an HTML comment or
+/// block tag): the reason a merge swallowed what follows it.
+pub fn unclosed_html(body: &str) -> Option<String> {
+    if crate::chapter::html::unclosed_fence(body).is_some() {
+        return Some("a code block".into());
+    }
+    let text = crate::chapter::html::outside_code(body).to_ascii_lowercase();
+    if text.rfind("<!--").is_some_and(|open| !text[open..].contains("-->")) {
+        return Some("an HTML comment".into());
+    }
+    crate::chapter::html::unclosed_tags(&text)
+        .first()
+        .map(|t| format!("<{t}>"))
+}
+
+/// Checks a merged chapter against the chapter before: the same questions in the same order,
+/// every question but the accepted ones with the same kind and answer, no new question but
+/// the accepted missing entries, every table-of-contents link reaching the same question, and
+/// no anchor defined a second time. `accepted` holds each merged draft's question and body.
+/// The error says what the merge would break, and why when it can tell.
+pub fn verify(before: &Chapter, after: &Chapter, accepted: &[(QuestionRef, &str)]) -> Result<(), String> {
+    let targets: HashSet<&str> = accepted.iter().map(|(m, _)| m.anchor).collect();
+    let why = || {
+        accepted
+            .iter()
+            .find_map(|(_, body)| unclosed_html(body))
+            .map(|what| format!("the answer opens {what} that is never closed; "))
+            .unwrap_or_default()
+    };
+    let old = seen(before);
+    let new = seen(after);
+    let new_by_anchor: HashMap<&str, &Seen> = new.iter().map(|q| (q.anchor, q)).collect();
+    let gone: Vec<usize> = old
+        .iter()
+        .filter(|q| !new_by_anchor.contains_key(q.anchor))
+        .map(|q| q.index)
+        .collect();
+    if !gone.is_empty() {
+        return Err(format!("{}it would swallow question(s) {}", why(), numbers(gone)));
+    }
+    let old_anchors: HashSet<&str> = old.iter().map(|q| q.anchor).collect();
+    if let Some(q) = new
+        .iter()
+        .find(|q| !old_anchors.contains(q.anchor) && !targets.contains(q.anchor))
+    {
+        return Err(format!("{}it would add a question ({:?})", why(), q.text));
+    }
+    let order: Vec<&str> = new
+        .iter()
+        .map(|q| q.anchor)
+        .filter(|a| old_anchors.contains(a))
+        .collect();
+    if order.iter().zip(&old).any(|(a, q)| *a != q.anchor) {
+        return Err(format!("{}it would change the order of the questions", why()));
+    }
+    let changed: Vec<usize> = old
+        .iter()
+        .filter(|q| !targets.contains(q.anchor))
+        .filter(|q| {
+            new_by_anchor
+                .get(q.anchor)
+                .is_some_and(|n| n.gap != q.gap || n.answer != q.answer)
+        })
+        .map(|q| q.index)
+        .collect();
+    if !changed.is_empty() {
+        return Err(format!(
+            "{}it would change the answer of question(s) {}",
+            why(),
+            numbers(changed)
+        ));
+    }
+    let reach = |c: &Chapter, i: usize| c.toc[i].heading.map(|h| c.headings[h].anchor().to_owned());
+    let after_toc: HashMap<&str, usize> = after
+        .toc
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.anchor.as_str(), i))
+        .collect();
+    for (i, t) in before.toc.iter().enumerate() {
+        let Some(was) = reach(before, i) else { continue };
+        if after_toc.get(t.anchor.as_str()).and_then(|&j| reach(after, j)) != Some(was) {
+            return Err(format!(
+                "the table-of-contents link {:?} would no longer reach its question",
+                t.target
+            ));
+        }
+    }
+    let mut defined: HashMap<&str, usize> = HashMap::new();
+    for h in &before.headings {
+        *defined.entry(h.anchor()).or_default() += 1;
+    }
+    for (_, body) in accepted {
+        if let Some(id) = defined_anchors(body).find(|id| defined.contains_key(id)) {
+            return Err(format!(
+                "the answer defines the anchor `{id}`, which the chapter already has"
+            ));
+        }
+    }
+    let mut now: HashMap<&str, usize> = HashMap::new();
+    for h in &after.headings {
+        *now.entry(h.anchor()).or_default() += 1;
+    }
+    if let Some((a, _)) = now
+        .iter()
+        .find(|(a, n)| **n > 1 && **n > defined.get(*a).copied().unwrap_or(0))
+    {
+        return Err(format!("the anchor `{a}` would be defined a second time"));
+    }
+    Ok(())
 }

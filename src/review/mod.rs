@@ -1,60 +1,63 @@
 //! Stage 3, `aigcq review`: check pending drafts against their chapters, merge the accepted
-//! ones (each chapter written once, atomically), keep rejected ones aside, and log every
-//! decision in `drafts/ledger.jsonl`.
+//! ones (each chapter written once, atomically), keep rejected ones aside, log every decision
+//! in the [`ledger`], and [`undo`] the latest decisions.
 //!
-//! Order of work per chapter, so that a crash at any moment leaves every draft either pending
-//! or merged and in the ledger: write the chapter, append to the ledger, then remove the
+//! One writer per chapter: every change to a chapter and to its drafts happens under that
+//! chapter's lock (`drafts/.locks/`), from reading the chapter to renaming the new one; a
+//! second process waits. Order of work per chapter, so that a crash at any moment leaves
+//! every draft either pending or merged and in the ledger: keep a copy of what the merge
+//! replaces (`drafts/.replaced/`), write the chapter, append to the ledger, then remove the
 //! drafts. A draft whose answer is already in its chapter (a run stopped after the write) is
-//! recognised as merged and cleaned up.
+//! recognised as merged and cleaned up, and logged only if the ledger does not have it yet.
 
 pub mod diff;
+pub mod ledger;
 pub mod merge;
+pub mod undo;
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::atomic;
 use crate::chapter::{Chapter, Rules};
-use crate::identity;
+use crate::identity::{self, QuestionRef};
 use crate::scan;
 use crate::store::{self, Draft};
+use ledger::{Decision, Entry};
 use merge::{Edit, MergeError, Merger, State};
 
-/// The ledger's file name in the drafts folder.
-pub const LEDGER: &str = "ledger.jsonl";
 /// Where rejected drafts are kept, in the drafts folder.
 pub const REJECTED: &str = ".rejected";
+/// Where the text an accept replaced is kept, in the drafts folder.
+pub const REPLACED: &str = ".replaced";
+/// The chapters' lock files, in the drafts folder.
+pub const LOCKS: &str = ".locks";
 
-/// What the author decided about a draft.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Decision {
-    Accepted,
-    Rejected,
+/// How many times a merge is made again when the chapter changed under it (another program
+/// wrote it) before giving up.
+const ATTEMPTS: usize = 5;
+
+/// What one chapter write replaced, kept so that undo can put it back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Replaced {
+    pub chapter: String,
+    pub edits: Vec<Replacement>,
 }
 
-/// One line of the ledger.
-#[derive(Debug, Serialize)]
-pub struct Entry<'a> {
-    pub time: String,
-    pub chapter: &'a str,
-    pub question_id: &'a str,
-    pub draft: &'a str,
-    pub decision: Decision,
-    pub model: &'a str,
-    pub template_hash: &'a str,
-    /// Hash of the answer as merged (or as rejected).
-    pub answer_hash: String,
-    /// The answer was found already in the chapter (an earlier run stopped after writing it).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub recovered: bool,
-    /// Rejected because another candidate of the same question was accepted.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub sibling: bool,
+/// One accepted draft's edit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Replacement {
+    pub draft: String,
+    /// Where `after` starts in the chapter as written.
+    pub offset: usize,
+    /// The chapter's bytes before, and after, at that place.
+    pub before: String,
+    pub after: String,
+    /// The draft file, to put back pending.
+    pub draft_text: String,
 }
 
 /// A draft and how it stands against its chapter now.
@@ -76,7 +79,7 @@ pub struct Decided {
     pub recovered: Vec<String>,
     pub files_changed: Vec<PathBuf>,
     /// (draft id, error): those drafts stay pending.
-    pub errors: Vec<(String, anyhow::Error)>,
+    pub errors: Failures,
 }
 
 /// A pending draft as `review --list` shows it.
@@ -95,6 +98,7 @@ pub struct Row<'a> {
     pub candidate: u32,
     pub candidates: u32,
     pub truncated: bool,
+    pub filtered: bool,
     pub stale: bool,
     /// Why it is stale, or why its chapter cannot be used.
     pub problem: Option<String>,
@@ -127,6 +131,7 @@ impl Checked {
             candidate: m.candidate,
             candidates: m.candidates,
             truncated: m.truncated,
+            filtered: m.filtered,
             stale,
             problem,
             merged: matches!(self.state, Ok(State::Merged)),
@@ -141,6 +146,8 @@ pub struct Review<'a> {
     pub rules: &'a Rules,
     /// Delete rejected drafts instead of keeping them under `.rejected/`.
     pub purge: bool,
+    /// Told, with the chapter's name, when another process has held its lock for a second.
+    pub waiting: &'a dyn Fn(&str),
 }
 
 impl Review<'_> {
@@ -166,6 +173,15 @@ impl Review<'_> {
             );
         }
         Ok(path)
+    }
+
+    /// Takes the lock of the chapter at `path`, by the file it really is, so that a chapter
+    /// reached through a symbolic link and by its own name share one lock.
+    fn lock(&self, chapter: &str, path: &Path) -> Result<atomic::Lock> {
+        let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let key = identity::short_hash(&[real.as_os_str().as_encoded_bytes()], 16);
+        let file = self.drafts.join(LOCKS).join(format!("{key}.lock"));
+        atomic::lock(&file, || (self.waiting)(chapter)).with_context(|| format!("cannot lock {}", file.display()))
     }
 
     /// Checks every draft; each chapter is read and parsed once. The result is grouped by
@@ -208,7 +224,8 @@ impl Review<'_> {
     }
 
     /// Accepts `accept` and rejects `reject`. Accepting a draft rejects the other pending
-    /// candidates of its question (taken from `pending`). `force` accepts stale drafts.
+    /// candidates of its question (taken from `pending`). `force` accepts stale drafts; what
+    /// they replace is kept for undo like everything an accept replaces.
     pub fn decide(&self, accept: &[&Draft], reject: &[&Draft], pending: &[Draft], force: bool) -> Decided {
         let mut outcome = Decided::default();
         let mut by_chapter: BTreeMap<&str, Vec<&Draft>> = BTreeMap::new();
@@ -221,7 +238,7 @@ impl Review<'_> {
                 Ok(done) => {
                     rejected_ids.extend(done.rejected.iter().map(|d| d.id.as_str()));
                     outcome.accepted.extend(done.accepted.iter().map(|d| d.id.clone()));
-                    outcome.recovered.extend(done.recovered);
+                    outcome.recovered.extend(done.recovered.iter().map(|d| d.id.clone()));
                     outcome.rejected.extend(done.rejected.iter().map(|d| d.id.clone()));
                     outcome.files_changed.extend(done.file);
                     outcome.errors.extend(done.errors);
@@ -229,22 +246,48 @@ impl Review<'_> {
                 Err(e) => fail_all(&mut outcome.errors, &drafts, &e),
             }
         }
-        let plain: Vec<&Draft> = reject
-            .iter()
-            .copied()
-            .filter(|d| !rejected_ids.contains(d.id.as_str()))
-            .collect();
-        if !plain.is_empty() {
-            let entries: Vec<Entry> = plain
-                .iter()
-                .map(|d| entry(d, Decision::Rejected, false, false))
-                .collect();
-            match self.log(&entries).and_then(|()| self.set_aside(&plain)) {
-                Ok(()) => outcome.rejected.extend(plain.iter().map(|d| d.id.clone())),
-                Err(e) => fail_all(&mut outcome.errors, &plain, &e),
+        let mut plain: BTreeMap<&str, Vec<&Draft>> = BTreeMap::new();
+        for d in reject.iter().filter(|d| !rejected_ids.contains(d.id.as_str())) {
+            plain.entry(d.meta.chapter.as_str()).or_default().push(d);
+        }
+        for (chapter, drafts) in plain {
+            match self.reject_in_chapter(chapter, &drafts) {
+                Ok((done, errors)) => {
+                    outcome.rejected.extend(done.iter().map(|d| d.id.clone()));
+                    outcome.errors.extend(errors);
+                }
+                Err(e) => fail_all(&mut outcome.errors, &drafts, &e),
             }
         }
         outcome
+    }
+
+    /// Drafts still pending on disk; another review may have decided the others while this
+    /// one waited for the lock.
+    fn still_pending<'d>(drafts: &[&'d Draft], errors: &mut Failures) -> Vec<&'d Draft> {
+        let mut left = Vec::with_capacity(drafts.len());
+        for &d in drafts {
+            if d.path.exists() {
+                left.push(d);
+            } else {
+                errors.push((
+                    d.id.clone(),
+                    anyhow!("no longer pending: another review decided it (see the ledger)"),
+                ));
+            }
+        }
+        left
+    }
+
+    fn reject_in_chapter<'d>(&self, chapter: &str, drafts: &[&'d Draft]) -> Result<(Vec<&'d Draft>, Failures)> {
+        let path = self.content.join(chapter);
+        let _lock = self.lock(chapter, &path)?;
+        let mut errors = Vec::new();
+        let drafts = Self::still_pending(drafts, &mut errors);
+        let entries: Vec<Entry> = drafts.iter().map(|d| entry(d, Decision::Rejected)).collect();
+        ledger::append(self.drafts, &entries)?;
+        self.set_aside(&drafts)?;
+        Ok((drafts, errors))
     }
 
     fn accept_in_chapter<'d>(
@@ -255,15 +298,107 @@ impl Review<'_> {
         force: bool,
     ) -> Result<ChapterDone<'d>> {
         let path = self.chapter_path(chapter)?;
-        let text = scan::read_chapter(&path)?;
-        let parsed = Chapter::parse(&text, self.rules);
-        let merger = Merger::new(&parsed);
+        let _lock = self.lock(chapter, &path)?;
         let mut done = ChapterDone::default();
+        let drafts = Self::still_pending(drafts, &mut done.errors);
+        let mut attempts = 0;
+        let mut plan = loop {
+            let text = scan::read_chapter(&path)?;
+            let plan = self.plan(text, &drafts, force);
+            // Compare before the rename: a program other than aigcq (an editor) may have
+            // written the chapter since it was read; then merge again on what it wrote.
+            if plan.edits.is_empty() || std::fs::read(&path)? == plan.text.as_bytes() {
+                break plan;
+            }
+            attempts += 1;
+            if attempts == ATTEMPTS {
+                bail!(
+                    "{} keeps changing while aigcq merges into it; try again",
+                    path.display()
+                );
+            }
+        };
+        done.errors.extend(std::mem::take(&mut plan.errors));
+        let undo = if plan.edits.is_empty() {
+            None
+        } else {
+            let undo = self.keep_replaced(chapter, &plan)?;
+            atomic::write(&path, plan.merged.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+            done.file = Some(path);
+            Some(undo)
+        };
+        let mut entries = Vec::new();
+        if !plan.recovered.is_empty() {
+            let logged = ledger::read(self.drafts)?;
+            let logged = ledger::accepted(&logged);
+            for &d in &plan.recovered {
+                if !logged.contains(d.id.as_str()) {
+                    let mut e = entry(d, Decision::Accepted);
+                    e.recovered = true;
+                    e.undo = self.find_replaced(chapter, &d.id);
+                    entries.push(e);
+                }
+            }
+        }
+        // In the order of the edits in the file, so that undoing the last decision first
+        // never moves the text an earlier one has to find.
+        let mut by_place: Vec<(usize, &Draft, bool)> = plan
+            .edits
+            .iter()
+            .zip(&plan.offsets)
+            .map(|((e, d), &at)| (at, *d, replaces_text(&plan.text[e.range.clone()], &e.text)))
+            .collect();
+        by_place.sort_by_key(|(at, _, _)| *at);
+        for (_, d, replaced) in &by_place {
+            let mut e = entry(d, Decision::Accepted);
+            e.undo = undo.clone();
+            e.replaced = *replaced;
+            entries.push(e);
+        }
+        done.accepted = plan
+            .recovered
+            .iter()
+            .copied()
+            .chain(by_place.iter().map(|(_, d, _)| *d))
+            .collect();
+        done.recovered = plan.recovered;
+        let accepted_ids: HashMap<&str, &str> = done
+            .accepted
+            .iter()
+            .map(|d| (d.meta.question_id.as_str(), d.id.as_str()))
+            .collect();
+        let accepted: HashSet<&str> = done.accepted.iter().map(|d| d.id.as_str()).collect();
+        // Candidates decided earlier in an interactive session are already gone from disk.
+        done.rejected = pending
+            .iter()
+            .filter(|p| accepted_ids.contains_key(p.meta.question_id.as_str()) && !accepted.contains(p.id.as_str()))
+            .filter(|p| p.path.exists())
+            .collect();
+        for d in &done.rejected {
+            let mut e = entry(d, Decision::Rejected);
+            e.sibling = true;
+            e.sibling_of = accepted_ids.get(d.meta.question_id.as_str()).map(|s| (*s).to_owned());
+            entries.push(e);
+        }
+        ledger::append(self.drafts, &entries)?;
+        for d in &done.accepted {
+            remove(&d.path)?;
+        }
+        self.set_aside(&done.rejected)?;
+        Ok(done)
+    }
+
+    /// The edits for `drafts` on `text`, each checked: a draft whose merge would leave its
+    /// question unanswered or change anything else of the chapter is refused with the reason,
+    /// and the rest merged without it.
+    fn plan<'d>(&self, text: String, drafts: &[&'d Draft], force: bool) -> Plan<'d> {
+        let before = Chapter::parse(&text, self.rules);
+        let merger = Merger::new(&before);
+        let (mut edits, mut recovered, mut errors) = (Vec::new(), Vec::new(), Vec::new());
         let mut questions: HashSet<&str> = HashSet::new();
-        let mut edits: Vec<(Edit, &Draft)> = Vec::new();
         for &d in drafts {
             if !questions.insert(d.meta.question_id.as_str()) {
-                done.errors.push((
+                errors.push((
                     d.id.clone(),
                     anyhow!(
                         "another candidate of {} is accepted in the same run",
@@ -274,85 +409,143 @@ impl Review<'_> {
             }
             match merger.edit(&d.meta, &d.body, self.rules, force) {
                 Ok(e) => edits.push((e, d)),
-                Err(MergeError::AlreadyMerged) => {
-                    done.recovered.push(d.id.clone());
-                    done.accepted.push(d);
-                }
-                Err(MergeError::Stale(s)) => done.errors.push((
+                Err(MergeError::AlreadyMerged) => recovered.push(d),
+                Err(MergeError::Stale(s)) => errors.push((
                     d.id.clone(),
                     anyhow!("stale: {} (--force accepts it anyway)", s.reason()),
                 )),
-                Err(e) => done.errors.push((d.id.clone(), e.into())),
+                Err(e) => errors.push((d.id.clone(), e.into())),
             }
         }
-        // Merge, then check that every merged question reads back as answered with its text;
-        // a draft that would not is refused and the rest merged without it.
-        let mut merged = merge::apply(&text, edits.iter().map(|(e, _)| e.clone()).collect());
-        if !edits.is_empty() {
-            let bad = unanswered_after(&merged, edits.iter().map(|(_, d)| *d), self.rules);
-            if !bad.is_empty() {
-                edits.retain(|(_, d)| {
-                    let refuse = bad.contains(d.id.as_str());
-                    if refuse {
-                        done.errors.push((
-                            d.id.clone(),
-                            anyhow!("merging it would not leave the question answered with this text"),
-                        ));
-                    }
-                    !refuse
-                });
-                merged = merge::apply(&text, edits.iter().map(|(e, _)| e.clone()).collect());
+        while let Err(why) = self.verify(&before, &text, &edits) {
+            let bad = self.culprits(&before, &text, &edits);
+            if bad.is_empty() {
+                // Only together do they break the chapter: refuse them all.
+                for (_, d) in edits.drain(..) {
+                    errors.push((d.id.clone(), anyhow!("refused: together with the other drafts, {why}")));
+                }
+                break;
             }
+            let mut refused = Vec::with_capacity(bad.len());
+            for (i, why) in bad.into_iter().rev() {
+                let (_, d) = edits.remove(i);
+                refused.push((d.id.clone(), anyhow!("refused: {why}")));
+            }
+            errors.extend(refused.into_iter().rev());
         }
-        if !edits.is_empty() {
-            atomic::write(&path, merged.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
-            done.file = Some(path);
+        let just: Vec<Edit> = edits.iter().map(|(e, _)| e.clone()).collect();
+        let (merged, offsets) = merge::apply_at(&text, &just);
+        Plan {
+            text,
+            edits,
+            offsets,
+            merged,
+            recovered,
+            errors,
         }
-        done.accepted.extend(edits.iter().map(|(_, d)| *d));
-        let accepted_questions: HashSet<&str> = done.accepted.iter().map(|d| d.meta.question_id.as_str()).collect();
-        let accepted_ids: HashSet<&str> = done.accepted.iter().map(|d| d.id.as_str()).collect();
-        // Candidates decided earlier in an interactive session are already gone from disk.
-        done.rejected = pending
-            .iter()
-            .filter(|p| {
-                accepted_questions.contains(p.meta.question_id.as_str()) && !accepted_ids.contains(p.id.as_str())
-            })
-            .filter(|p| p.path.exists())
-            .collect();
-        let recovered: HashSet<&str> = done.recovered.iter().map(String::as_str).collect();
-        let mut entries: Vec<Entry> = done
-            .accepted
-            .iter()
-            .map(|d| entry(d, Decision::Accepted, recovered.contains(d.id.as_str()), false))
-            .collect();
-        entries.extend(done.rejected.iter().map(|d| entry(d, Decision::Rejected, false, true)));
-        self.log(&entries)?;
-        for d in &done.accepted {
-            remove(&d.path)?;
-        }
-        self.set_aside(&done.rejected)?;
-        Ok(done)
     }
 
-    /// Appends entries to the ledger in one write, then syncs it.
-    fn log(&self, entries: &[Entry]) -> Result<()> {
-        if entries.is_empty() {
+    /// Whether merging `edits` into `text` leaves each draft's question answered with its
+    /// text and changes nothing else.
+    fn verify(&self, before: &Chapter, text: &str, edits: &[(Edit, &Draft)]) -> Result<(), String> {
+        if edits.is_empty() {
             return Ok(());
         }
-        let mut lines = String::new();
-        for e in entries {
-            lines.push_str(&serde_json::to_string(e)?);
-            lines.push('\n');
+        let merged = merge::apply(text, edits.iter().map(|(e, _)| e.clone()).collect());
+        let after = Chapter::parse(&merged, self.rules);
+        let merger = Merger::new(&after);
+        if let Some((_, d)) = edits
+            .iter()
+            .find(|(_, d)| merger.state(&d.meta, &d.body) != State::Merged)
+        {
+            let why = merge::unclosed_html(&d.body)
+                .map(|what| format!("the answer opens {what} that is never closed; "))
+                .unwrap_or_default();
+            return Err(format!(
+                "{why}merging it would not leave the question answered with this text"
+            ));
         }
-        let path = self.drafts.join(LEDGER);
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        f.write_all(lines.as_bytes())?;
-        f.sync_all()?;
-        Ok(())
+        let accepted: Vec<(QuestionRef, &str)> =
+            edits.iter().map(|(_, d)| ((&d.meta).into(), d.body.as_str())).collect();
+        merge::verify(before, &after, &accepted)
+    }
+
+    /// The edits that fail [`Self::verify`] on their own, by index, with the reason: found by
+    /// halving, so a batch with one bad draft costs a few parses, not one per draft.
+    fn culprits(&self, before: &Chapter, text: &str, edits: &[(Edit, &Draft)]) -> Vec<(usize, String)> {
+        fn walk(
+            r: &Review,
+            before: &Chapter,
+            text: &str,
+            edits: &[(Edit, &Draft)],
+            base: usize,
+            out: &mut Vec<(usize, String)>,
+        ) {
+            match r.verify(before, text, edits) {
+                Ok(()) => {}
+                Err(why) if edits.len() == 1 => out.push((base, why)),
+                Err(_) => {
+                    let mid = edits.len() / 2;
+                    walk(r, before, text, &edits[..mid], base, out);
+                    walk(r, before, text, &edits[mid..], base + mid, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, before, text, edits, 0, &mut out);
+        out
+    }
+
+    /// Saves what the plan's edits replace under `.replaced/`; returns its path below the
+    /// drafts folder, for the ledger.
+    fn keep_replaced(&self, chapter: &str, plan: &Plan) -> Result<String> {
+        let mut edits = Vec::with_capacity(plan.edits.len());
+        for ((e, d), &offset) in plan.edits.iter().zip(&plan.offsets) {
+            let draft_text =
+                std::fs::read_to_string(&d.path).with_context(|| format!("cannot read {}", d.path.display()))?;
+            edits.push(Replacement {
+                draft: d.id.clone(),
+                offset,
+                before: plan.text[e.range.clone()].to_owned(),
+                after: e.text.clone(),
+                draft_text,
+            });
+        }
+        let record = Replaced {
+            chapter: chapter.to_owned(),
+            edits,
+        };
+        let json = serde_json::to_string(&record)?;
+        let stamp = store::now().replace(':', "");
+        let name = format!("{stamp}-{}.json", identity::short_hash(&[json.as_bytes()], 8));
+        let rel = Path::new(chapter).with_extension("");
+        let rel = format!("{REPLACED}/{}/{name}", rel.to_string_lossy());
+        let path = self.drafts.join(&rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        atomic::write(&path, json.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(rel)
+    }
+
+    /// The newest `.replaced/` record of `chapter` holding `draft`: for a draft found merged
+    /// after a run stopped between writing the chapter and the ledger.
+    fn find_replaced(&self, chapter: &str, draft: &str) -> Option<String> {
+        let rel = Path::new(chapter).with_extension("");
+        let dir = format!("{REPLACED}/{}", rel.to_string_lossy());
+        let mut names: Vec<String> = std::fs::read_dir(self.drafts.join(&dir))
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json"))
+            .collect();
+        names.sort();
+        names.into_iter().rev().map(|n| format!("{dir}/{n}")).find(|rel| {
+            std::fs::read_to_string(self.drafts.join(rel))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Replaced>(&t).ok())
+                .is_some_and(|r| r.edits.iter().any(|e| e.draft == draft))
+        })
     }
 
     /// Moves rejected drafts to `.rejected/` (same relative path), or deletes them with `purge`.
@@ -373,17 +566,39 @@ impl Review<'_> {
     }
 }
 
+/// Drafts that could not be decided, by id, and why: they stay pending.
+type Failures = Vec<(String, anyhow::Error)>;
+
+/// The edits of one chapter write, checked, and the text they apply to.
+struct Plan<'d> {
+    text: String,
+    edits: Vec<(Edit, &'d Draft)>,
+    /// Where each edit's text starts in `merged`.
+    offsets: Vec<usize>,
+    merged: String,
+    recovered: Vec<&'d Draft>,
+    errors: Failures,
+}
+
 #[derive(Default)]
 struct ChapterDone<'d> {
     accepted: Vec<&'d Draft>,
     rejected: Vec<&'d Draft>,
-    recovered: Vec<String>,
+    recovered: Vec<&'d Draft>,
     file: Option<PathBuf>,
-    errors: Vec<(String, anyhow::Error)>,
+    errors: Failures,
+}
+
+/// Whether an edit takes out text a person wrote (a stub, an outline, a stale answer), as
+/// opposed to filling an empty answer around its kept lines.
+fn replaces_text(before: &str, after: &str) -> bool {
+    before
+        .lines()
+        .any(|l| !l.trim().is_empty() && !after.contains(l.trim()))
 }
 
 /// Records one error against each of `drafts` (they stay pending).
-fn fail_all(errors: &mut Vec<(String, anyhow::Error)>, drafts: &[&Draft], e: &anyhow::Error) {
+fn fail_all(errors: &mut Failures, drafts: &[&Draft], e: &anyhow::Error) {
     let msg = format!("{e:#}");
     errors.extend(drafts.iter().map(|d| (d.id.clone(), anyhow!(msg.clone()))));
 }
@@ -397,18 +612,21 @@ fn remove(path: &Path) -> Result<()> {
     }
 }
 
-fn entry(d: &Draft, decision: Decision, recovered: bool, sibling: bool) -> Entry<'_> {
+fn entry(d: &Draft, decision: Decision) -> Entry {
     Entry {
         time: store::now(),
-        chapter: &d.meta.chapter,
-        question_id: &d.meta.question_id,
-        draft: &d.id,
+        chapter: d.meta.chapter.clone(),
+        question_id: d.meta.question_id.clone(),
+        draft: d.id.clone(),
         decision,
-        model: &d.meta.model,
-        template_hash: &d.meta.template_hash,
+        model: d.meta.model.clone(),
+        template_hash: d.meta.template_hash.clone(),
         answer_hash: identity::answer_hash(&merge::normalize(&d.body, "\n")),
-        recovered,
-        sibling,
+        recovered: false,
+        sibling: false,
+        sibling_of: None,
+        undo: None,
+        replaced: false,
     }
 }
 
@@ -418,14 +636,4 @@ pub fn preview(text: &str, draft: &Draft, rules: &Rules) -> Result<String, Merge
     let chapter = Chapter::parse(text, rules);
     let e = Merger::new(&chapter).edit(&draft.meta, &draft.body, rules, true)?;
     Ok(diff::render(text, &e, diff::CONTEXT))
-}
-
-/// Ids of the drafts whose question, in the merged text, is not answered with their text.
-fn unanswered_after<'d>(merged: &str, drafts: impl Iterator<Item = &'d Draft>, rules: &Rules) -> HashSet<&'d str> {
-    let parsed = Chapter::parse(merged, rules);
-    let merger = Merger::new(&parsed);
-    drafts
-        .filter(|d| merger.state(&d.meta, &d.body) != State::Merged)
-        .map(|d| d.id.as_str())
-        .collect()
 }

@@ -44,6 +44,12 @@ pub enum Reply {
     Broken,
     /// Headers and one piece, then nothing ever again.
     Hang,
+    /// Content deltas and `[DONE]`, but no finish reason: a stream cut and closed by a proxy.
+    DoneWithoutFinish,
+    /// Status 200 with a JSON error body.
+    ErrorBody(String),
+    /// A prepared stream sent in pieces of this many bytes.
+    Chunked(Bytes, usize),
     /// Waits (tokio time) first.
     After(Duration, Box<Reply>),
 }
@@ -58,6 +64,15 @@ impl Reply {
     }
     pub fn prepared(content: &str) -> Reply {
         Reply::Prepared(stream_events(content, "stop", 1).concat().into())
+    }
+    /// A stream whose content arrives in one event (one long line), sent in small pieces.
+    pub fn one_long_line(content: &str, piece: usize) -> Reply {
+        let parts = [
+            delta(0, content),
+            event(json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})),
+            Bytes::from_static(b"data: [DONE]\n\n"),
+        ];
+        Reply::Chunked(parts.concat().into(), piece)
     }
     pub fn status(status: u16, message: &str) -> Reply {
         Reply::Status {
@@ -207,6 +222,23 @@ fn respond(reply: Reply, guard: InFlight) -> std::pin::Pin<Box<dyn std::future::
                 false,
             ),
             Reply::Hang => sse(vec![Ok(delta(0, "开始"))], guard, true),
+            Reply::DoneWithoutFinish => sse(
+                vec![Ok(delta(0, "只写了一半")), Ok(Bytes::from_static(b"data: [DONE]\n\n"))],
+                guard,
+                false,
+            ),
+            Reply::ErrorBody(message) => {
+                drop(guard);
+                let body = json!({"error": {"message": message, "type": "insufficient_quota"}});
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap()
+            }
+            Reply::Chunked(body, size) => {
+                let parts = body.chunks(size).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+                sse(parts, guard, false)
+            }
         }
     })
 }
@@ -335,6 +367,7 @@ pub fn metas_for(name: &str, text: &str) -> Vec<aigcq::store::Meta> {
             created: "2026-11-26T00:00:00Z".into(),
             finish_reason: Some("stop".into()),
             truncated: false,
+            filtered: false,
             candidate: 1,
             candidates: 1,
             warnings: vec![],

@@ -14,7 +14,8 @@ pub fn run(ctx: &Context, args: &ConfigArgs) -> Result<Status> {
         &ctx.project.config.provider,
         |k| std::env::var(k).ok(),
         &args.provider.overrides(),
-    )?;
+    )?
+    .shown();
     let mut out = std::io::stdout().lock();
     if args.json {
         output::json(&mut out, &p)?;

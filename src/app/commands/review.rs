@@ -8,6 +8,7 @@ use anyhow::{Result, bail};
 use super::{Context, Status};
 use crate::app::cli::ReviewArgs;
 use crate::app::{interactive, output};
+use aigcq::atomic;
 use aigcq::review::{Checked, Review, Row};
 use aigcq::select::{self, Item};
 use aigcq::store::{Draft, Store};
@@ -17,12 +18,26 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     let rules = project.rules()?;
     let content = project.content_dir();
     let drafts_dir = project.drafts_dir();
+    let waiting = |chapter: &str| output::review::waiting(chapter);
     let review = Review {
         content: &content,
         drafts: &drafts_dir,
         rules: &rules,
         purge: args.purge,
+        waiting: &waiting,
     };
+    // What a killed run left behind; a live run's files are locked and stay.
+    let swept: Vec<_> = [&content, &drafts_dir].iter().flat_map(|d| atomic::sweep(d)).collect();
+    output::review::swept(&swept, &ctx.cwd);
+    if let Some(n) = args.undo {
+        let undid = review.undo(n);
+        output::review::undid(&undid, &ctx.cwd);
+        return Ok(if undid.error.is_some() {
+            Status::Failed
+        } else {
+            Status::Clean
+        });
+    }
     let (pending, bad) = Store::new(drafts_dir.clone()).pending();
     for e in &bad {
         output::error(format!("{e:#}"));

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use console::style;
 
 use super::{files_changed, kind_style, plural};
+use aigcq::review::diff::visible;
+use aigcq::review::ledger::Decision;
+use aigcq::review::undo::Undid;
 use aigcq::review::{Decided, Row};
 
 /// One line per pending draft, then the count.
@@ -14,6 +17,9 @@ pub fn list(out: &mut impl Write, rows: &[Row]) -> io::Result<()> {
         let mut flags = Vec::new();
         if r.truncated {
             flags.push(style("truncated").yellow().to_string());
+        }
+        if r.filtered {
+            flags.push(style("filtered").yellow().to_string());
         }
         if r.stale {
             flags.push(style("stale").yellow().to_string());
@@ -32,8 +38,8 @@ pub fn list(out: &mut impl Write, rows: &[Row]) -> io::Result<()> {
             kind_style(r.kind).apply_to(format!("{:<13}", r.kind.as_str())),
             r.candidate,
             r.candidates,
-            style(r.model).dim(),
-            r.question,
+            style(visible(r.model)).dim(),
+            visible(r.question),
             if flags.is_empty() {
                 String::new()
             } else {
@@ -82,6 +88,45 @@ pub fn session(t: &Tally, cwd: &Path) {
         t.skipped,
         files_changed(&t.files, cwd)
     );
+}
+
+/// When another review holds a chapter's lock.
+pub fn waiting(chapter: &str) {
+    eprintln!("waiting for another aigcq review to finish with {chapter}…");
+}
+
+/// Leftover temporary files removed.
+pub fn swept(files: &[PathBuf], cwd: &Path) {
+    if !files.is_empty() {
+        let shown: Vec<String> = files.iter().map(|f| aigcq::scan::display_path(f, cwd)).collect();
+        eprintln!(
+            "removed {} a killed run left: {}",
+            plural(files.len(), "temporary file"),
+            shown.join(", ")
+        );
+    }
+}
+
+/// What `--undo` took back, then why it stopped, if it did.
+pub fn undid(u: &Undid, cwd: &Path) {
+    for d in &u.undone {
+        match (&d.decision, &d.file) {
+            (Decision::Accepted, Some(f)) => eprintln!(
+                "{} undid the accept of {}: {} restored, the draft is pending again",
+                style("↶").cyan().for_stderr(),
+                d.draft,
+                aigcq::scan::display_path(f, cwd)
+            ),
+            _ => eprintln!(
+                "{} undid the reject of {}: the draft is pending again",
+                style("↶").cyan().for_stderr(),
+                d.draft
+            ),
+        }
+    }
+    if let Some(e) = &u.error {
+        super::error(format!("{e:#}"));
+    }
 }
 
 /// When the selection holds no draft.
