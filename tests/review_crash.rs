@@ -1,6 +1,7 @@
 //! Crash safety: `aigcq review --accept-all` killed with SIGKILL at random moments, 100 times.
-//! Every chapter must be byte-identical to its old or its new version, and every draft either
-//! still pending or merged and in the ledger.
+//! Every chapter must be byte-identical to its old or its new version, every draft either
+//! still pending or merged and in the ledger, and after the next run the ledger holds exactly
+//! one line per draft.
 
 mod common;
 
@@ -137,6 +138,16 @@ fn sigkill_during_accept_all_never_leaves_a_mix() {
             assert_eq!(&read(&r.join(format!("content/ch{c}.md"))), expected);
         }
         assert!(Store::new(r.join("drafts")).pending().0.is_empty());
+        // Exactly one ledger line per decision, also across the kill and the recovery.
+        let mut lines: Vec<String> = std::fs::read_to_string(r.join("drafts/ledger.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["draft"].as_str().unwrap().to_owned())
+            .collect();
+        lines.sort();
+        let n = lines.len();
+        lines.dedup();
+        assert_eq!((n, lines.len()), (ids.len(), ids.len()), "one line per draft after a kill at {delay:?}");
     }
     assert!(
         outcomes.len() > 1,
