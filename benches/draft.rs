@@ -7,7 +7,9 @@
 //!    (the fake costs nothing; the client still parses every event) and once with one write
 //!    per event (the fake's own work, on the same two cores, is then in the figure); then 100
 //!    and 1,000 gaps for peak memory.
-//! 2. Against the real local server (`scripts/local-llm`, llama.cpp with SmolLM2-135M,
+//! 2. One answer arriving as a single SSE line of 10 and 20 MB, sent in 16 KB pieces: the
+//!    client's CPU time must grow linearly with the line (it grew quadratically before).
+//! 3. Against the real local server (`scripts/local-llm`, llama.cpp with SmolLM2-135M,
 //!    n_parallel 4): completion tokens per second through aigcq against the same requests sent
 //!    directly, four at a time. `ignore_eos` makes every answer exactly `TOKENS` long.
 
@@ -123,7 +125,29 @@ fn main() {
         );
     }
 
+    long_lines();
     real_server();
+}
+
+/// CPU time of drafting one answer that arrives as one long SSE line, in small pieces.
+fn long_lines() {
+    println!("one answer as a single SSE line, sent in 16 KB pieces:");
+    let mut first = None;
+    for mb in [10usize, 20] {
+        let content = "长".repeat((mb << 20) / 3);
+        let reply = Reply::one_long_line(&content, 16 << 10);
+        let fake = common::start_in_thread(move |_, _| reply.clone());
+        let m = draft(&fake.url, 1, 1, "", &[]);
+        let cpu = m.cpu.as_secs_f64();
+        let growth = first.map_or(String::new(), |f: f64| {
+            format!(" = {:.2}x the 10 MB time (linear: 2x)", cpu / f)
+        });
+        first.get_or_insert(cpu);
+        println!(
+            "  {mb} MB: client CPU {cpu:.3} s, wall {:.3} s{growth}",
+            m.wall.as_secs_f64()
+        );
+    }
 }
 
 /// Completion tokens per second: direct requests against aigcq, same prompts, same server.

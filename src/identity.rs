@@ -17,6 +17,8 @@ pub struct QuestionRef<'a> {
     pub level: u8,
     /// [`span_hash`] when drafted.
     pub span_hash: &'a str,
+    /// A new version of an answered question: it replaces the answer.
+    pub rewrite: bool,
 }
 
 /// A question id: the chapter's stable name (its path below the content root), `#`, the anchor.

@@ -49,6 +49,9 @@ pub struct QuestionContext {
     pub existing: Option<String>,
     /// For an `outline`: the sub-questions the answer must cover one by one.
     pub sub_questions: Vec<String>,
+    /// A new version of an answered question is asked for (`draft --rewrite`); `existing`
+    /// holds the current answer.
+    pub rewrite: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,17 +76,64 @@ pub struct Example {
     pub truncated: bool,
 }
 
-/// The messages a template produced.
+/// The messages a template produced, and any turns of a conversation after them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Messages {
     pub system: Option<String>,
     pub user: String,
+    /// Later turns: the model's draft and the author's feedback on it, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<Turn>,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Turn {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
 }
 
 impl Messages {
     /// Characters sent, for `--dry-run`'s estimate.
     pub fn chars(&self) -> usize {
-        self.system.as_deref().map_or(0, |s| s.chars().count()) + self.user.chars().count()
+        self.system.as_deref().map_or(0, |s| s.chars().count())
+            + self.user.chars().count()
+            + self.turns.iter().map(|t| t.content.chars().count()).sum::<usize>()
+    }
+
+    /// Every message in the order sent.
+    pub fn all(&self) -> Vec<Turn> {
+        let turn = |role: &str, content: &str| Turn {
+            role: role.into(),
+            content: content.into(),
+        };
+        let mut out: Vec<Turn> = self.system.iter().map(|s| turn("system", s)).collect();
+        out.push(turn("user", &self.user));
+        out.extend(self.turns.iter().cloned());
+        out
+    }
+
+    /// The messages of a kept conversation (as [`Messages::all`] gave them).
+    pub fn from_turns(turns: &[Turn]) -> Result<Messages> {
+        let mut rest = turns.iter();
+        let mut first = rest.next();
+        let system = match first {
+            Some(t) if t.role == "system" => {
+                let s = t.content.clone();
+                first = rest.next();
+                Some(s)
+            }
+            _ => None,
+        };
+        let Some(user) = first.filter(|t| t.role == "user") else {
+            bail!("the kept prompt has no user message");
+        };
+        Ok(Messages {
+            system,
+            user: user.content.clone(),
+            turns: rest.cloned().collect(),
+        })
     }
 }
 
@@ -216,10 +266,18 @@ pub struct RunContext {
     pub example_chars: usize,
 }
 
-/// Builds the context for one gap of the chapter `facts` describes.
-pub fn context<'a>(facts: &'a ChapterFacts, gap: &Gap, rules: &Rules, run: &'a RunContext) -> PromptContext<'a> {
+/// Builds the context for one gap of the chapter `facts` describes; `rewrite` asks for a new
+/// version of an answered question.
+pub fn context<'a>(
+    facts: &'a ChapterFacts,
+    gap: &Gap,
+    rules: &Rules,
+    run: &'a RunContext,
+    rewrite: bool,
+) -> PromptContext<'a> {
     let chapter = facts.chapter;
     let (existing, sub_questions) = match (gap.kind, gap.question) {
+        (_, Some(q)) if rewrite => (Some(chapter.answer(q).trim().to_owned()), Vec::new()),
         (GapKind::Stub | GapKind::Outline, Some(q)) => {
             let subs = if gap.kind == GapKind::Outline {
                 chapter.sub_questions(q, rules)
@@ -240,6 +298,7 @@ pub fn context<'a>(facts: &'a ChapterFacts, gap: &Gap, rules: &Rules, run: &'a R
             kind: gap.kind,
             existing,
             sub_questions,
+            rewrite,
         },
         chapter: &facts.context,
         examples: facts.examples(gap, run.example_chars),
@@ -353,7 +412,11 @@ impl Templates {
             if user.is_empty() {
                 bail!("{shown}: the user message is empty for question {}", ctx.question.id);
             }
-            Ok(Messages { system, user })
+            Ok(Messages {
+                system,
+                user,
+                turns: Vec::new(),
+            })
         })
     }
 }

@@ -60,6 +60,33 @@ pub struct Meta {
     pub warnings: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// A new version of an answered question (`draft --rewrite`): accepting it replaces the
+    /// answer, which is kept for undo.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rewrite: bool,
+    /// The draft this one revises, by id, and the author's note that asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<String>,
+}
+
+/// What produced a draft, kept beside it (`<draft>.prompt.json`) so that the reviewer can
+/// read what the model was told and feedback can continue the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prompt {
+    pub model: String,
+    pub host: String,
+    pub template: String,
+    pub template_hash: String,
+    /// The request's parameters: its body without the messages.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub messages: Vec<crate::prompt::Turn>,
+}
+
+/// The sidecar file holding a draft file's [`Prompt`].
+pub fn prompt_path(draft: &Path) -> PathBuf {
+    draft.with_extension("prompt.json")
 }
 
 /// The question a draft is for, as the merge engine looks it up.
@@ -71,7 +98,22 @@ impl<'a> From<&'a Meta> for identity::QuestionRef<'a> {
             kind: m.kind,
             level: m.level,
             span_hash: &m.span_hash,
+            rewrite: m.rewrite,
         }
+    }
+}
+
+/// The prompt kept beside a draft file, if there is one.
+pub fn read_prompt(draft: &Path) -> Result<Option<Prompt>> {
+    let side = prompt_path(draft);
+    match std::fs::read_to_string(&side) {
+        Ok(t) => {
+            Ok(Some(serde_json::from_str(&t).with_context(|| {
+                format!("{} is not a draft's prompt", side.display())
+            })?))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", side.display())),
     }
 }
 
@@ -121,6 +163,28 @@ pub fn parse(text: &str) -> Result<(Meta, String)> {
     Ok((meta, body.to_owned()))
 }
 
+/// Drafts of `pending` by id, or by the last part of the id (`007-a17d65b9`), with or
+/// without `.md`.
+pub fn by_ids<'d>(pending: &'d [Draft], ids: &[String]) -> Result<Vec<&'d Draft>> {
+    let mut by_id: std::collections::HashMap<&str, Vec<&Draft>> = std::collections::HashMap::new();
+    for d in pending {
+        by_id.entry(d.id.as_str()).or_default().push(d);
+        if let Some((_, last)) = d.id.rsplit_once('/') {
+            by_id.entry(last).or_default().push(d);
+        }
+    }
+    ids.iter()
+        .map(|id| {
+            let id = id.trim_end_matches(".md");
+            match by_id.get(id).map(Vec::as_slice) {
+                Some([one]) => Ok(*one),
+                Some(many) => bail!("{id:?} names {} drafts; give the full id", many.len()),
+                None => bail!("no pending draft {id:?} (see aigcq review --list)"),
+            }
+        })
+        .collect()
+}
+
 /// The drafts folder.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -142,10 +206,20 @@ impl Store {
     /// number and a hash of the question, candidate and body, so saving the same text twice
     /// writes one file.
     pub fn save(&self, meta: &Meta, body: &str) -> Result<PathBuf> {
+        self.save_with(meta, body, None)
+    }
+
+    /// [`Store::save`], with the prompt that produced the draft written beside it first.
+    pub fn save_with(&self, meta: &Meta, body: &str, prompt: Option<&Prompt>) -> Result<PathBuf> {
         let dir = self.dir_for(&meta.chapter);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let hash = identity::draft_key(&meta.question_id, meta.candidate, body);
         let path = dir.join(format!("{:03}-{hash}.md", meta.index));
+        if let Some(p) = prompt {
+            let side = prompt_path(&path);
+            atomic::write(&side, serde_json::to_string_pretty(p)?.as_bytes())
+                .with_context(|| format!("cannot write {}", side.display()))?;
+        }
         atomic::write(&path, to_text(meta, body)?.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)
@@ -238,6 +312,9 @@ mod tests {
                 prompt_tokens: 10,
                 completion_tokens: 20,
             }),
+            rewrite: false,
+            parent: None,
+            feedback: None,
         }
     }
 

@@ -35,6 +35,7 @@ fn messages() -> Messages {
     Messages {
         system: Some("你是面试官".into()),
         user: "什么是 DiT？".into(),
+        turns: Vec::new(),
     }
 }
 
@@ -202,7 +203,14 @@ async fn draft_chapter(
     let rules = Rules::new(&QuestionConfig::default()).unwrap();
     let parsed = Chapter::parse(chapter, &rules);
     let facts = ChapterFacts::new(&parsed, "sub/ch.md");
-    let jobs: Vec<Job> = parsed.gaps().map(|gap| Job { facts: &facts, gap }).collect();
+    let jobs: Vec<Job> = parsed
+        .gaps()
+        .map(|gap| Job {
+            facts: &facts,
+            gap,
+            rewrite: false,
+        })
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::new(dir.path().to_path_buf());
     let templates = Templates::load(&dir.path().join("no-prompts"), "default").unwrap();
@@ -228,6 +236,7 @@ async fn draft_chapter(
     let report = |e: Event| {
         let line = match e {
             Event::Retrying { id, error, .. } => format!("retry {id}: {error}"),
+            Event::Receiving { .. } => return,
             Event::Drafted {
                 id, saved, truncated, ..
             } => format!("drafted {id}: {} truncated={truncated}", saved.len()),

@@ -24,8 +24,11 @@ fn aigcq(dir: &Path, url: &str) -> Command {
     cmd
 }
 
+/// Every file under `drafts/` but the prompts kept beside the drafts.
 fn drafts_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    common::files(&dir.join("drafts"))
+    let mut files = common::files(&dir.join("drafts"));
+    files.retain(|(name, _)| !name.ends_with(".prompt.json"));
+    files
 }
 
 #[test]
@@ -239,4 +242,86 @@ fn unknown_queries_and_missing_models_are_usage_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no model set"));
+}
+
+#[test]
+fn feedback_on_a_pending_draft_continues_its_conversation() {
+    let fake =
+        common::start_in_thread(|n, _| Reply::stream(&format!("第 {n} 版答案：写得足够长、可以算作真正回答的内容。")));
+    let dir = common::project(&common::chapter_with_gaps(1), "");
+    aigcq(dir.path(), &fake.url).arg("draft").assert().success();
+    let first = aigcq::store::Store::new(dir.path().join("drafts"))
+        .pending()
+        .0
+        .remove(0);
+    let out = aigcq(dir.path(), &fake.url)
+        .args(["draft", &first.id, "--feedback", "更简洁一些"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bodies = fake.seen.bodies.lock().unwrap().clone();
+    let sent = bodies[1]["messages"].as_array().unwrap();
+    assert_eq!(sent.len(), 4);
+    assert_eq!(sent[..2], bodies[0]["messages"].as_array().unwrap()[..]);
+    assert_eq!(
+        (sent[2]["role"].as_str(), sent[3]["content"].as_str()),
+        (Some("assistant"), Some("更简洁一些"))
+    );
+    let pending = aigcq::store::Store::new(dir.path().join("drafts")).pending().0;
+    assert_eq!(pending.len(), 2);
+    let revised = &pending[1];
+    assert_eq!(
+        (revised.meta.candidate, revised.meta.parent.as_deref()),
+        (2, Some(first.id.as_str()))
+    );
+    assert!(revised.body.starts_with("第 1 版答案"));
+    // A feedback without ids is a usage error.
+    let out = aigcq(dir.path(), &fake.url)
+        .args(["draft", "--feedback", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn an_answered_question_is_rewritten_only_on_request_and_undo_restores_it() {
+    let fake = common::start_in_thread(|_, _| Reply::stream("改进后的新答案：写得足够长、可以算作真正回答的内容。"));
+    let text = common::chapter_with_gaps(1);
+    let dir = common::project(&text, "");
+    let out = aigcq(dir.path(), &fake.url).args(["draft", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("question 1 of ch.md is already answered; use --rewrite"),
+        "{stderr}"
+    );
+    assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 0);
+
+    aigcq(dir.path(), &fake.url)
+        .args(["draft", "1", "--rewrite"])
+        .assert()
+        .success();
+    let bodies = fake.seen.bodies.lock().unwrap().clone();
+    let user = bodies[0]["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        user.contains("已有答案") && user.contains("扩散模型通过逐步去噪"),
+        "the current answer is in the prompt"
+    );
+    let d = aigcq::store::Store::new(dir.path().join("drafts"))
+        .pending()
+        .0
+        .remove(0);
+    assert!(d.meta.rewrite);
+    let out = aigcq(dir.path(), &fake.url)
+        .args(["review", "--accept-all"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let merged = std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap();
+    assert!(merged.contains("改进后的新答案") && !merged.contains("扩散模型通过逐步去噪"));
+    aigcq(dir.path(), &fake.url)
+        .args(["review", "--undo"])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap(), text);
 }

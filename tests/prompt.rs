@@ -24,7 +24,7 @@ fn default_prompt_for_question_7_of_the_bundled_chapter() {
         example_chars: 4000,
     };
     let facts = prompt::ChapterFacts::new(&chapter, name);
-    let ctx = prompt::context(&facts, &gap, &rules, &run);
+    let ctx = prompt::context(&facts, &gap, &rules, &run, false);
     assert_eq!(ctx.language, "zh");
     assert_eq!(ctx.question.level, 2);
     let templates = Templates::load(&root.join("prompts"), "default").unwrap();
@@ -68,6 +68,7 @@ fn template_errors_name_the_file_and_line() {
             &gap,
             &rules,
             &run,
+            false,
         ))
         .unwrap_err()
         .to_string();
@@ -106,6 +107,7 @@ fn outlines_list_their_sub_questions_and_stubs_their_text() {
                 &gap,
                 &rules,
                 &run,
+                false,
             ))
             .unwrap()
             .user

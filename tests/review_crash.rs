@@ -142,12 +142,21 @@ fn sigkill_during_accept_all_never_leaves_a_mix() {
         let mut lines: Vec<String> = std::fs::read_to_string(r.join("drafts/ledger.jsonl"))
             .unwrap()
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["draft"].as_str().unwrap().to_owned())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["draft"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         lines.sort();
         let n = lines.len();
         lines.dedup();
-        assert_eq!((n, lines.len()), (ids.len(), ids.len()), "one line per draft after a kill at {delay:?}");
+        assert_eq!(
+            (n, lines.len()),
+            (ids.len(), ids.len()),
+            "one line per draft after a kill at {delay:?}"
+        );
     }
     assert!(
         outcomes.len() > 1,

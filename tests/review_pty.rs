@@ -70,7 +70,8 @@ fn accept_reject_skip_edit_next_candidate_and_quit() {
     p.expect("candidate 1 of 1").unwrap();
     assert_eq!(rejected(dir.path()), 1);
     p.send("a").unwrap();
-    p.expect("merged into content/ch.md").unwrap();
+    p.expect("merged candidate 1 of 1").unwrap();
+    p.expect("into content/ch.md").unwrap();
     p.expect("[2/3]").unwrap();
     assert!(chapter(dir.path()).contains("问题 2 的候选 2（作者改过）"));
     assert!(!chapter(dir.path()).contains("问题 2 的候选 1"));
@@ -85,7 +86,7 @@ fn accept_reject_skip_edit_next_candidate_and_quit() {
     assert!(!after_two.contains("问题 3 的候选"));
 
     p.send("?").unwrap();
-    p.expect("keep the draft pending").unwrap();
+    p.expect("keep the question's drafts pending").unwrap();
     p.send("d").unwrap();
     p.expect("问题 4 的候选 1").unwrap();
     p.send("s").unwrap();
@@ -99,8 +100,218 @@ fn accept_reject_skip_edit_next_candidate_and_quit() {
     let mut p = session(dir.path(), &editor);
     p.expect("[1/2]").unwrap();
     p.send("q").unwrap();
-    p.expect("accepted 0, rejected 0, skipped 2").unwrap();
+    p.expect("accepted 0, rejected 0, skipped 1, not seen 1").unwrap();
     p.expect(expectrl::Eof).unwrap();
     assert_eq!(chapter(dir.path()), after_two);
     assert_eq!(store.pending().0.len(), 2);
+}
+
+fn spawn(cmd: Command, timeout: Duration) -> OsSession {
+    let mut s = Session::spawn(cmd).unwrap();
+    s.set_expect_timeout(Some(timeout));
+    s
+}
+
+fn review_cmd(dir: &Path) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("aigcq"));
+    cmd.arg("review")
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("PAGER", "cat")
+        .env_remove("VISUAL")
+        .env_remove("EDITOR");
+    cmd
+}
+
+#[test]
+fn with_stdout_piped_review_refuses_at_once_instead_of_looping() {
+    let text = common::chapter_with_gaps(1);
+    let dir = common::project(&text, "");
+    Store::new(dir.path().join("drafts"))
+        .save(
+            &meta_for("ch.md", &text, 2),
+            "一个写得足够长、可以算作真正回答的答案。\n",
+        )
+        .unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("aigcq");
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("NO_COLOR=1 '{}' review | wc -c", bin.display()))
+        .current_dir(dir.path());
+    let mut p = spawn(cmd, Duration::from_secs(2));
+    p.expect("needs a terminal").unwrap();
+    let got = p.expect(expectrl::Regex(r"\d+")).unwrap();
+    let bytes: usize = String::from_utf8_lossy(got.get(0).unwrap()).parse().unwrap();
+    assert!(bytes < 10 * 1024, "{bytes} bytes written to the pipe");
+    p.expect(expectrl::Eof).unwrap();
+}
+
+#[test]
+fn after_the_pager_the_screen_names_the_candidate_the_keys_act_on() {
+    let text = common::chapter_with_gaps(1);
+    let dir = common::project(&text, "");
+    let store = Store::new(dir.path().join("drafts"));
+    let tall: String = (1..=60).map(|i| format!("第 {i} 行：候选一的长答案。\n\n")).collect();
+    for (c, body) in [
+        (1, tall.as_str()),
+        (2, "候选二：短的答案，写得足够长、可以算作回答。\n"),
+    ] {
+        let mut meta = meta_for("ch.md", &text, 2);
+        (meta.candidate, meta.candidates) = (c, 2);
+        store.save(&meta, body).unwrap();
+    }
+    // A pager that, like less on its alternate screen, leaves nothing of what it showed.
+    let mut cmd = review_cmd(dir.path());
+    cmd.env("PAGER", "cat > /dev/null");
+    let mut p = spawn(cmd, Duration::from_secs(20));
+    p.get_process_mut().set_window_size(80, 24).unwrap();
+    p.expect("── [1/1] #2 · candidate 1 of 2 ──").unwrap();
+    p.send("n").unwrap();
+    p.expect("+候选二").unwrap();
+    p.send("p").unwrap();
+    p.expect("── [1/1] #2 · candidate 1 of 2 ──").unwrap();
+    p.send("a").unwrap();
+    p.expect("merged candidate 1 of 2").unwrap();
+    assert!(
+        chapter(dir.path()).contains("候选一的长答案"),
+        "the key acted on the candidate named"
+    );
+    assert!(!chapter(dir.path()).contains("候选二"));
+}
+
+#[test]
+fn unknown_keys_say_so_and_navigation_keys_work() {
+    let text = common::chapter_with_gaps(3);
+    let dir = common::project(&text, "");
+    let store = Store::new(dir.path().join("drafts"));
+    for i in [2, 3, 4] {
+        let mut meta = meta_for("ch.md", &text, i);
+        if i == 3 {
+            meta.truncated = true;
+        }
+        store
+            .save(&meta, &format!("问题 {i} 的答案：写得足够长、可以算作真正的回答。\n"))
+            .unwrap();
+    }
+    let mut p = spawn(review_cmd(dir.path()), Duration::from_secs(20));
+    p.expect("[1/3]").unwrap();
+    p.send("x").unwrap();
+    p.expect("unknown key 'x' — ? for help").unwrap();
+    p.send("n").unwrap();
+    p.expect("only one candidate").unwrap();
+    p.send("=").unwrap();
+    p.expect("nothing to compare").unwrap();
+    p.send("b").unwrap();
+    p.expect("this is the first question left").unwrap();
+    p.send(":").unwrap();
+    p.expect("go to question (1–3)").unwrap();
+    p.send("3\r").unwrap();
+    p.expect("[3/3]").unwrap();
+    p.send("b").unwrap();
+    p.expect("[2/3]").unwrap();
+    // Question 3's draft was cut at max_tokens: accepting it takes a second key.
+    p.send("a").unwrap();
+    p.expect("cut at max_tokens; accept anyway? [y/N]").unwrap();
+    p.send("n").unwrap();
+    p.expect("not accepted").unwrap();
+    assert_eq!(chapter(dir.path()), text);
+    p.send("c").unwrap();
+    p.expect("── 1、什么是扩散模型？ (#1) ──").unwrap();
+    p.send("s").unwrap();
+    p.expect("skipped question [2/3]").unwrap();
+    p.expect("[3/3]").unwrap();
+    p.send("q").unwrap();
+    p.expect("accepted 0, rejected 0, skipped 3").unwrap();
+}
+
+#[test]
+fn an_edit_that_empties_the_answer_asks_again_and_never_drops_the_draft() {
+    let text = common::chapter_with_gaps(1);
+    let dir = common::project(&text, "");
+    let store = Store::new(dir.path().join("drafts"));
+    store
+        .save(
+            &meta_for("ch.md", &text, 2),
+            "原来的答案：写得足够长、可以算作真正的回答。\n",
+        )
+        .unwrap();
+    let before = std::fs::read(&store.pending().0[0].path).unwrap();
+    let editor = dir.path().join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\n: > \"$1\"\n").unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut p = session(dir.path(), &editor);
+    p.expect("[1/1]").unwrap();
+    p.send("e").unwrap();
+    p.expect("the answer is empty").unwrap();
+    p.expect("edit again?").unwrap();
+    p.send("n").unwrap();
+    p.expect("the draft is unchanged").unwrap();
+    p.send("q").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+    let pending = store.pending().0;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(std::fs::read(&pending[0].path).unwrap(), before);
+}
+
+#[test]
+fn feedback_makes_a_new_candidate_from_the_kept_conversation_then_accept_and_undo() {
+    let fake = common::start_in_thread(|n, _| match n {
+        0 => common::Reply::stream("第一版答案：写得足够长、可以算作真正回答的内容。"),
+        _ => common::Reply::stream("| 版本 | 创新 |\n| --- | --- |\n| 2.0 | 双语 |\n\n第二版答案，用表格对比。"),
+    });
+    let text = common::chapter_with_gaps(1);
+    let dir = common::project(&text, "");
+    let draft = std::process::Command::new(assert_cmd::cargo::cargo_bin("aigcq"))
+        .current_dir(dir.path())
+        .args(["draft", "--model", "m", "--base-url", &fake.url])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(draft.status.success(), "{}", String::from_utf8_lossy(&draft.stderr));
+    let first = Store::new(dir.path().join("drafts")).pending().0.remove(0);
+    assert!(
+        aigcq::store::prompt_path(&first.path).is_file(),
+        "the prompt is kept beside the draft"
+    );
+
+    let mut cmd = review_cmd(dir.path());
+    cmd.env("OPENAI_BASE_URL", &fake.url).env("AIGCQ_MODEL", "m");
+    let mut p = spawn(cmd, Duration::from_secs(20));
+    p.expect("candidate 1 of 1").unwrap();
+    p.send("i").unwrap();
+    p.expect("[system]").unwrap();
+    p.expect("[user]").unwrap();
+    p.send("f").unwrap();
+    p.expect("feedback for the model").unwrap();
+    p.send("用对比表格列出各版本的创新\r").unwrap();
+    p.expect("new candidate 2 of 2").unwrap();
+    p.expect("+| 版本 | 创新 |").unwrap();
+    let bodies = fake.seen.bodies.lock().unwrap().clone();
+    let sent = &bodies[1]["messages"];
+    let roles: Vec<&str> = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    assert_eq!(sent[0], bodies[0]["messages"][0], "the stored conversation");
+    assert_eq!(sent[1], bodies[0]["messages"][1]);
+    assert_eq!(sent[2]["content"], first.body.trim_end());
+    assert_eq!(sent[3]["content"], "用对比表格列出各版本的创新");
+    p.send("a").unwrap();
+    p.expect("merged candidate 2 of 2").unwrap();
+    assert!(chapter(dir.path()).contains("第二版答案"));
+    let new = Store::new(dir.path().join("drafts.rejected")).pending().0;
+    assert!(new.is_empty());
+    p.send("u").unwrap();
+    p.expect("undid the accept").unwrap();
+    assert_eq!(chapter(dir.path()), text, "the chapter is byte-identical again");
+    p.expect("candidate 1 of 2").unwrap();
+    p.send("q").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+    let pending = Store::new(dir.path().join("drafts")).pending().0;
+    assert_eq!(pending.len(), 2, "both candidates pending again");
+    assert_eq!(pending[1].meta.parent.as_deref(), Some(first.id.as_str()));
+    assert_eq!(pending[1].meta.feedback.as_deref(), Some("用对比表格列出各版本的创新"));
 }

@@ -70,6 +70,8 @@ Examples:
   aigcq draft --model deepseek-chat
   aigcq draft 第一章_主流AIGC图像生成编辑大模型高频考点.md#7 -n 3
   aigcq draft DiT --kind empty --limit 5 --dry-run
+  aigcq draft 7 --rewrite                    a new version of an answered question
+  aigcq draft 007-a17d65b9 --feedback \"用对比表格列出各版本的创新\"
   OPENAI_BASE_URL=http://127.0.0.1:8089/v1 aigcq draft --model local")]
     Draft(DraftArgs),
     /// Review pending drafts: see each as a diff of its chapter, accept, reject, skip or edit it.
@@ -177,6 +179,15 @@ pub struct DraftArgs {
     /// Draft questions that already have a pending draft (adds candidates).
     #[arg(long)]
     pub force: bool,
+    /// Draft a new version of answered questions (the prompt includes the current answer);
+    /// accepting one replaces the answer, which review --undo can put back.
+    #[arg(long)]
+    pub rewrite: bool,
+    /// Revise the pending drafts named by the queries (draft ids): the model gets the
+    /// conversation that made each draft, the draft, and this note; its reply is a new
+    /// candidate.
+    #[arg(long, value_name = "NOTE", conflicts_with_all = ["rewrite", "dry_run"])]
+    pub feedback: Option<String>,
     /// Print the rendered prompts and the request count; send nothing.
     #[arg(long)]
     pub dry_run: bool,

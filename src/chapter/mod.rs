@@ -370,6 +370,20 @@ impl<'a> Chapter<'a> {
 
     /// Every gap in document order, then the table-of-contents entries with no section, which
     /// are numbered after the last question.
+    /// An answered question as a gap of `kind`, for drafting a new version of it.
+    pub fn as_gap(&self, q: &'a Question, kind: GapKind) -> Gap<'_> {
+        let h = self.heading(q);
+        Gap {
+            kind,
+            index: q.index,
+            line: h.line,
+            level: h.level,
+            anchor: h.anchor(),
+            text: &h.text,
+            question: Some(q),
+        }
+    }
+
     pub fn gaps(&self) -> impl Iterator<Item = Gap<'_>> {
         let present = self.questions.iter().filter_map(move |q| {
             let h = self.heading(q);

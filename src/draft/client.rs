@@ -254,11 +254,11 @@ impl Client {
 
     /// The request body. `n` is only sent when above 1, because some servers reject it.
     pub fn body(&self, messages: &Messages, n: u32) -> Value {
-        let mut msgs = Vec::new();
-        if let Some(s) = &messages.system {
-            msgs.push(json!({"role": "system", "content": s}));
-        }
-        msgs.push(json!({"role": "user", "content": messages.user}));
+        let msgs: Vec<Value> = messages
+            .all()
+            .into_iter()
+            .map(|t| json!({"role": t.role, "content": t.content}))
+            .collect();
         let mut body = json!({"model": self.model, "messages": msgs, "stream": self.stream});
         let obj = body.as_object_mut().expect("an object");
         if self.stream {
@@ -279,13 +279,38 @@ impl Client {
         body
     }
 
+    /// The request's parameters: its body without the messages.
+    pub fn params(&self, n: u32) -> Map<String, Value> {
+        let empty = Messages {
+            system: None,
+            user: String::new(),
+            turns: Vec::new(),
+        };
+        let mut body = self.body(&empty, n);
+        let obj = body.as_object_mut().expect("an object");
+        obj.remove("messages");
+        std::mem::take(obj)
+    }
+
     /// Sends a request with retries. `on_retry` hears each failed attempt that will be
     /// retried and the delay before the next.
     pub async fn complete(
         &self,
         messages: &Messages,
         n: u32,
+        on_retry: impl FnMut(&ApiError, Duration),
+    ) -> Result<Completion, ApiError> {
+        self.complete_with(messages, n, on_retry, &|_| {}).await
+    }
+
+    /// [`Client::complete`], telling `on_delta` how many pieces of answer text have streamed
+    /// in so far (about one token each), so that a slow model can be told from a hang.
+    pub async fn complete_with(
+        &self,
+        messages: &Messages,
+        n: u32,
         mut on_retry: impl FnMut(&ApiError, Duration),
+        on_delta: &(dyn Fn(usize) + Sync),
     ) -> Result<Completion, ApiError> {
         let body = self.body(messages, n);
         let backoff = ExponentialBuilder::default()
@@ -294,13 +319,17 @@ impl Client {
             .with_factor(2.0)
             .with_jitter()
             .with_max_times(self.max_retries as usize);
-        let mut got = (|| async { self.attempt(&body).await.map_err(|e| e.map_text(|t| self.redact(t))) })
-            .retry(backoff)
-            .sleep(tokio::time::sleep)
-            .when(ApiError::retryable)
-            .adjust(|e, d| d.map(|d| e.retry_after().unwrap_or(d)))
-            .notify(|e, d| on_retry(e, d))
-            .await?;
+        let mut got = (|| async {
+            self.attempt(&body, on_delta)
+                .await
+                .map_err(|e| e.map_text(|t| self.redact(t)))
+        })
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(ApiError::retryable)
+        .adjust(|e, d| d.map(|d| e.retry_after().unwrap_or(d)))
+        .notify(|e, d| on_retry(e, d))
+        .await?;
         for c in &mut got.choices {
             if let std::borrow::Cow::Owned(clean) = self.redact_cow(&c.content) {
                 c.content = clean;
@@ -320,7 +349,7 @@ impl Client {
         self.redact_cow(s).into_owned()
     }
 
-    async fn attempt(&self, body: &Value) -> Result<Completion, ApiError> {
+    async fn attempt(&self, body: &Value, on_delta: &(dyn Fn(usize) + Sync)) -> Result<Completion, ApiError> {
         let authorization = if self.key.is_some() {
             "Bearer [redacted]"
         } else {
@@ -362,7 +391,7 @@ impl Client {
             });
         }
         if content_type.contains("text/event-stream") {
-            return read_stream(resp, self.timeout).await;
+            return read_stream(resp, self.timeout, on_delta).await;
         }
         let text = resp.text().await.map_err(transport)?;
         if looks_like_html(&content_type, &text) {
@@ -517,6 +546,8 @@ struct Assembler {
     choices: BTreeMap<u32, Choice>,
     usage: Option<Usage>,
     done: bool,
+    /// Pieces of answer text received.
+    deltas: usize,
 }
 
 impl Assembler {
@@ -546,6 +577,7 @@ impl Assembler {
             });
             if let Some(t) = c.delta.and_then(|d| d.content) {
                 slot.content.push_str(&t);
+                self.deltas += 1;
             }
             if c.finish_reason.is_some() {
                 slot.finish_reason = c.finish_reason;
@@ -577,7 +609,11 @@ impl Assembler {
     }
 }
 
-async fn read_stream(resp: reqwest::Response, timeout: Duration) -> Result<Completion, ApiError> {
+async fn read_stream(
+    resp: reqwest::Response,
+    timeout: Duration,
+    on_delta: &(dyn Fn(usize) + Sync),
+) -> Result<Completion, ApiError> {
     let mut events = Box::pin(whole_lines(Box::pin(resp.bytes_stream()))).eventsource();
     let mut acc = Assembler::default();
     while let Some(event) = events.next().await {
@@ -592,8 +628,12 @@ async fn read_stream(resp: reqwest::Response, timeout: Duration) -> Result<Compl
             }
             other => ApiError::Invalid(other.to_string()),
         })?;
+        let before = acc.deltas;
         if !acc.feed(&event.data)? {
             break;
+        }
+        if acc.deltas != before {
+            on_delta(acc.deltas);
         }
     }
     acc.finish()

@@ -11,11 +11,11 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
 
-use crate::chapter::{Gap, Rules};
+use crate::chapter::{Chapter, Gap, Rules};
 use crate::identity;
-use crate::prompt::{self, ChapterFacts, Messages, RunContext, Templates};
-use crate::store::{self, Meta, Store, Usage};
-use client::{ApiError, Client, Completion};
+use crate::prompt::{self, ChapterFacts, Messages, RunContext, Templates, Turn};
+use crate::store::{self, Draft, Meta, Prompt, Store, Usage};
+use client::{ApiError, Choice, Client, Completion};
 use postprocess::Target;
 
 /// One question to draft.
@@ -24,6 +24,8 @@ pub struct Job<'c> {
     /// Its chapter, and what the chapter's prompts share.
     pub facts: &'c ChapterFacts<'c>,
     pub gap: Gap<'c>,
+    /// A new version of an answered question (`draft --rewrite`).
+    pub rewrite: bool,
 }
 
 impl Job<'_> {
@@ -33,7 +35,7 @@ impl Job<'_> {
 
     /// The rendered prompt.
     pub fn messages(&self, templates: &Templates, rules: &Rules, run: &RunContext) -> Result<Messages> {
-        templates.render(&prompt::context(self.facts, &self.gap, rules, run))
+        templates.render(&prompt::context(self.facts, &self.gap, rules, run, self.rewrite))
     }
 }
 
@@ -44,6 +46,11 @@ pub enum Event<'a> {
         id: &'a str,
         error: &'a ApiError,
         delay: Duration,
+    },
+    /// Answer text is streaming in: `deltas` pieces so far (about one token each).
+    Receiving {
+        id: &'a str,
+        deltas: usize,
     },
     Drafted {
         id: &'a str,
@@ -142,9 +149,10 @@ impl Drafter<'_> {
     ) -> Result<Completion, ApiError> {
         let k = self.candidates;
         let on_retry = |error: &ApiError, delay| report(Event::Retrying { id, error, delay });
+        let on_delta = |deltas| report(Event::Receiving { id, deltas });
         let mut got = Completion::default();
         if k > 1 && !n_unsupported.load(Ordering::Relaxed) {
-            match self.client.complete(messages, k, on_retry).await {
+            match self.client.complete_with(messages, k, on_retry, &on_delta).await {
                 Ok(c) => got = c,
                 Err(e) if e.status() == Some(400) => {}
                 Err(e) => return Err(e),
@@ -154,7 +162,7 @@ impl Drafter<'_> {
             }
         }
         while (got.choices.len() as u32) < k {
-            let mut one = self.client.complete(messages, 1, on_retry).await?;
+            let mut one = self.client.complete_with(messages, 1, on_retry, &on_delta).await?;
             let mut choice = one.choices.remove(0);
             choice.index = got.choices.len() as u32;
             got.choices.push(choice);
@@ -189,6 +197,14 @@ impl Drafter<'_> {
         };
         let span_hash = identity::span_hash(chapter, &job.gap);
         let created = store::now();
+        let prompt = Prompt {
+            model: self.model.to_owned(),
+            host: self.host.to_owned(),
+            template: self.templates.name.clone(),
+            template_hash: self.templates.hash.clone(),
+            params: self.client.params(self.candidates),
+            messages: messages.all(),
+        };
         let total = completion.choices.len() as u32;
         let mut out = Drafted {
             saved: Vec::new(),
@@ -204,11 +220,10 @@ impl Drafter<'_> {
                     continue;
                 }
             };
-            let truncated = choice.finish_reason.as_deref() == Some("length");
-            let filtered = choice.finish_reason.as_deref() == Some("content_filter");
+            let (truncated, filtered) = stopped(choice);
             let mut warnings = cleaned.warnings;
             if filtered {
-                warnings.push("filtered: the provider's content filter stopped the answer".into());
+                warnings.push(FILTERED.into());
             }
             let meta = Meta {
                 chapter: job.facts.name.to_owned(),
@@ -233,13 +248,102 @@ impl Drafter<'_> {
                 warnings,
                 // Usage is per request; with several candidates it is recorded on the first.
                 usage: (k == 0).then_some(completion.usage).flatten(),
+                rewrite: job.rewrite,
+                parent: None,
+                feedback: None,
             };
-            out.saved.push(self.store.save(&meta, &cleaned.text)?);
+            out.saved
+                .push(self.store.save_with(&meta, &cleaned.text, Some(&prompt))?);
             out.truncated += usize::from(truncated);
         }
         if out.saved.is_empty() {
             return Err(anyhow!(out.problems.join("; ")));
         }
         Ok(out)
+    }
+}
+
+const FILTERED: &str = "filtered: the provider's content filter stopped the answer";
+
+/// Whether a choice stopped at the token limit, and whether a content filter stopped it.
+fn stopped(choice: &Choice) -> (bool, bool) {
+    let reason = choice.finish_reason.as_deref();
+    (reason == Some("length"), reason == Some("content_filter"))
+}
+
+/// Iterating with the model: a new version of a pending draft, asked for with the
+/// conversation that produced it, the draft as the model's reply and the author's note as
+/// the next message. The reply is cleaned like any other and saved as a new candidate of the
+/// same question, recording its `parent` and the `feedback`.
+pub struct Reviser<'a> {
+    pub client: &'a Client,
+    pub store: &'a Store,
+    pub rules: &'a Rules,
+    pub model: &'a str,
+    pub host: &'a str,
+    pub temperature: Option<f64>,
+}
+
+impl Reviser<'_> {
+    /// Revises `draft` (of `chapter`, whose kept prompt is `prompt`) by `note`; the new draft
+    /// is candidate number `candidate`. Returns its path.
+    pub async fn revise(
+        &self,
+        chapter: &Chapter<'_>,
+        draft: &Draft,
+        prompt: &Prompt,
+        note: &str,
+        candidate: u32,
+    ) -> Result<std::path::PathBuf> {
+        let mut messages = Messages::from_turns(&prompt.messages)?;
+        let turn = |role: &str, content: &str| Turn {
+            role: role.into(),
+            content: content.into(),
+        };
+        messages.turns.push(turn("assistant", draft.body.trim_end()));
+        messages.turns.push(turn("user", note));
+        let completion = self
+            .client
+            .complete(&messages, 1, |_, _| {})
+            .await
+            .map_err(|e| anyhow!(e))?;
+        let choice = completion
+            .choices
+            .first()
+            .ok_or_else(|| anyhow!("the reply has no answer"))?;
+        let anchors = chapter.headings.iter().map(|h| h.anchor()).collect();
+        let target = Target {
+            question: &draft.meta.question,
+            level: draft.meta.level,
+            crlf: chapter.newline() == "\r\n",
+            anchors: &anchors,
+        };
+        let cleaned = postprocess::clean(&choice.content, target, self.rules)?;
+        let (truncated, filtered) = stopped(choice);
+        let mut meta = draft.meta.clone();
+        meta.model = self.model.to_owned();
+        meta.host = self.host.to_owned();
+        meta.temperature = self.temperature;
+        meta.created = store::now();
+        meta.finish_reason = choice.finish_reason.clone();
+        meta.truncated = truncated;
+        meta.filtered = filtered;
+        meta.candidate = candidate;
+        meta.candidates = candidate;
+        meta.warnings = cleaned.warnings;
+        if filtered {
+            meta.warnings.push(FILTERED.into());
+        }
+        meta.usage = completion.usage;
+        meta.parent = Some(draft.id.clone());
+        meta.feedback = Some(note.to_owned());
+        let kept = Prompt {
+            model: self.model.to_owned(),
+            host: self.host.to_owned(),
+            params: self.client.params(1),
+            messages: messages.all(),
+            ..prompt.clone()
+        };
+        self.store.save_with(&meta, &cleaned.text, Some(&kept))
     }
 }

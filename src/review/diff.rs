@@ -56,6 +56,15 @@ fn forward_lines(text: &str, at: usize, n: usize) -> usize {
 
 /// Renders the diff of `edit` applied to `old`, with `context` lines around it.
 pub fn render(old: &str, edit: &Edit, context: usize) -> String {
+    render_width(old, edit, context, None)
+}
+
+/// Width of the line-number gutter: `    4     5 │+`.
+const GUTTER: usize = 14;
+
+/// [`render`], with lines longer than `width` columns wrapped under the gutter. Without
+/// colours, the characters that changed inside a line are marked `[-…-]` and `{+…+}`.
+pub fn render_width(old: &str, edit: &Edit, context: usize, width: Option<usize>) -> String {
     let start = back_lines(old, edit.range.start, context);
     // The line holding the edit's end is the first unchanged one when the edit ends at a line
     // start; context counts from there.
@@ -77,6 +86,8 @@ pub fn render(old: &str, edit: &Edit, context: usize) -> String {
         &old[edit.range.end..old_end]
     );
     let first_line = memchr::memchr_iter(b'\n', &old.as_bytes()[..start]).count() + 1;
+    let marks = !console::colors_enabled();
+    let room = width.map(|w| w.saturating_sub(GUTTER).max(10));
 
     let diff = TextDiff::configure()
         .algorithm(Algorithm::Patience)
@@ -97,33 +108,90 @@ pub fn render(old: &str, edit: &Edit, context: usize) -> String {
         );
         for op in &group {
             for change in diff.iter_inline_changes_with_options(op, options) {
-                let (sign, line_style, emphasis) = match change.tag() {
-                    ChangeTag::Delete => ('-', Style::new().red(), Style::new().red().bold().reverse()),
-                    ChangeTag::Insert => ('+', Style::new().green(), Style::new().green().bold().reverse()),
-                    ChangeTag::Equal => (' ', Style::new().dim(), Style::new().dim()),
+                let (sign, line_style, emphasis, (open, close)) = match change.tag() {
+                    ChangeTag::Delete => (
+                        '-',
+                        Style::new().red(),
+                        Style::new().red().bold().reverse(),
+                        ("[-", "-]"),
+                    ),
+                    ChangeTag::Insert => (
+                        '+',
+                        Style::new().green(),
+                        Style::new().green().bold().reverse(),
+                        ("{+", "+}"),
+                    ),
+                    ChangeTag::Equal => (' ', Style::new().dim(), Style::new().dim(), ("", "")),
                 };
                 let num = |i: Option<usize>| i.map_or_else(|| "     ".to_owned(), |i| format!("{:>5}", i + first_line));
-                let _ = write!(
-                    out,
+                let gutter = format!(
                     "{} {} │{}",
                     style(num(change.old_index())).dim(),
                     style(num(change.new_index())).dim(),
                     line_style.apply_to(sign)
                 );
-                for (emphasised, value) in change.iter_strings_lossy() {
-                    let value = visible(value.trim_end_matches(['\n', '\r']));
-                    let s = if emphasised {
-                        emphasis.apply_to(value)
+                let segments: Vec<(bool, String)> = change
+                    .iter_strings_lossy()
+                    .map(|(e, v)| (e, visible(v.trim_end_matches(['\n', '\r'])).into_owned()))
+                    .collect();
+                // Marks only where a line changed in part: a wholly new line needs none.
+                let partial = segments.iter().any(|(e, v)| !*e && !v.trim().is_empty());
+                let mut line = Line::new(gutter, room);
+                for (emphasised, value) in segments {
+                    if emphasised && marks && partial {
+                        line.push(open, &line_style);
+                        line.push(&value, &emphasis);
+                        line.push(close, &line_style);
                     } else {
-                        line_style.apply_to(value)
-                    };
-                    let _ = write!(out, "{s}");
+                        line.push(&value, if emphasised { &emphasis } else { &line_style });
+                    }
                 }
+                out.push_str(&line.text);
                 out.push('\n');
             }
         }
     }
     out
+}
+
+/// One diff line being written, wrapped at `room` columns after its gutter; continuation
+/// lines get an empty gutter.
+struct Line {
+    text: String,
+    col: usize,
+    room: Option<usize>,
+}
+
+impl Line {
+    fn new(gutter: String, room: Option<usize>) -> Line {
+        Line {
+            text: gutter,
+            col: 0,
+            room,
+        }
+    }
+
+    fn push(&mut self, s: &str, with: &Style) {
+        let Some(room) = self.room else {
+            let _ = write!(self.text, "{}", with.apply_to(s));
+            return;
+        };
+        let mut piece = String::new();
+        for c in s.chars() {
+            let w = console::measure_text_width(c.encode_utf8(&mut [0; 4]));
+            if self.col + w > room {
+                let _ = write!(self.text, "{}", with.apply_to(&piece));
+                piece.clear();
+                self.text.push('\n');
+                self.text.push_str(&" ".repeat(GUTTER - 2));
+                self.text.push_str("│ ");
+                self.col = 0;
+            }
+            piece.push(c);
+            self.col += w;
+        }
+        let _ = write!(self.text, "{}", with.apply_to(&piece));
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +213,32 @@ mod tests {
             d,
             "@@ -4,4 +4,6 @@\n    4     4 │ ## Q\n    5     5 │ \n          6 │+答案第一行\n          7 │+\n    6     8 │ d\n    7     9 │ e\n"
         );
+    }
+
+    #[test]
+    fn long_lines_wrap_under_the_gutter_and_partial_changes_are_marked_without_colour() {
+        console::set_colors_enabled(false);
+        let old = "## Q\n\n旧的一行说明文字\n";
+        let edit = Edit {
+            range: 6..old.len(),
+            text: "新的一行说明文字\n".into(),
+            order: 0,
+        };
+        let d = render(old, &edit, 1);
+        assert!(
+            d.contains("│-[-旧-]的一行说明文字") && d.contains("│+{+新+}的一行说明文字"),
+            "{d}"
+        );
+        let long = Edit {
+            range: 6..6,
+            text: format!("{}\n\n", "长".repeat(40)),
+            order: 0,
+        };
+        let wrapped = render_width(old, &long, 1, Some(40));
+        for l in wrapped.lines() {
+            assert!(console::measure_text_width(l) <= 40, "{l:?}");
+        }
+        assert!(wrapped.contains("\n            │ 长"), "{wrapped}");
     }
 
     #[test]

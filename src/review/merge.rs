@@ -137,7 +137,7 @@ impl<'c> Merger<'c> {
                 if !wanted.trim().is_empty() && answer.contains(wanted.trim()) {
                     return State::Merged;
                 }
-                if q.gap.is_none() {
+                if q.gap.is_none() && !meta.rewrite {
                     State::Stale(Stale::Answered)
                 } else if meta.kind != GapKind::Missing && identity::question_hash(chapter, q) != meta.span_hash {
                     State::Stale(Stale::Changed)
@@ -200,7 +200,7 @@ fn is_separator(line: &str) -> bool {
 }
 
 /// Fills a question's answer span. Empty, placeholder and metadata-only answers keep their
-/// lines but placeholders; stubs and outlines are replaced. Blank lines and thematic breaks
+/// lines but placeholders; stubs, outlines and (for a rewrite) answers are replaced. Blank lines and thematic breaks
 /// before the next heading are kept as they are.
 fn answer_edit(chapter: &Chapter, q: &Question, body: &str, nl: &str, rules: &Rules) -> Edit {
     let text = chapter.text();

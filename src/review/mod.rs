@@ -56,8 +56,10 @@ pub struct Replacement {
     /// The chapter's bytes before, and after, at that place.
     pub before: String,
     pub after: String,
-    /// The draft file, to put back pending.
+    /// The draft file, to put back pending, and the prompt kept beside it.
     pub draft_text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_text: Option<String>,
 }
 
 /// A draft and how it stands against its chapter now.
@@ -383,6 +385,7 @@ impl Review<'_> {
         ledger::append(self.drafts, &entries)?;
         for d in &done.accepted {
             remove(&d.path)?;
+            remove(&store::prompt_path(&d.path))?;
         }
         self.set_aside(&done.rejected)?;
         Ok(done)
@@ -503,12 +506,14 @@ impl Review<'_> {
         for ((e, d), &offset) in plan.edits.iter().zip(&plan.offsets) {
             let draft_text =
                 std::fs::read_to_string(&d.path).with_context(|| format!("cannot read {}", d.path.display()))?;
+            let prompt_text = std::fs::read_to_string(store::prompt_path(&d.path)).ok();
             edits.push(Replacement {
                 draft: d.id.clone(),
                 offset,
                 before: plan.text[e.range.clone()].to_owned(),
                 after: e.text.clone(),
                 draft_text,
+                prompt_text,
             });
         }
         let record = Replaced {
@@ -549,18 +554,20 @@ impl Review<'_> {
     }
 
     /// Moves rejected drafts to `.rejected/` (same relative path), or deletes them with `purge`.
+    /// The prompt kept beside it moves (or goes) with it.
     fn set_aside(&self, drafts: &[&Draft]) -> Result<()> {
         for d in drafts {
+            let side = store::prompt_path(&d.path);
             if self.purge {
                 remove(&d.path)?;
+                remove(&side)?;
                 continue;
             }
             let to = self.drafts.join(REJECTED).join(format!("{}.md", d.id));
-            if let Some(dir) = to.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            if side.exists() {
+                move_file(&side, &store::prompt_path(&to))?;
             }
-            std::fs::rename(&d.path, &to)
-                .with_context(|| format!("cannot move {} to {}", d.path.display(), to.display()))?;
+            move_file(&d.path, &to)?;
         }
         Ok(())
     }
@@ -603,6 +610,14 @@ fn fail_all(errors: &mut Failures, drafts: &[&Draft], e: &anyhow::Error) {
     errors.extend(drafts.iter().map(|d| (d.id.clone(), anyhow!(msg.clone()))));
 }
 
+/// Renames `from` to `to`, creating `to`'s folder.
+fn move_file(from: &Path, to: &Path) -> Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::rename(from, to).with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
+}
+
 fn remove(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -633,7 +648,43 @@ fn entry(d: &Draft, decision: Decision) -> Entry {
 /// The diff a reviewer sees for `draft` against the chapter `text` as it is now (a stale draft
 /// is shown as it would be merged with `--force`).
 pub fn preview(text: &str, draft: &Draft, rules: &Rules) -> Result<String, MergeError> {
+    preview_width(text, draft, rules, None)
+}
+
+/// [`preview`], with lines wrapped to `width` columns.
+pub fn preview_width(text: &str, draft: &Draft, rules: &Rules, width: Option<usize>) -> Result<String, MergeError> {
     let chapter = Chapter::parse(text, rules);
     let e = Merger::new(&chapter).edit(&draft.meta, &draft.body, rules, true)?;
-    Ok(diff::render(text, &e, diff::CONTEXT))
+    Ok(diff::render_width(text, &e, diff::CONTEXT, width))
+}
+
+/// The answered questions nearest before and after `question` in `chapter`: index, heading
+/// text and answer, for the reviewer to compare with.
+pub fn neighbours(chapter: &Chapter, question: QuestionRef) -> Vec<(usize, String, String)> {
+    let at = chapter
+        .questions
+        .iter()
+        .position(|q| chapter.heading(q).anchor() == question.anchor)
+        .or_else(|| {
+            chapter
+                .toc
+                .iter()
+                .position(|t| t.anchor == question.anchor)
+                .map(|_| chapter.questions.len())
+        });
+    let Some(at) = at else { return Vec::new() };
+    let answered = |q: &&crate::chapter::Question| q.gap.is_none() && !q.group;
+    let before = chapter.questions[..at].iter().rev().find(answered);
+    let after = chapter.questions.get(at + 1..).and_then(|r| r.iter().find(answered));
+    before
+        .into_iter()
+        .chain(after)
+        .map(|q| {
+            (
+                q.index,
+                chapter.heading(q).text.clone(),
+                chapter.answer(q).trim().to_owned(),
+            )
+        })
+        .collect()
 }

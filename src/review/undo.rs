@@ -2,12 +2,12 @@
 //! puts back the bytes it replaced, exactly, and its draft (and the candidates it rejected)
 //! pending again; a reject brings its draft back from `.rejected/`. Each undo is logged.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::ledger::{self, Decision, Entry};
-use super::{REJECTED, Replaced, Review};
+use super::{REJECTED, Replaced, Review, move_file};
 use crate::{atomic, scan, store};
 
 /// A decision taken back.
@@ -108,6 +108,10 @@ impl Review<'_> {
             if let Some(dir) = draft.parent() {
                 std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             }
+            if let Some(p) = &edit.prompt_text {
+                let side = store::prompt_path(&draft);
+                atomic::write(&side, p.as_bytes()).with_context(|| format!("cannot write {}", side.display()))?;
+            }
             atomic::write(&draft, edit.draft_text.as_bytes())
                 .with_context(|| format!("cannot write {}", draft.display()))?;
         }
@@ -151,15 +155,12 @@ impl Review<'_> {
             bail!("the draft was deleted (--purge); there is nothing to bring back");
         }
         let to = self.draft_path(id);
+        let side = store::prompt_path(&from);
+        if side.exists() {
+            move_file(&side, &store::prompt_path(&to))?;
+        }
         move_file(&from, &to)
     }
-}
-
-fn move_file(from: &Path, to: &Path) -> Result<()> {
-    if let Some(dir) = to.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    std::fs::rename(from, to).with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
 }
 
 /// The ledger line that takes `e` back.

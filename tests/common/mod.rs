@@ -372,6 +372,9 @@ pub fn metas_for(name: &str, text: &str) -> Vec<aigcq::store::Meta> {
             candidates: 1,
             warnings: vec![],
             usage: None,
+            rewrite: false,
+            parent: None,
+            feedback: None,
         })
         .collect()
 }

@@ -10,16 +10,19 @@ use rayon::prelude::*;
 use super::{Context, Status};
 use crate::app::cli::DraftArgs;
 use crate::app::output::{self, draft::Progress};
-use aigcq::chapter::Chapter;
+use aigcq::chapter::{Chapter, GapKind};
 use aigcq::draft::client::Client;
-use aigcq::draft::{Drafter, Event, Job};
+use aigcq::draft::{Drafter, Event, Job, Reviser};
 use aigcq::prompt::{ChapterFacts, RunContext, STYLE_FILE, Templates};
-use aigcq::provider::Provider;
+use aigcq::provider::{Overrides, Provider};
 use aigcq::scan;
 use aigcq::select::{self, Item};
-use aigcq::store::Store;
+use aigcq::store::{Draft, Store};
 
 pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
+    if let Some(note) = &args.feedback {
+        return feedback(ctx, args, note);
+    }
     let project = &ctx.project;
     let rules = project.rules()?;
     let (texts, mut failed) = read_chapters(ctx)?;
@@ -29,7 +32,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     let facts: Vec<ChapterFacts> = chapters
         .iter()
         .zip(&names)
-        .filter(|(chapter, _)| chapter.gaps().next().is_some())
+        .filter(|(chapter, _)| args.rewrite || chapter.gaps().next().is_some())
         .map(|(chapter, name)| ChapterFacts::new(chapter, name))
         .collect();
 
@@ -65,16 +68,13 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         return Ok(if failed { Status::Failed } else { Status::Clean });
     }
 
-    let provider = Provider::resolve(
-        &project.config.provider,
-        |k| std::env::var(k).ok(),
+    let (provider, model, client) = connect(
+        ctx,
         &args.provider.overrides(),
+        args.allow_insecure,
+        !args.no_stream,
+        None,
     )?;
-    let Some(model) = provider.model.value.clone() else {
-        bail!("no model set: pass --model, set $AIGCQ_MODEL, or set model in [provider] of aigcq.toml");
-    };
-    provider.check_transport(args.allow_insecure)?;
-    let client = Client::new(&provider, &model, !args.no_stream)?;
     let host = provider.host();
     let drafter = Drafter {
         client: &client,
@@ -133,21 +133,48 @@ fn plan<'c>(
     facts: &'c [ChapterFacts<'c>],
     store: &Store,
 ) -> Result<(Vec<Job<'c>>, usize)> {
-    let mut jobs: Vec<Job> = facts
-        .iter()
-        .flat_map(|facts| facts.chapter.gaps().map(move |gap| Job { facts, gap }))
-        .filter(|j| args.kind.is_empty() || args.kind.contains(&j.gap.kind))
-        .collect();
-    let items: Vec<Item> = jobs
-        .iter()
-        .map(|j| Item {
-            chapter: j.facts.name,
-            anchor: j.gap.anchor,
-            index: j.gap.index,
-            text: j.gap.text,
-        })
-        .collect();
-    let picked = select::select(&items, &ctx.queries(&args.queries))?;
+    let queries = ctx.queries(&args.queries);
+    let mut jobs: Vec<Job> = if args.rewrite {
+        answered(facts).collect()
+    } else {
+        facts
+            .iter()
+            .flat_map(|facts| {
+                facts.chapter.gaps().map(move |gap| Job {
+                    facts,
+                    gap,
+                    rewrite: false,
+                })
+            })
+            .filter(|j| args.kind.is_empty() || args.kind.contains(&j.gap.kind))
+            .collect()
+    };
+    let picked = match select::select(&items(&jobs), &queries) {
+        Ok(p) => p,
+        Err(e) if !args.rewrite => {
+            // Say so when the queries name answered questions rather than nothing at all.
+            let answered: Vec<Job> = answered(facts).collect();
+            let hits = select::select(&items(&answered), &queries).unwrap_or_default();
+            let named: Vec<String> = answered
+                .iter()
+                .zip(hits)
+                .filter(|(_, hit)| *hit)
+                .map(|(j, _)| format!("question {} of {}", j.gap.index, j.facts.name))
+                .collect();
+            if named.is_empty() {
+                return Err(e.into());
+            }
+            bail!(
+                "{} already answered; use --rewrite to draft a new version",
+                if named.len() == 1 {
+                    format!("{} is", named[0])
+                } else {
+                    format!("{} are", named.join(", "))
+                }
+            );
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut keep = picked.into_iter();
     jobs.retain(|_| keep.next().unwrap_or(false));
 
@@ -165,6 +192,121 @@ fn plan<'c>(
         jobs.truncate(limit);
     }
     Ok((jobs, skipped))
+}
+
+/// The answered questions of `facts`, as jobs for a new version.
+fn answered<'c>(facts: &'c [ChapterFacts<'c>]) -> impl Iterator<Item = Job<'c>> {
+    facts.iter().flat_map(|facts| {
+        let chapter = facts.chapter;
+        chapter
+            .questions
+            .iter()
+            .filter(|q| q.gap.is_none() && !q.group)
+            .map(move |q| Job {
+                facts,
+                gap: chapter.as_gap(q, GapKind::Stub),
+                rewrite: true,
+            })
+    })
+}
+
+fn items<'j>(jobs: &'j [Job]) -> Vec<Item<'j>> {
+    jobs.iter()
+        .map(|j| Item {
+            chapter: j.facts.name,
+            anchor: j.gap.anchor,
+            index: j.gap.index,
+            text: j.gap.text,
+        })
+        .collect()
+}
+
+/// The provider, the model and a client for it. `fallback_model` is used when none is
+/// configured (a revision can go to the model that made the draft).
+pub fn connect(
+    ctx: &Context,
+    overrides: &Overrides,
+    allow_insecure: bool,
+    stream: bool,
+    fallback_model: Option<&str>,
+) -> Result<(Provider, String, Client)> {
+    let provider = Provider::resolve(&ctx.project.config.provider, |k| std::env::var(k).ok(), overrides)?;
+    let Some(model) = provider.model.value.clone().or(fallback_model.map(str::to_owned)) else {
+        bail!("no model set: pass --model, set $AIGCQ_MODEL, or set model in [provider] of aigcq.toml");
+    };
+    provider.check_transport(allow_insecure)?;
+    let client = Client::new(&provider, &model, stream)?;
+    Ok((provider, model, client))
+}
+
+/// `draft ID… --feedback NOTE`: each named pending draft revised by the note.
+fn feedback(ctx: &Context, args: &DraftArgs, note: &str) -> Result<Status> {
+    if args.queries.is_empty() {
+        bail!("--feedback needs the ids of the drafts to revise (see aigcq review --list)");
+    }
+    let store = Store::new(ctx.project.drafts_dir());
+    let (pending, _) = store.pending();
+    let drafts = aigcq::store::by_ids(&pending, &args.queries)?;
+    let rules = ctx.project.rules()?;
+    let (provider, model, client) = connect(
+        ctx,
+        &args.provider.overrides(),
+        args.allow_insecure,
+        !args.no_stream,
+        Some(&drafts[0].meta.model),
+    )?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut failed = false;
+    for d in drafts {
+        let revised = revise(
+            ctx,
+            &runtime,
+            &Reviser {
+                client: &client,
+                store: &store,
+                rules: &rules,
+                model: &model,
+                host: &provider.host(),
+                temperature: provider.temperature.value,
+            },
+            &pending,
+            d,
+            note,
+        );
+        match revised {
+            Ok(path) => output::draft::revised(&d.id, &path, &ctx.cwd),
+            Err(e) => {
+                output::error(format!("{}: {e:#}", d.id));
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { Status::Failed } else { Status::Clean })
+}
+
+/// Revises one pending draft by `note` as its question's next candidate; the new draft's path.
+pub fn revise(
+    ctx: &Context,
+    runtime: &tokio::runtime::Runtime,
+    reviser: &Reviser,
+    pending: &[Draft],
+    draft: &Draft,
+    note: &str,
+) -> Result<std::path::PathBuf> {
+    let prompt = aigcq::store::read_prompt(&draft.path)?
+        .context("no prompt was kept with this draft (made by an older aigcq); draft the question again")?;
+    let path = ctx.project.content_dir().join(&draft.meta.chapter);
+    let text = scan::read_chapter(&path)?;
+    let rules = reviser.rules;
+    let chapter = Chapter::parse(&text, rules);
+    let next = pending
+        .iter()
+        .filter(|p| p.meta.question_id == draft.meta.question_id)
+        .map(|p| p.meta.candidate)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    runtime.block_on(reviser.revise(&chapter, draft, &prompt, note, next))
 }
 
 /// `prompts/style.md`, when it exists and says something.

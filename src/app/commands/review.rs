@@ -1,6 +1,6 @@
 //! `aigcq review`: list, accept and reject drafts, or review them interactively.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Result, bail};
@@ -11,7 +11,7 @@ use crate::app::{interactive, output};
 use aigcq::atomic;
 use aigcq::review::{Checked, Review, Row};
 use aigcq::select::{self, Item};
-use aigcq::store::{Draft, Store};
+use aigcq::store::{self, Draft, Store};
 
 pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     let project = &ctx.project;
@@ -47,9 +47,10 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     let selected = select_drafts(&pending, &ctx.queries(&args.queries))?;
     let interactive =
         !args.list && args.accept.is_empty() && args.reject.is_empty() && !args.accept_all && !args.reject_all;
-    if interactive && !std::io::stdin().is_terminal() {
+    // Keys are read from the terminal and the screens drawn on it: both must be one.
+    if interactive && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         bail!(
-            "review needs a terminal to ask; without one use --list, --accept ID, --reject ID, --accept-all or --reject-all"
+            "review needs a terminal to ask (its input and output; not a pipe or a file); without one use --list, --accept ID, --reject ID, --accept-all or --reject-all"
         );
     }
 
@@ -63,9 +64,35 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
             output::review::none_pending();
             return Ok(if failed { Status::Failed } else { Status::Clean });
         }
-        let tally = interactive::run(&review, checked, &pending, &ctx.cwd)?;
+        // The model is only reached when the author asks for a revision (key f).
+        let connection = std::cell::OnceCell::new();
+        let revise = |pending: &[Draft], draft: &Draft, note: &str| -> Result<std::path::PathBuf> {
+            let (provider, model, client, runtime) = match connection.get() {
+                Some(c) => c,
+                None => {
+                    let (p, m, c) =
+                        super::draft::connect(ctx, &Default::default(), false, true, Some(&draft.meta.model))?;
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    connection.get_or_init(|| (p, m, c, rt))
+                }
+            };
+            let store = Store::new(drafts_dir.clone());
+            let reviser = aigcq::draft::Reviser {
+                client,
+                store: &store,
+                rules: &rules,
+                model,
+                host: &provider.host(),
+                temperature: provider.temperature.value,
+            };
+            super::draft::revise(ctx, runtime, &reviser, pending, draft, note)
+        };
+        let hooks = interactive::Hooks { revise: &revise };
+        let tally = interactive::run(&review, checked, &pending, &ctx.cwd, &hooks)?;
         output::review::session(&tally, &ctx.cwd);
-        return Ok(if failed || tally.errors > 0 {
+        return Ok(if tally.interrupted {
+            Status::Interrupted
+        } else if failed || tally.errors > 0 {
             Status::Failed
         } else {
             Status::Clean
@@ -86,7 +113,10 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     } else if args.reject_all {
         (Vec::new(), selected.clone())
     } else {
-        (by_ids(&pending, &args.accept)?, by_ids(&pending, &args.reject)?)
+        (
+            store::by_ids(&pending, &args.accept)?,
+            store::by_ids(&pending, &args.reject)?,
+        )
     };
     let decided = review.decide(&accept, &reject, &pending, args.force);
     output::review::decided(&decided, &ctx.cwd);
@@ -107,27 +137,6 @@ fn select_drafts<'d>(pending: &'d [Draft], queries: &[String]) -> Result<Vec<&'d
         .collect();
     let picked = select::select(&items, queries)?;
     Ok(pending.iter().zip(picked).filter(|(_, p)| *p).map(|(d, _)| d).collect())
-}
-
-/// Drafts by id, or by the last part of the id (`007-a17d65b9`), with or without `.md`.
-fn by_ids<'d>(pending: &'d [Draft], ids: &[String]) -> Result<Vec<&'d Draft>> {
-    let mut by_id: HashMap<&str, Vec<&Draft>> = HashMap::new();
-    for d in pending {
-        by_id.entry(d.id.as_str()).or_default().push(d);
-        if let Some((_, last)) = d.id.rsplit_once('/') {
-            by_id.entry(last).or_default().push(d);
-        }
-    }
-    ids.iter()
-        .map(|id| {
-            let id = id.trim_end_matches(".md");
-            match by_id.get(id).map(Vec::as_slice) {
-                Some([one]) => Ok(*one),
-                Some(many) => bail!("{id:?} names {} drafts; give the full id", many.len()),
-                None => bail!("no pending draft {id:?} (see aigcq review --list)"),
-            }
-        })
-        .collect()
 }
 
 fn list(checked: &[Checked], json: bool, ctx: &Context) -> Result<()> {

@@ -1,8 +1,10 @@
 //! `aigcq draft`: the opening line, progress, dry-run prompts and the closing summary.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use console::style;
@@ -40,7 +42,7 @@ pub fn start(total: usize, model: &str, host: &str, concurrency: usize, skipped:
     eprintln!(
         "drafting {} with {model} at {host} ({} in flight){}",
         plural(total, "question"),
-        concurrency,
+        concurrency.min(total),
         skipped_note(skipped)
     );
 }
@@ -88,6 +90,15 @@ pub fn dry_run(prompts: &[Prompt], candidates: u32, as_json: bool) -> Result<boo
     Ok(failed)
 }
 
+/// A draft revised by feedback.
+pub fn revised(parent: &str, saved: &Path, cwd: &Path) {
+    eprintln!(
+        "{} {parent} revised → {}",
+        style("✓").green().for_stderr(),
+        scan::display_path(saved, cwd)
+    );
+}
+
 /// After Ctrl-C.
 pub fn interrupted() {
     eprintln!(
@@ -118,10 +129,15 @@ pub fn summary(s: &Totals, skipped: usize, wall: Duration) {
     );
 }
 
-/// A progress bar with per-question lines on a terminal; plain lines otherwise.
+/// A progress bar with per-question lines on a terminal; plain lines otherwise. While
+/// answers stream in, the bar shows the tokens received so far and their rate, so that a slow
+/// model can be told from a hang.
 pub struct Progress<'a> {
     bar: Option<ProgressBar>,
     cwd: &'a Path,
+    started: Instant,
+    /// Pieces received per question (about one token each).
+    received: Mutex<HashMap<String, usize>>,
 }
 
 impl<'a> Progress<'a> {
@@ -135,7 +151,12 @@ impl<'a> Progress<'a> {
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
-        Progress { bar, cwd }
+        Progress {
+            bar,
+            cwd,
+            started: Instant::now(),
+            received: Mutex::new(HashMap::new()),
+        }
     }
 
     fn line(&self, s: String) {
@@ -147,6 +168,14 @@ impl<'a> Progress<'a> {
 
     pub fn event(&self, e: &Event) {
         match e {
+            Event::Receiving { id, deltas } => {
+                let Some(b) = &self.bar else { return };
+                let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
+                received.insert((*id).to_owned(), *deltas);
+                let total: usize = received.values().sum();
+                let rate = total as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+                b.set_message(format!("≈{total} tokens received · {rate:.0} tokens/s"));
+            }
             Event::Retrying { id, error, delay } => self.line(format!(
                 "{} {id}: {error}; retrying in {:.1} s",
                 style("↻").yellow().for_stderr(),

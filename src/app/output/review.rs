@@ -74,15 +74,26 @@ pub fn decided(d: &Decided, cwd: &Path) {
 pub struct Tally {
     pub accepted: usize,
     pub rejected: usize,
+    /// Drafts of questions shown and left undecided.
     pub skipped: usize,
+    /// Drafts of questions never reached.
+    pub not_seen: usize,
     pub files: Vec<PathBuf>,
     pub errors: usize,
+    /// Ended by Ctrl-C.
+    pub interrupted: bool,
 }
 
 /// The closing line of an interactive session.
 pub fn session(t: &Tally, cwd: &Path) {
+    let not_seen = if t.not_seen > 0 {
+        format!(", not seen {}", t.not_seen)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "accepted {}, rejected {}, skipped {}; {}",
+        "{}accepted {}, rejected {}, skipped {}{not_seen}; {}",
+        if t.interrupted { "interrupted: " } else { "" },
         t.accepted,
         t.rejected,
         t.skipped,
