@@ -22,6 +22,15 @@ pub struct Config {
     pub check: CheckConfig,
     pub provider: ProviderConfig,
     pub draft: DraftConfig,
+    pub review: ReviewConfig,
+}
+
+/// The `[review]` table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// Commit each chapter write to git, that file alone.
+    pub commit: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -284,3 +284,53 @@ fn all_four_gaps_of_the_bundled_chapter_accepted() {
     assert_eq!((code, stdout.trim()), (0, "[]"));
     assert_eq!(findings(dir.path()), before, "check reports nothing new");
 }
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn with_commit_each_chapter_write_is_one_commit_of_that_file() {
+    let (dir, _) = project_with_drafts(2, 1);
+    // Outside a git work tree --commit refuses, changing nothing.
+    let (code, _, stderr) = run(aigcq(dir.path()).args(["review", "--accept-all", "--commit"]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("git work tree"), "{stderr}");
+    assert_eq!(list(dir.path()).as_array().unwrap().len(), 2);
+
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "content"]);
+    git(dir.path(), &["commit", "-q", "-m", "the book"]);
+    std::fs::write(dir.path().join("notes.txt"), "not aigcq's").unwrap();
+    git(dir.path(), &["add", "notes.txt"]);
+    let (code, _, stderr) = run(aigcq(dir.path())
+        .args(["review", "--accept-all", "--commit"])
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid"));
+    assert_eq!(code, 0, "{stderr}");
+    let log = git(dir.path(), &["log", "-1", "--format=%B"]);
+    assert!(
+        log.contains("answer questions 2, 3 of ch.md") && log.contains("model: m"),
+        "{log}"
+    );
+    let files = git(dir.path(), &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files.trim(), "content/ch.md", "that file alone");
+    let staged = git(dir.path(), &["diff", "--cached", "--name-only"]);
+    assert_eq!(staged.trim(), "notes.txt", "the author's staged file is left staged");
+}

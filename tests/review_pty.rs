@@ -315,3 +315,33 @@ fn feedback_makes_a_new_candidate_from_the_kept_conversation_then_accept_and_und
     assert_eq!(pending[1].meta.parent.as_deref(), Some(first.id.as_str()));
     assert_eq!(pending[1].meta.feedback.as_deref(), Some("用对比表格列出各版本的创新"));
 }
+
+#[test]
+fn ctrl_c_prints_the_summary_and_exits_130() {
+    let text = common::chapter_with_gaps(2);
+    let dir = common::project(&text, "");
+    let store = Store::new(dir.path().join("drafts"));
+    for i in [2, 3] {
+        store
+            .save(
+                &meta_for("ch.md", &text, i),
+                "一个写得足够长、可以算作真正回答的答案。\n",
+            )
+            .unwrap();
+    }
+    let bin = assert_cmd::cargo::cargo_bin("aigcq");
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "NO_COLOR=1 PAGER=cat '{}' review; echo \"exit=$?\"",
+            bin.display()
+        ))
+        .current_dir(dir.path());
+    let mut p = spawn(cmd, Duration::from_secs(20));
+    p.expect("[1/2]").unwrap();
+    p.send("\x03").unwrap();
+    p.expect("interrupted: accepted 0, rejected 0, skipped 1, not seen 1")
+        .unwrap();
+    p.expect("exit=130").unwrap();
+    assert_eq!(store.pending().0.len(), 2);
+}

@@ -239,6 +239,9 @@ pub struct ReviewArgs {
     /// Delete rejected drafts instead of keeping them under drafts/.rejected/.
     #[arg(long)]
     pub purge: bool,
+    /// Commit each chapter write to git, that file alone (also [review] commit = true).
+    #[arg(long)]
+    pub commit: bool,
     /// Undo the last N decisions (default 1): an accept puts the replaced text back exactly
     /// and its draft pending; a reject brings its draft back.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1",

@@ -14,7 +14,7 @@ use crate::app::output::review::Tally;
 use aigcq::chapter::Chapter;
 use aigcq::review::diff::{self, visible};
 use aigcq::review::merge::{self, Edit, State};
-use aigcq::review::{self, Checked, Review};
+use aigcq::review::{self, Checked, Decided, Review};
 use aigcq::scan;
 use aigcq::store::{self, Draft};
 
@@ -54,9 +54,14 @@ const HELP: &str = "\
 /// Revises a draft (among the pending ones) by the author's note; the new draft's path.
 pub type Revise<'a> = dyn Fn(&[Draft], &Draft, &str) -> Result<PathBuf> + 'a;
 
-/// What the review needs from the app beyond the engine: asking the model for a revision.
+/// Told of each decision with the pending drafts it was made among (to commit it).
+pub type After<'a> = dyn Fn(&Decided, &[Draft]) -> Result<()> + 'a;
+
+/// What the review needs from the app beyond the engine: asking the model for a revision,
+/// and what to do after a chapter was written.
 pub struct Hooks<'a> {
     pub revise: &'a Revise<'a>,
+    pub after: &'a After<'a>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,6 +345,10 @@ impl Session<'_> {
             into
         };
         self.say(format!("{} merged {named} into {into}", style("✓").green()))?;
+        if let Err(e) = (self.hooks.after)(&decided, &self.pending) {
+            self.tally.errors += 1;
+            self.say(format!("{} {e:#}", style("error:").red().bold()))?;
+        }
         for f in decided.files_changed {
             if !self.tally.files.contains(&f) {
                 self.tally.files.push(f);
@@ -748,4 +757,68 @@ fn run_editor(file: &Path) -> Result<()> {
         bail!("the editor {editor:?} exited with {status}; the draft is unchanged");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aigcq::chapter::{QuestionConfig, Rules};
+
+    /// One review screen as an 80-column terminal without colour shows it: the header cut
+    /// to the width, long lines wrapped under the gutter, changed characters marked.
+    #[test]
+    fn a_screen_at_80_columns_without_colour() {
+        console::set_colors_enabled(false);
+        let dir = tempfile::tempdir().unwrap();
+        let (content, drafts) = (dir.path().join("content"), dir.path().join("drafts"));
+        std::fs::create_dir_all(&content).unwrap();
+        let text = "# 第一章\n\n## 1、什么是 Seedream 系列模型，它在图像生成和编辑上分别有哪些关键的创新？\n\nSeedream 是字节跳动的文生图模型。\n\n## 2、下一题？\n\n已有的答案，写得足够长，算作真正的回答。\n";
+        std::fs::write(content.join("ch.md"), text).unwrap();
+        let rules = Rules::new(&QuestionConfig::default()).unwrap();
+        let chapter = Chapter::parse(text, &rules);
+        // A new version of an answered question, as `draft --rewrite` makes it.
+        let gap = chapter.as_gap(&chapter.questions[0], aigcq::chapter::GapKind::Stub);
+        let meta = store::Meta {
+            chapter: "ch.md".into(),
+            question_id: "ch.md#1".into(),
+            anchor: gap.anchor.into(),
+            question: gap.text.into(),
+            index: gap.index,
+            kind: gap.kind,
+            level: gap.level,
+            span_hash: aigcq::identity::span_hash(&chapter, &gap),
+            model: "deepseek-chat".into(),
+            host: "api.deepseek.com".into(),
+            template: "default".into(),
+            template_hash: "abc".into(),
+            temperature: None,
+            created: "2026-12-01T10:00:00Z".into(),
+            finish_reason: Some("stop".into()),
+            truncated: false,
+            filtered: false,
+            candidate: 1,
+            candidates: 2,
+            warnings: vec![],
+            usage: None,
+            rewrite: true,
+            parent: None,
+            feedback: None,
+        };
+        let body = "Seedream 是字节跳动 Seed 团队的文生图模型。\n";
+        let s = store::Store::new(drafts.clone());
+        s.save(&meta, body).unwrap();
+        let review = Review {
+            content: &content,
+            drafts: &drafts,
+            rules: &rules,
+            purge: false,
+            waiting: &|_| {},
+        };
+        let checked = review.check(s.pending().0).remove(0);
+        let screen = render(&review, &checked, (1, 4), (1, 2), false, dir.path(), 80);
+        for line in screen.lines() {
+            assert!(measure_text_width(line) <= 80, "wider than 80 columns: {line:?}");
+        }
+        insta::assert_snapshot!(format!("{screen}\n{}", legend(80)));
+    }
 }

@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod commands;
+pub mod git;
 pub mod interactive;
 pub mod output;

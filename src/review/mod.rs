@@ -101,6 +101,8 @@ pub struct Row<'a> {
     pub candidates: u32,
     pub truncated: bool,
     pub filtered: bool,
+    /// A new version of an answered question.
+    pub rewrite: bool,
     pub stale: bool,
     /// Why it is stale, or why its chapter cannot be used.
     pub problem: Option<String>,
@@ -134,6 +136,7 @@ impl Checked {
             candidates: m.candidates,
             truncated: m.truncated,
             filtered: m.filtered,
+            rewrite: m.rewrite,
             stale,
             problem,
             merged: matches!(self.state, Ok(State::Merged)),

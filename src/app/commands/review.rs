@@ -7,9 +7,9 @@ use anyhow::{Result, bail};
 
 use super::{Context, Status};
 use crate::app::cli::ReviewArgs;
-use crate::app::{interactive, output};
+use crate::app::{git, interactive, output};
 use aigcq::atomic;
-use aigcq::review::{Checked, Review, Row};
+use aigcq::review::{Checked, Decided, Review, Row};
 use aigcq::select::{self, Item};
 use aigcq::store::{self, Draft, Store};
 
@@ -26,17 +26,28 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
         purge: args.purge,
         waiting: &waiting,
     };
+    let commit = args.commit || project.config.review.commit;
+    if commit {
+        git::check_work_tree(&content)?;
+    }
     // What a killed run left behind; a live run's files are locked and stay.
     let swept: Vec<_> = [&content, &drafts_dir].iter().flat_map(|d| atomic::sweep(d)).collect();
     output::review::swept(&swept, &ctx.cwd);
     if let Some(n) = args.undo {
         let undid = review.undo(n);
         output::review::undid(&undid, &ctx.cwd);
-        return Ok(if undid.error.is_some() {
-            Status::Failed
-        } else {
-            Status::Clean
-        });
+        let mut failed = undid.error.is_some();
+        if commit {
+            for u in &undid.undone {
+                let Some(file) = u.file.as_deref() else { continue };
+                let message = format!("aigcq: undo the accept of {} ({})", u.question_id, u.draft);
+                if let Err(e) = git::commit_file(file, &message) {
+                    output::error(format!("{e:#}"));
+                    failed = true;
+                }
+            }
+        }
+        return Ok(if failed { Status::Failed } else { Status::Clean });
     }
     let (pending, bad) = Store::new(drafts_dir.clone()).pending();
     for e in &bad {
@@ -87,7 +98,17 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
             };
             super::draft::revise(ctx, runtime, &reviser, pending, draft, note)
         };
-        let hooks = interactive::Hooks { revise: &revise };
+        let after = |decided: &Decided, pending: &[Draft]| {
+            if commit {
+                commit_decided(decided, pending, &content)
+            } else {
+                Ok(())
+            }
+        };
+        let hooks = interactive::Hooks {
+            revise: &revise,
+            after: &after,
+        };
         let tally = interactive::run(&review, checked, &pending, &ctx.cwd, &hooks)?;
         output::review::session(&tally, &ctx.cwd);
         return Ok(if tally.interrupted {
@@ -121,6 +142,10 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     let decided = review.decide(&accept, &reject, &pending, args.force);
     output::review::decided(&decided, &ctx.cwd);
     failed |= !decided.errors.is_empty();
+    if commit && let Err(e) = commit_decided(&decided, &pending, &content) {
+        output::error(format!("{e:#}"));
+        failed = true;
+    }
     Ok(if failed { Status::Failed } else { Status::Clean })
 }
 
@@ -139,13 +164,51 @@ fn select_drafts<'d>(pending: &'d [Draft], queries: &[String]) -> Result<Vec<&'d
     Ok(pending.iter().zip(picked).filter(|(_, p)| *p).map(|(d, _)| d).collect())
 }
 
+/// One git commit per chapter written, of that file alone, naming its questions, model and
+/// template.
+fn commit_decided(decided: &Decided, pending: &[Draft], content: &std::path::Path) -> Result<()> {
+    let accepted: HashSet<&str> = decided.accepted.iter().map(String::as_str).collect();
+    for file in &decided.files_changed {
+        let drafts: Vec<&Draft> = pending
+            .iter()
+            .filter(|d| accepted.contains(d.id.as_str()) && content.join(&d.meta.chapter) == *file)
+            .collect();
+        let Some(first) = drafts.first() else { continue };
+        let numbers: Vec<String> = drafts.iter().map(|d| d.meta.index.to_string()).collect();
+        let mut models: Vec<String> = drafts
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} (template {} {})",
+                    d.meta.model, d.meta.template, d.meta.template_hash
+                )
+            })
+            .collect();
+        models.dedup();
+        let ids: Vec<&str> = drafts.iter().map(|d| d.id.as_str()).collect();
+        let message = format!(
+            "aigcq: answer question{} {} of {}\n\nmodel: {}\ndrafts: {}\n",
+            if drafts.len() == 1 { "" } else { "s" },
+            numbers.join(", "),
+            first.meta.chapter,
+            models.join("; "),
+            ids.join(", ")
+        );
+        git::commit_file(file, &message)?;
+    }
+    Ok(())
+}
+
 fn list(checked: &[Checked], json: bool, ctx: &Context) -> Result<()> {
     let rows: Vec<Row> = checked.iter().map(|c| c.row(&ctx.cwd)).collect();
     let mut out = std::io::stdout().lock();
     if json {
         output::json(&mut out, &rows)?;
     } else {
-        output::review::list(&mut out, &rows)?;
+        let width = std::io::stdout()
+            .is_terminal()
+            .then(|| usize::from(console::Term::stdout().size().1));
+        output::review::list(&mut out, &rows, width)?;
     }
     out.flush()?;
     Ok(())

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use console::style;
+use console::{measure_text_width, style, truncate_str};
 
 use super::{files_changed, kind_style, plural};
 use aigcq::review::diff::visible;
@@ -11,40 +11,76 @@ use aigcq::review::ledger::Decision;
 use aigcq::review::undo::Undid;
 use aigcq::review::{Decided, Row};
 
-/// One line per pending draft, then the count.
-pub fn list(out: &mut impl Write, rows: &[Row]) -> io::Result<()> {
-    for r in rows {
-        let mut flags = Vec::new();
-        if r.truncated {
-            flags.push(style("truncated").yellow().to_string());
-        }
-        if r.filtered {
-            flags.push(style("filtered").yellow().to_string());
-        }
-        if r.stale {
-            flags.push(style("stale").yellow().to_string());
-        }
-        if r.merged {
-            flags.push(style("merged").green().to_string());
+/// A header row and one aligned row per pending draft, then the count. `width` (the
+/// terminal's, when printing to one) cuts the question column to fit.
+pub fn list(out: &mut impl Write, rows: &[Row], width: Option<usize>) -> io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "0 pending drafts");
+    }
+    let flags = |r: &Row| {
+        let mut f = Vec::new();
+        for (on, name) in [
+            (r.rewrite, "rewrite"),
+            (r.truncated, "truncated"),
+            (r.filtered, "filtered"),
+            (r.stale, "stale"),
+            (r.merged, "merged"),
+        ] {
+            if on {
+                f.push(name.to_owned());
+            }
         }
         if let Some(p) = r.problem.as_ref().filter(|_| !r.stale) {
-            flags.push(style(p).red().to_string());
+            f.push(p.clone());
         }
+        if f.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", f.join(", "))
+        }
+    };
+    let w = |f: &dyn Fn(&Row) -> String, title: &str| {
+        rows.iter()
+            .map(|r| measure_text_width(&f(r)))
+            .max()
+            .unwrap_or(0)
+            .max(title.len())
+    };
+    let cand = |r: &Row| format!("{}/{}", r.candidate, r.candidates);
+    let model = |r: &Row| visible(r.model).into_owned();
+    let id_w = w(&|r| r.id.to_owned(), "ID");
+    let cand_w = w(&cand, "CAND");
+    let model_w = w(&model, "MODEL");
+    let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(measure_text_width(s))));
+    let fixed = id_w + 2 + 4 + 2 + 13 + 2 + cand_w + 2 + model_w + 2;
+    let room = width.map(|w| w.saturating_sub(fixed).max(20));
+    writeln!(
+        out,
+        "{}",
+        style(format!(
+            "{}  {:>4}  {:<13}  {}  {}  QUESTION",
+            pad("ID", id_w),
+            "#",
+            "KIND",
+            pad("CAND", cand_w),
+            pad("MODEL", model_w)
+        ))
+        .bold()
+    )?;
+    for r in rows {
+        let question = format!("{}{}", visible(r.question), flags(r));
+        let question = match room {
+            Some(n) => truncate_str(&question, n, "…").into_owned(),
+            None => question,
+        };
         writeln!(
             out,
-            "{}  {:>4}  {}  {}/{}  {}  {}{}",
-            style(r.id).bold(),
+            "{}  {:>4}  {}  {}  {}  {question}",
+            style(pad(r.id, id_w)).bold(),
             r.index,
             kind_style(r.kind).apply_to(format!("{:<13}", r.kind.as_str())),
-            r.candidate,
-            r.candidates,
-            style(visible(r.model)).dim(),
-            visible(r.question),
-            if flags.is_empty() {
-                String::new()
-            } else {
-                format!("  [{}]", flags.join(", "))
-            }
+            pad(&cand(r), cand_w),
+            style(pad(&model(r), model_w)).dim(),
         )?;
     }
     writeln!(out, "{}", plural(rows.len(), "pending draft"))
