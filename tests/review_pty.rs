@@ -286,6 +286,9 @@ fn feedback_makes_a_new_candidate_from_the_kept_conversation_then_accept_and_und
     p.send("用对比表格列出各版本的创新\r").unwrap();
     p.expect("new candidate 2 of 2").unwrap();
     p.expect("+| 版本 | 创新 |").unwrap();
+    p.send("=").unwrap();
+    p.expect("── candidate 2 → candidate 1 of 2 ──").unwrap();
+    p.expect("+第一版答案").unwrap();
     let bodies = fake.seen.bodies.lock().unwrap().clone();
     let sent = &bodies[1]["messages"];
     let roles: Vec<&str> = sent
