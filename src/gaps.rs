@@ -1,5 +1,8 @@
 //! Stage 1, `aigcq gaps`: the unanswered questions of each chapter, as records for printing.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde::Serialize;
 
 use crate::chapter::{Chapter, GapKind};
@@ -33,6 +36,42 @@ pub struct ChapterGaps {
     pub gaps: Vec<GapRecord>,
 }
 
+static LIST_ITEM_HEADING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^ {0,3}(?:\d{1,9}[.)]|[-*+]) +#{1,6} ").expect("valid"));
+
+/// When a chapter has no question at all although it looks like a question bank (headings
+/// below its title, headings inside list items, `<summary>` blocks): what was seen, for a
+/// warning, so that "0 of 0 questions" is never silent.
+pub fn unrecognised(chapter: &Chapter) -> Option<String> {
+    if !chapter.questions.is_empty() {
+        return None;
+    }
+    let text = crate::chapter::html::outside_code(chapter.text());
+    let in_lists = LIST_ITEM_HEADING.find_iter(&text).count();
+    let summaries = text.to_ascii_lowercase().matches("<summary").count();
+    let headings = chapter.headings.iter().filter(|h| h.level > 1).count();
+    if in_lists == 0 && summaries == 0 && headings < 2 {
+        return None;
+    }
+    let seen: Vec<String> = [
+        (headings, "heading"),
+        (in_lists, "heading inside a list item"),
+        (summaries, "<summary> block"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| match n {
+        1 => format!("1 {what}"),
+        n if what.starts_with("heading inside") => format!("{n} headings inside list items"),
+        n => format!("{n} {what}s"),
+    })
+    .collect();
+    Some(format!(
+        "no question recognised among {}; see [questions] in aigcq.toml for the patterns a question must match",
+        seen.join(", ")
+    ))
+}
+
 /// The gaps of a parsed chapter. `file` is how the path is shown, `name` its stable name.
 pub fn chapter_gaps(chapter: &Chapter, file: &str, name: &str) -> ChapterGaps {
     let gaps: Vec<GapRecord> = chapter
@@ -55,5 +94,27 @@ pub fn chapter_gaps(chapter: &Chapter, file: &str, name: &str) -> ChapterGaps {
         questions,
         answered: questions - gaps.len(),
         gaps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chapter::{QuestionConfig, Rules};
+
+    #[test]
+    fn a_bank_with_no_question_recognised_says_what_was_seen() {
+        let rules = Rules::new(&QuestionConfig::default()).unwrap();
+        let said = |text: &str| unrecognised(&Chapter::parse(text, &rules));
+        let list =
+            "# Bank\n\n1.  ### What is React?\n\n    React is a library.\n\n2.  ### What is JSX?\n\n    A syntax.\n";
+        let w = said(list).expect("a warning");
+        assert!(w.contains("2 headings inside list items"), "{w}");
+        let details = "# Bank\n\n<details><summary><b>What is a shell?</b></summary>\n\nA program.\n</details>\n";
+        assert!(said(details).expect("a warning").contains("1 <summary> block"));
+        assert_eq!(said("# Notes\n\nJust text.\n"), None, "not a question bank");
+        assert_eq!(said("## 1、什么是 DiT？\n\n答案。\n"), None, "questions were found");
+        let code = "# Bank\n\n```md\n1. ### not seen\n<summary>no</summary>\n```\n";
+        assert_eq!(said(code), None, "markup in code is not counted");
     }
 }

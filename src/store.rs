@@ -249,9 +249,11 @@ impl Store {
             if !entry.file_type().is_file() || path.extension().is_none_or(|x| x != "md") {
                 continue;
             }
-            let read = std::fs::read_to_string(path)
-                .map_err(anyhow::Error::from)
-                .and_then(|t| parse(&t));
+            let read = match std::fs::read_to_string(path) {
+                // Decided by another review between listing and reading: not pending.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                r => r.map_err(anyhow::Error::from).and_then(|t| parse(&t)),
+            };
             match read {
                 Ok((meta, body)) => {
                     let rel = path.strip_prefix(&self.root).unwrap_or(path).with_extension("");

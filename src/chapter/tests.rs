@@ -463,3 +463,19 @@ mod props {
         }
     }
 }
+
+#[test]
+fn front_matter_is_metadata_not_a_heading() {
+    for text in [
+        "---\nlast_review_date: \"2026-07-18\"\n---\n\n# FAQ\n\n## Is there a glossary?\n\nYes, the cookbook has one with many terms.\n",
+        "+++\ntitle = \"FAQ\"\n+++\n\n# FAQ\n\n## Is there a glossary?\n\nYes, the cookbook has one with many terms.\n",
+    ] {
+        let c = parse(text);
+        let headings: Vec<&str> = c.headings.iter().map(|h| h.text.as_str()).collect();
+        assert_eq!(headings, ["FAQ", "Is there a glossary?"], "{text}");
+        assert_eq!(c.title(), Some("FAQ"));
+    }
+    // A rule that opens no front matter block still ends the text above it.
+    let c = parse("## 1、甲？\n\n答案写得足够长，算作真正的回答。\n\n---\n\n## 2、乙？\n");
+    assert_eq!(kinds(&c), ["-", "empty"]);
+}

@@ -17,10 +17,21 @@ pub fn run(ctx: &Context, args: &GapsArgs) -> Result<Status> {
     let results = scan::map_chapters(&files, |path, text| {
         let chapter = Chapter::parse(text, &rules);
         let file = scan::display_path(path, &ctx.cwd);
-        gaps::chapter_gaps(&chapter, &file, &scan::chapter_name(path, &content))
+        let unrecognised = gaps::unrecognised(&chapter).map(|w| format!("{file}: {w}"));
+        (
+            gaps::chapter_gaps(&chapter, &file, &scan::chapter_name(path, &content)),
+            unrecognised,
+        )
     });
 
-    let (mut chapters, failed) = super::report_errors(&errors, results);
+    let (read, failed) = super::report_errors(&errors, results);
+    let mut chapters = Vec::with_capacity(read.len());
+    for (c, unrecognised) in read {
+        if let Some(w) = unrecognised {
+            output::warning(w);
+        }
+        chapters.push(c);
+    }
     if !args.kind.is_empty() {
         for c in &mut chapters {
             c.gaps.retain(|g| args.kind.contains(&g.kind));
