@@ -359,8 +359,9 @@ impl Session<'_> {
             draft: draft.id.clone(),
             siblings: decided.rejected.len(),
         });
+        // The question's candidates are merged or rejected now.
         self.pending
-            .retain(|p| p.meta.question_id != draft.meta.question_id || !p.path.exists());
+            .retain(|p| p.meta.question_id != draft.meta.question_id || p.path.exists());
         self.groups[n].seen = Seen::Done;
         Ok(true)
     }

@@ -372,9 +372,7 @@ impl<'a> Chapter<'a> {
         items
     }
 
-    /// Every gap in document order, then the table-of-contents entries with no section, which
-    /// are numbered after the last question.
-    /// An answered question as a gap of `kind`, for drafting a new version of it.
+    /// A question as a gap of `kind`: for an answered one, to draft a new version of it.
     pub fn as_gap(&self, q: &'a Question, kind: GapKind) -> Gap<'_> {
         let h = self.heading(q);
         Gap {
@@ -388,19 +386,13 @@ impl<'a> Chapter<'a> {
         }
     }
 
+    /// Every gap in document order, then the table-of-contents entries with no section, which
+    /// are numbered after the last question.
     pub fn gaps(&self) -> impl Iterator<Item = Gap<'_>> {
-        let present = self.questions.iter().filter_map(move |q| {
-            let h = self.heading(q);
-            q.gap.map(|kind| Gap {
-                kind,
-                index: q.index,
-                line: h.line,
-                level: h.level,
-                anchor: h.anchor(),
-                text: &h.text,
-                question: Some(q),
-            })
-        });
+        let present = self
+            .questions
+            .iter()
+            .filter_map(move |q| q.gap.map(|kind| self.as_gap(q, kind)));
         let missing = self
             .toc
             .iter()
