@@ -100,6 +100,8 @@ pub struct TocEntry {
     pub offset: usize,
     pub heading: Option<usize>,
     pub resolution: Resolution,
+    /// Struck through (`[~~…~~](#…)`): the author took the question out; never a gap.
+    pub struck: bool,
 }
 
 /// A link or image anywhere in the chapter. Borrows from the text where it can: chapters
@@ -114,6 +116,8 @@ pub struct Link<'a> {
     pub offset: usize,
     in_list: bool,
     in_heading: bool,
+    /// Inside `~~…~~`, or with all its text struck through.
+    struck: bool,
     /// The only thing in its paragraph: a table-of-contents line written without a list.
     alone: bool,
 }
@@ -135,6 +139,11 @@ struct OpenLink<'a> {
     text: Cow<'a, str>,
     image: bool,
     offset: usize,
+    /// Opened inside `~~…~~`.
+    in_strike: bool,
+    /// Characters of its text inside and outside `~~…~~`.
+    struck_chars: usize,
+    plain_chars: usize,
 }
 
 /// Why an answer counts as missing.
@@ -396,7 +405,7 @@ impl<'a> Chapter<'a> {
         let missing = self
             .toc
             .iter()
-            .filter(|t| t.resolution == Resolution::Unresolved)
+            .filter(|t| t.resolution == Resolution::Unresolved && !t.struck)
             .enumerate()
             .map(move |(k, t)| Gap {
                 kind: GapKind::Missing,
@@ -419,6 +428,7 @@ impl<'a> Chapter<'a> {
 
         let mut depth = 0usize;
         let mut lists = 0usize;
+        let mut struck = 0usize;
         let mut block: Option<Block> = None;
         let mut heading: Option<OpenHeading> = None;
         let mut open_links: Vec<OpenLink<'a>> = Vec::new();
@@ -454,11 +464,15 @@ impl<'a> Chapter<'a> {
                             });
                         }
                         Tag::List(_) => lists += 1,
+                        Tag::Strikethrough => struck += 1,
                         Tag::Link { dest_url, .. } => open_links.push(OpenLink {
                             dest: dest_url.into(),
                             text: Cow::Borrowed(""),
                             image: false,
                             offset: range.start,
+                            in_strike: struck > 0,
+                            struck_chars: 0,
+                            plain_chars: 0,
                         }),
                         Tag::Image { dest_url, .. } => {
                             open_links.push(OpenLink {
@@ -466,6 +480,9 @@ impl<'a> Chapter<'a> {
                                 text: Cow::Borrowed(""),
                                 image: true,
                                 offset: range.start,
+                                in_strike: struck > 0,
+                                struck_chars: 0,
+                                plain_chars: 0,
                             });
                             if let Some(b) = block.as_mut() {
                                 b.images += 1;
@@ -479,14 +496,19 @@ impl<'a> Chapter<'a> {
                     depth = depth.saturating_sub(1);
                     match &end {
                         TagEnd::List(_) => lists = lists.saturating_sub(1),
+                        TagEnd::Strikethrough => struck = struck.saturating_sub(1),
                         TagEnd::Link | TagEnd::Image => {
                             if let Some(OpenLink {
                                 dest,
                                 text: link_text,
                                 image,
                                 offset,
+                                in_strike,
+                                struck_chars,
+                                plain_chars,
                             }) = open_links.pop()
                             {
+                                let struck_inside = struck_chars > 0 && plain_chars == 0;
                                 if let Some(b) = block.as_mut() {
                                     b.links += usize::from(!image);
                                 }
@@ -506,6 +528,7 @@ impl<'a> Chapter<'a> {
                                     line: self.line_of(offset),
                                     offset,
                                     in_list: lists > 0,
+                                    struck: in_strike || struck_inside,
                                     in_heading: heading.is_some(),
                                     alone: false,
                                 });
@@ -554,6 +577,12 @@ impl<'a> Chapter<'a> {
                 }
                 Event::Text(t) | Event::Code(t) | Event::InlineMath(t) => {
                     if let Some(link) = open_links.last_mut() {
+                        let n = visible_chars(&t);
+                        if struck > 0 {
+                            link.struck_chars += n;
+                        } else {
+                            link.plain_chars += n;
+                        }
                         if link.text.is_empty() {
                             link.text = t.into();
                         } else {
@@ -739,6 +768,7 @@ impl<'a> Chapter<'a> {
                 offset: l.offset,
                 heading,
                 resolution,
+                struck: l.struck,
             });
         }
         // The table of contents ends at the first heading after its last entry; without a

@@ -479,3 +479,27 @@ fn front_matter_is_metadata_not_a_heading() {
     let c = parse("## 1、甲？\n\n答案写得足够长，算作真正的回答。\n\n---\n\n## 2、乙？\n");
     assert_eq!(kinds(&c), ["-", "empty"]);
 }
+
+#[test]
+fn a_struck_through_toc_entry_is_not_a_missing_question() {
+    let text = "\
+- [1、甲是什么？](#1甲是什么)
+- [~~2、乙是什么？~~](#2乙是什么)
+- ~~[3、丙是什么？](#3丙是什么)~~
+- [4、丁是什么？](#4丁是什么)
+
+## 1、甲是什么？
+
+甲的答案写得足够长，可以算作真正的回答。
+";
+    let c = parse(text);
+    assert_eq!(c.toc.len(), 4);
+    let struck: Vec<bool> = c.toc.iter().map(|t| t.struck).collect();
+    assert_eq!(struck, [false, true, true, false]);
+    let missing: Vec<&str> = c.gaps().map(|g| g.text).collect();
+    assert_eq!(
+        missing,
+        ["4、丁是什么？"],
+        "only the entry not struck through is missing"
+    );
+}

@@ -93,7 +93,7 @@ impl<'c> Merger<'c> {
             by_text.entry(near_key(&h.text)).or_insert(q);
         }
         for (i, t) in chapter.toc.iter().enumerate() {
-            if t.resolution == Resolution::Unresolved {
+            if t.resolution == Resolution::Unresolved && !t.struck {
                 missing.entry(t.anchor.as_str()).or_insert(i);
             }
         }
