@@ -7,7 +7,7 @@ use std::path::Path;
 
 use aigcq::store::Store;
 use assert_cmd::Command;
-use common::meta_for;
+use common::{ledger, meta_for};
 
 fn aigcq(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("aigcq").unwrap();
@@ -48,14 +48,6 @@ fn list(dir: &Path) -> serde_json::Value {
     let (code, stdout, stderr) = run(aigcq(dir).args(["review", "--list", "--json"]));
     assert_eq!(code, 0, "{stderr}");
     serde_json::from_str(&stdout).unwrap()
-}
-
-fn ledger(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("drafts/ledger.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::process::{Command as Process, Stdio};
 
 use aigcq::store::Store;
 use assert_cmd::Command;
-use common::{Reply, meta_for, metas_for};
+use common::{Reply, ledger, meta_for, metas_for};
 
 fn aigcq(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("aigcq").unwrap();
@@ -28,14 +28,6 @@ fn run(cmd: &mut Command) -> (i32, String, String) {
 
 fn answer(i: usize) -> String {
     format!("**第 {i} 题**：这是一个写得足够长、可以算作真正回答的答案正文。\n")
-}
-
-fn ledger(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("drafts/ledger.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn gaps(dir: &Path) -> Vec<serde_json::Value> {

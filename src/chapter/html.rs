@@ -289,6 +289,11 @@ pub fn outside_code(md: &str) -> String {
 static INLINE_CODE: std::sync::LazyLock<regex::Regex> =
     std::sync::LazyLock::new(|| regex::Regex::new(r"`+[^`]*`+").expect("valid"));
 
+/// Whether lowercase `html` opens a comment it never closes.
+pub fn unclosed_comment(html: &str) -> bool {
+    html.rfind("<!--").is_some_and(|open| !html[open..].contains("-->"))
+}
+
 /// Block tags that swallow what follows when left open, in the order a text opens them more
 /// often than it closes them. `html` must be lowercase.
 pub fn unclosed_tags(html: &str) -> Vec<&'static str> {

@@ -122,7 +122,7 @@ fn strip_controls(raw: &str) -> (String, usize) {
 fn close_html(body: &mut String) -> Vec<String> {
     let mut warnings = Vec::new();
     let text = html::outside_code(body).to_ascii_lowercase();
-    if text.rfind("<!--").is_some_and(|open| !text[open..].contains("-->")) {
+    if html::unclosed_comment(&text) {
         body.push_str("\n-->");
         warnings.push("closed an HTML comment the reply left open".into());
     }

@@ -377,18 +377,20 @@ pub fn defined_anchors(body: &str) -> impl Iterator<Item = &str> {
 }
 
 /// What an answer opens and never closes (a code block, or outside code an HTML comment or
-/// block tag): the reason a merge swallowed what follows it.
-pub fn unclosed_html(body: &str) -> Option<String> {
-    if crate::chapter::html::unclosed_fence(body).is_some() {
-        return Some("a code block".into());
-    }
-    let text = crate::chapter::html::outside_code(body).to_ascii_lowercase();
-    if text.rfind("<!--").is_some_and(|open| !text[open..].contains("-->")) {
-        return Some("an HTML comment".into());
-    }
-    crate::chapter::html::unclosed_tags(&text)
-        .first()
-        .map(|t| format!("<{t}>"))
+/// block tag), as the opening of a refusal: the reason a merge swallowed what follows it.
+pub fn never_closed(body: &str) -> Option<String> {
+    use crate::chapter::html;
+    let what = if html::unclosed_fence(body).is_some() {
+        "a code block".to_owned()
+    } else {
+        let text = html::outside_code(body).to_ascii_lowercase();
+        if html::unclosed_comment(&text) {
+            "an HTML comment".to_owned()
+        } else {
+            format!("<{}>", html::unclosed_tags(&text).first()?)
+        }
+    };
+    Some(format!("the answer opens {what} that is never closed; "))
 }
 
 /// Checks a merged chapter against the chapter before: the same questions in the same order,
@@ -401,8 +403,7 @@ pub fn verify(before: &Chapter, after: &Chapter, accepted: &[(QuestionRef, &str)
     let why = || {
         accepted
             .iter()
-            .find_map(|(_, body)| unclosed_html(body))
-            .map(|what| format!("the answer opens {what} that is never closed; "))
+            .find_map(|(_, body)| never_closed(body))
             .unwrap_or_default()
     };
     let old = seen(before);

@@ -464,9 +464,7 @@ impl Review<'_> {
             .iter()
             .find(|(_, d)| merger.state(&d.meta, &d.body) != State::Merged)
         {
-            let why = merge::unclosed_html(&d.body)
-                .map(|what| format!("the answer opens {what} that is never closed; "))
-                .unwrap_or_default();
+            let why = merge::never_closed(&d.body).unwrap_or_default();
             return Err(format!(
                 "{why}merging it would not leave the question answered with this text"
             ));

@@ -386,3 +386,12 @@ pub fn meta_for(name: &str, text: &str, index: usize) -> aigcq::store::Meta {
         .find(|m| m.index == index)
         .expect("a gap")
 }
+
+/// The ledger's lines of the project in `dir`, parsed.
+pub fn ledger(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("drafts/ledger.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
