@@ -52,6 +52,9 @@ pub struct QuestionContext {
     /// A new version of an answered question is asked for (`draft --rewrite`); `existing`
     /// holds the current answer.
     pub rewrite: bool,
+    /// What belongs to the question between its heading and its answer block: the code and
+    /// the options of a quiz (`lydiahallie/javascript-questions`).
+    pub stem: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -233,7 +236,8 @@ impl<'c> ChapterFacts<'c> {
             }
             for &i in b.into_iter().chain(a) {
                 let q = &chapter.questions[i];
-                let answer = chapter.answer(q).trim();
+                let body = chapter.answer_body(q);
+                let answer = body.trim();
                 let len = answer.chars().count();
                 if len <= left {
                     left -= len;
@@ -277,14 +281,14 @@ pub fn context<'a>(
 ) -> PromptContext<'a> {
     let chapter = facts.chapter;
     let (existing, sub_questions) = match (gap.kind, gap.question) {
-        (_, Some(q)) if rewrite => (Some(chapter.answer(q).trim().to_owned()), Vec::new()),
+        (_, Some(q)) if rewrite => (Some(chapter.answer_body(q).trim().to_owned()), Vec::new()),
         (GapKind::Stub | GapKind::Outline, Some(q)) => {
             let subs = if gap.kind == GapKind::Outline {
                 chapter.sub_questions(q, rules)
             } else {
                 Vec::new()
             };
-            (Some(chapter.answer(q).trim().to_owned()), subs)
+            (Some(chapter.answer_body(q).trim().to_owned()), subs)
         }
         _ => (None, Vec::new()),
     };
@@ -299,6 +303,10 @@ pub fn context<'a>(
             existing,
             sub_questions,
             rewrite,
+            stem: gap
+                .question
+                .and_then(|q| q.stem.clone())
+                .map(|r| chapter.text()[r].trim().to_owned()),
         },
         chapter: &facts.context,
         examples: facts.examples(gap, run.example_chars),

@@ -9,10 +9,12 @@ pub mod html;
 mod rules;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use regex::Regex;
 use serde::Serialize;
 
 pub use anchor::{decode_target, near_key, slug};
@@ -43,6 +45,8 @@ pub enum HeadingStyle {
     Setext,
     /// `<h2 id="…">Title</h2>`
     Html,
+    /// The `<summary>` of a `<details>` block; its level is one below the heading before it.
+    Summary,
 }
 
 /// One heading of the chapter, in any style.
@@ -65,6 +69,14 @@ pub struct Heading {
     pub slug: String,
     /// For a heading that is only a link into this file (`### [5.1.1 …](#q511)`): the target.
     pub link_target: Option<String>,
+    /// For a heading that opens a list item (`1.  ### What is React?`): the column its text
+    /// starts at, which the item's other lines are indented to.
+    pub item_indent: Option<usize>,
+    /// The end of the list item or `<details>` block this heading opens: whatever it heads
+    /// ends there at the latest.
+    pub scope_end: Option<usize>,
+    /// Inside a `<details>` block that it does not open: part of that block's content.
+    pub nested: bool,
 }
 
 impl Heading {
@@ -84,6 +96,9 @@ pub enum Resolution {
     Text,
     /// The anchor misses by a `#`, white space, hyphens or letter case.
     NearMiss,
+    /// Nothing matches, but the entry stands where an unlisted heading does: the question
+    /// was renamed after the table of contents was written.
+    Order,
     /// Nothing matches.
     Unresolved,
 }
@@ -118,12 +133,15 @@ pub struct Link<'a> {
     in_heading: bool,
     /// Inside `~~…~~`, or with all its text struck through.
     struck: bool,
+    in_table: bool,
     /// The only thing in its paragraph: a table-of-contents line written without a list.
     alone: bool,
 }
 
 /// A Markdown heading being read by [`Chapter::scan_events`].
 struct OpenHeading {
+    /// The event depth it opened at: 0, or inside the list item it opens.
+    depth: usize,
     level: u8,
     range: Range<usize>,
     text: String,
@@ -192,6 +210,20 @@ impl std::fmt::Display for GapKind {
     }
 }
 
+/// Where a question's answer lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Holder {
+    /// Under the heading, up to the next question or higher-ranked heading.
+    Section,
+    /// The rest of the list item the heading opens; its lines are indented by `indent`.
+    Item { indent: usize },
+    /// The rest of the `<details>` block whose `<summary>` is the question.
+    Summary,
+    /// A `<details>` block after the question and its stem: the chapter keeps its answers so.
+    Details,
+}
+
 /// A question: a heading that asks something, and the answer span under it.
 #[derive(Debug, Clone)]
 pub struct Question {
@@ -208,6 +240,13 @@ pub struct Question {
     /// The table-of-contents entry linking to it.
     pub toc: Option<usize>,
     pub gap: Option<GapKind>,
+    pub holder: Holder,
+    /// For [`Holder::Details`]: what comes between the heading and the answer block (code,
+    /// options), part of the question.
+    pub stem: Option<Range<usize>>,
+    /// For [`Holder::Details`]: the question has no `<details>` block yet; `answer` is the
+    /// empty place one goes, and a merge writes it in [`Chapter::details_form`].
+    pub unboxed: bool,
 }
 
 /// One unanswered question, or a table-of-contents entry with no section at all.
@@ -246,6 +285,27 @@ struct Block {
     images: usize,
 }
 
+/// A `<details>` block, found in the chapter's HTML.
+#[derive(Debug, Clone)]
+struct Details {
+    /// Where `<details` starts, and where its opening tag ends.
+    open: usize,
+    open_end: usize,
+    /// The end of the line the opening tag is on.
+    open_line_end: usize,
+    /// Its `<summary>`'s heading, by the summary's offset (headings are sorted after the scan).
+    summary: Option<usize>,
+    /// Where its content ends: the start of the line of `</details>` when the tag opens that
+    /// line, else the tag; the end of the text when it is never closed.
+    body_end: usize,
+    /// The end of the `</details>` line.
+    close_line_end: usize,
+    /// Inside another `<details>` or a list item.
+    nested: bool,
+    /// The list items open around it: a block its item ends without `</details>` ends there.
+    items: usize,
+}
+
 /// A parsed chapter. Offsets are byte offsets into the text given to [`Chapter::parse`],
 /// BOM included.
 #[derive(Debug)]
@@ -258,6 +318,10 @@ pub struct Chapter<'a> {
     /// Byte ranges of tables, for the lint that counts their columns.
     pub tables: Vec<Range<usize>>,
     blocks: Vec<Block>,
+    details: Vec<Details>,
+    /// A `<details>` answer block of this chapter, as text before and after its answer: the
+    /// form a merge gives a question that has none.
+    details_form: Option<(Range<usize>, Range<usize>)>,
     line_starts: Vec<usize>,
 }
 
@@ -289,11 +353,18 @@ impl<'a> Chapter<'a> {
             links: Vec::new(),
             tables: Vec::new(),
             blocks: Vec::new(),
+            details: Vec::new(),
+            details_form: None,
             line_starts: std::iter::once(0)
                 .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1))
                 .collect(),
         };
         c.scan_events();
+        // `<summary>` headings are pushed as their tags are met, HTML headings at the end of
+        // their block: one HTML block may hold both.
+        if c.details.iter().any(|d| d.summary.is_some()) {
+            c.headings.sort_by_key(|h| h.range.start);
+        }
         c.attach_anchor_lines();
         c.assign_slugs();
         let toc_end = c.find_toc();
@@ -429,12 +500,27 @@ impl<'a> Chapter<'a> {
         let mut depth = 0usize;
         let mut lists = 0usize;
         let mut struck = 0usize;
+        let mut table_depth = 0usize;
+        // Open list items: (depth of their children, no child seen yet, heading they open).
+        let mut items: Vec<(usize, bool, Option<usize>)> = Vec::new();
+        // Open `<details>` blocks, as indices into `self.details`.
+        let mut open_details: Vec<usize> = Vec::new();
         let mut block: Option<Block> = None;
         let mut heading: Option<OpenHeading> = None;
         let mut open_links: Vec<OpenLink<'a>> = Vec::new();
 
         for (event, range) in parser {
             let range = range.start + base..range.end + base;
+            // A heading that is an item's first child heads that item.
+            let mut item_heading = false;
+            if let Some(item) = items.last_mut()
+                && item.1
+                && depth == item.0
+                && !matches!(event, Event::End(_))
+            {
+                item.1 = false;
+                item_heading = matches!(event, Event::Start(Tag::Heading { .. }));
+            }
             match event {
                 Event::Start(tag) => {
                     if depth == 0 {
@@ -452,10 +538,11 @@ impl<'a> Chapter<'a> {
                         });
                     }
                     match tag {
-                        Tag::Heading { level, id, .. } if depth == 0 => {
+                        Tag::Heading { level, id, .. } if depth == 0 || item_heading => {
                             // `{#id}` after an ATX heading, as pandoc and kramdown write it.
                             let ids = id.map(|id| id.into_string()).into_iter().collect();
                             heading = Some(OpenHeading {
+                                depth,
                                 level: level as u8,
                                 range: range.clone(),
                                 text: String::new(),
@@ -464,6 +551,8 @@ impl<'a> Chapter<'a> {
                             });
                         }
                         Tag::List(_) => lists += 1,
+                        Tag::Item => items.push((depth + 1, true, None)),
+                        Tag::Table(_) => table_depth += 1,
                         Tag::Strikethrough => struck += 1,
                         Tag::Link { dest_url, .. } => open_links.push(OpenLink {
                             dest: dest_url.into(),
@@ -496,6 +585,17 @@ impl<'a> Chapter<'a> {
                     depth = depth.saturating_sub(1);
                     match &end {
                         TagEnd::List(_) => lists = lists.saturating_sub(1),
+                        TagEnd::Item => {
+                            if let Some((_, _, Some(h))) = items.pop() {
+                                self.headings[h].scope_end = Some(range.end);
+                            }
+                            // A `</details>` lost in the item (inside a code block) would
+                            // otherwise take the rest of the file into the block.
+                            while let Some(&d) = open_details.last().filter(|&&d| self.details[d].items > items.len()) {
+                                open_details.pop();
+                                self.close_details(d, range.end, range.end);
+                            }
+                        }
                         TagEnd::Strikethrough => struck = struck.saturating_sub(1),
                         TagEnd::Link | TagEnd::Image => {
                             if let Some(OpenLink {
@@ -529,12 +629,13 @@ impl<'a> Chapter<'a> {
                                     offset,
                                     in_list: lists > 0,
                                     struck: in_strike || struck_inside,
+                                    in_table: table_depth > 0,
                                     in_heading: heading.is_some(),
                                     alone: false,
                                 });
                             }
                         }
-                        TagEnd::Heading(_) if depth == 0 => {
+                        TagEnd::Heading(_) if heading.as_ref().is_some_and(|h| h.depth == depth) => {
                             if let Some(h) = heading.take() {
                                 let hrange = h.range;
                                 let link_target = (h.plain == 0)
@@ -547,9 +648,25 @@ impl<'a> Chapter<'a> {
                                 } else {
                                     HeadingStyle::Setext
                                 };
-                                self.push_heading(h.level, style, hrange.clone(), hrange, h.text, h.ids, link_target);
-                                if let Some(b) = block.as_mut() {
-                                    b.kind = BlockKind::Heading(self.headings.len() - 1);
+                                self.push_heading(
+                                    h.level,
+                                    style,
+                                    hrange.clone(),
+                                    hrange.clone(),
+                                    h.text,
+                                    h.ids,
+                                    link_target,
+                                );
+                                let index = self.headings.len() - 1;
+                                self.headings[index].nested = !open_details.is_empty();
+                                if depth == 0 {
+                                    if let Some(b) = block.as_mut() {
+                                        b.kind = BlockKind::Heading(index);
+                                    }
+                                } else if let Some(item) = items.last_mut() {
+                                    item.2 = Some(index);
+                                    self.headings[index].item_indent =
+                                        Some(hrange.start - self.line_start(hrange.start));
                                 }
                             }
                         }
@@ -558,7 +675,12 @@ impl<'a> Chapter<'a> {
                                 self.html_headings(b.range.clone());
                             }
                         }
-                        TagEnd::Table if depth == 0 => self.tables.push(range.clone()),
+                        TagEnd::Table => {
+                            table_depth = table_depth.saturating_sub(1);
+                            if depth == 0 {
+                                self.tables.push(range.clone());
+                            }
+                        }
                         _ => {}
                     }
                     if depth == 0
@@ -608,7 +730,9 @@ impl<'a> Chapter<'a> {
                         h.text.push(' ');
                     }
                 }
+                Event::Html(_) => self.details_tags(range, &mut open_details, lists > 0, items.len()),
                 Event::InlineHtml(t) => {
+                    self.details_tags(range.clone(), &mut open_details, lists > 0, items.len());
                     if let Some(h) = heading.as_mut()
                         && let Some(id) = html::first_anchor(&t)
                     {
@@ -655,7 +779,115 @@ impl<'a> Chapter<'a> {
             ids,
             slug: String::new(),
             link_target,
+            item_indent: None,
+            scope_end: None,
+            nested: false,
         });
+    }
+
+    /// The `<details>`, `<summary>` and `</details>` tags of the HTML at `range`: opens and
+    /// closes blocks, and makes each block's `<summary>` a heading.
+    fn details_tags(&mut self, range: Range<usize>, open: &mut Vec<usize>, in_list: bool, items: usize) {
+        static TAG: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"(?i)<(/?)(details|summary)(?:\s[^>]*)?>").expect("valid"));
+        static SUMMARY_END: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)</summary\s*>").expect("valid"));
+        let text = self.text;
+        for m in TAG.captures_iter(&text[range.clone()]) {
+            let whole = m.get(0).expect("group 0");
+            let (at, end) = (range.start + whole.start(), range.start + whole.end());
+            let closing = !m[1].is_empty();
+            match (closing, m[2].eq_ignore_ascii_case("details")) {
+                (false, true) => {
+                    open.push(self.details.len());
+                    self.details.push(Details {
+                        open: at,
+                        open_end: end,
+                        open_line_end: self.line_end(at),
+                        summary: None,
+                        body_end: text.len(),
+                        close_line_end: text.len(),
+                        nested: in_list || open.len() > 1,
+                        items,
+                    });
+                }
+                (true, true) => {
+                    let Some(d) = open.pop() else { continue };
+                    let line_start = self.line_start(at);
+                    let body_end = if text[line_start..at].trim().is_empty() {
+                        line_start
+                    } else {
+                        at
+                    };
+                    self.close_details(d, body_end, self.line_end(at));
+                }
+                (false, false) => {
+                    let Some(&d) = open.last() else { continue };
+                    if self.details[d].summary.is_some() {
+                        continue;
+                    }
+                    // A summary is short: look for its end nearby, never past a character.
+                    let mut cut = (end + 8192).min(text.len());
+                    while !text.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    let window = &text[end..cut];
+                    let Some(close) = SUMMARY_END.find(window) else {
+                        continue;
+                    };
+                    let summary_end = end + close.end();
+                    let own = html::fold_whitespace(html::inner_text(&window[..close.start()]));
+                    if own.is_empty() {
+                        continue;
+                    }
+                    let opened = &self.details[d];
+                    let unit_start = if html::is_blank(&text[opened.open_end..at]) {
+                        self.line_start(opened.open)
+                    } else {
+                        self.line_start(at)
+                    };
+                    let line_end = self.line_end(summary_end.saturating_sub(1)).max(summary_end);
+                    let unit_end = if html::inner_text(&text[summary_end..line_end]).trim().is_empty() {
+                        line_end
+                    } else {
+                        summary_end
+                    };
+                    let level = self
+                        .headings
+                        .iter()
+                        .rev()
+                        .find(|h| h.style != HeadingStyle::Summary)
+                        .map_or(1, |h| (h.level + 1).min(6));
+                    self.details[d].summary = Some(at);
+                    self.headings.push(Heading {
+                        level,
+                        style: HeadingStyle::Summary,
+                        range: at..summary_end,
+                        unit: unit_start..unit_end,
+                        line: self.line_of(at),
+                        text: own,
+                        ids: Vec::new(),
+                        slug: String::new(),
+                        link_target: None,
+                        item_indent: None,
+                        scope_end: None,
+                        nested: open.len() > 1,
+                    });
+                }
+                (true, false) => {}
+            }
+        }
+    }
+
+    /// Ends `<details>` block `d`: its content at `body_end`, its last line at `line_end`.
+    fn close_details(&mut self, d: usize, body_end: usize, line_end: usize) {
+        let details = &mut self.details[d];
+        details.body_end = body_end;
+        details.close_line_end = line_end;
+        if let Some(s) = details.summary
+            && let Some(h) = self.headings.iter().rposition(|h| h.range.start == s)
+        {
+            self.headings[h].scope_end = Some(body_end);
+        }
     }
 
     /// Headings written as HTML inside a raw HTML block.
@@ -715,34 +947,67 @@ impl<'a> Chapter<'a> {
         }
     }
 
-    /// GitHub numbers repeated slugs `x`, `x-1`, `x-2`, …
+    /// GitHub numbers repeated slugs `x`, `x-1`, `x-2`, … A `<summary>` gets no anchor on
+    /// GitHub: its slug, numbered after the headings', only names the question here.
     fn assign_slugs(&mut self) {
         let mut seen: HashMap<String, usize> = HashMap::new();
-        for h in &mut self.headings {
-            let base = slug(&h.text);
-            let n = seen.entry(base.clone()).or_insert(0);
-            h.slug = if *n == 0 { base } else { format!("{base}-{n}") };
-            *n += 1;
+        for summaries in [false, true] {
+            for h in self
+                .headings
+                .iter_mut()
+                .filter(|h| (h.style == HeadingStyle::Summary) == summaries)
+            {
+                let base = slug(&h.text);
+                let n = seen.entry(base.clone()).or_insert(0);
+                h.slug = if *n == 0 { base } else { format!("{base}-{n}") };
+                *n += 1;
+            }
         }
     }
 
     /// Finds the table of contents and resolves its links. Returns where it ends: the first
     /// heading that an earlier list link points at (0, no table of contents, without one).
     fn find_toc(&mut self) -> usize {
-        let candidates: Vec<usize> = (0..self.links.len())
+        let mut candidates: Vec<usize> = (0..self.links.len())
             .filter(|&i| {
                 let l = &self.links[i];
                 let local =
                     l.dest.starts_with('#') || !(l.dest.contains(':') || l.dest.contains('/') || l.dest.is_empty());
-                !l.image && local && (l.in_list || l.in_heading || l.alone)
+                !l.image && local && (l.in_list || l.in_heading || l.alone || l.in_table)
             })
             .collect();
         if candidates.is_empty() {
             return 0;
         }
         let index = AnchorIndex::new(&self.headings);
-        let resolved: Vec<(Option<usize>, Resolution)> =
+        let mut resolved: Vec<(Option<usize>, Resolution)> =
             candidates.iter().map(|&i| index.resolve(&self.links[i])).collect();
+        // A link repeated after the heading it points at (`⬆ Back to Top` after every
+        // question) is navigation: a table of contents names each section once, before it.
+        // A cross-reference repeats too, but its first use, in the table of contents, points
+        // forward.
+        let mut uses: HashMap<&str, (usize, bool)> = HashMap::new();
+        for (&i, (h, _)) in candidates.iter().zip(&resolved) {
+            let l = &self.links[i];
+            let u = uses.entry(l.dest.as_ref()).or_default();
+            u.0 += 1;
+            u.1 |= h.is_some_and(|h| self.headings[h].range.start > l.offset);
+        }
+        let navigation: HashSet<&str> = uses
+            .into_iter()
+            .filter(|&(_, (n, forward))| n >= NAVIGATION_REPEATS && !forward)
+            .map(|(d, _)| d)
+            .collect();
+        if !navigation.is_empty() {
+            let keep: Vec<bool> = candidates
+                .iter()
+                .map(|&i| !navigation.contains(self.links[i].dest.as_ref()))
+                .collect();
+            let mut k = keep.iter();
+            candidates.retain(|_| *k.next().expect("one per candidate"));
+            let mut k = keep.iter();
+            resolved.retain(|_| *k.next().expect("one per candidate"));
+        }
         let heading_is_link = |h: usize| self.headings[h].link_target.is_some();
         let first_target = candidates
             .iter()
@@ -771,6 +1036,7 @@ impl<'a> Chapter<'a> {
                 struck: l.struck,
             });
         }
+        self.resolve_by_order();
         // The table of contents ends at the first heading after its last entry; without a
         // forward link every list link is an entry, and no heading is skipped.
         let (Some(_), Some(last)) = (first_target, self.toc.last()) else {
@@ -782,6 +1048,166 @@ impl<'a> Chapter<'a> {
             .map_or(self.text.len(), |h| h.unit.start)
     }
 
+    /// Entries that match nothing, between two that resolve: when as many headings like their
+    /// neighbours' stand between those two with no entry of their own, the questions were
+    /// renamed after the table of contents was written, and the entries name them in order.
+    fn resolve_by_order(&mut self) {
+        let unresolved = |t: &TocEntry| t.resolution == Resolution::Unresolved && !t.struck;
+        if !self.toc.iter().any(unresolved) {
+            return;
+        }
+        let listed: HashSet<usize> = self.toc.iter().filter_map(|t| t.heading).collect();
+        let mut i = 0;
+        while i < self.toc.len() {
+            if !unresolved(&self.toc[i]) {
+                i += 1;
+                continue;
+            }
+            let run = i;
+            while i < self.toc.len() && unresolved(&self.toc[i]) {
+                i += 1;
+            }
+            let prev = run.checked_sub(1).and_then(|p| self.toc[p].heading);
+            let (Some(prev), Some(next)) = (prev, self.toc.get(i).and_then(|t| t.heading)) else {
+                continue;
+            };
+            let like = &self.headings[prev];
+            let between: Vec<usize> = (prev + 1..next)
+                .filter(|&h| {
+                    let h2 = &self.headings[h];
+                    !listed.contains(&h)
+                        && h2.link_target.is_none()
+                        && h2.level == like.level
+                        && h2.item_indent.is_some() == like.item_indent.is_some()
+                })
+                .collect();
+            if between.len() == i - run {
+                for (t, h) in self.toc[run..i].iter_mut().zip(between) {
+                    t.heading = Some(h);
+                    t.resolution = Resolution::Order;
+                }
+            }
+        }
+    }
+
+    /// A heading of the chapter's own outline: not a `<summary>`, not inside a `<details>`
+    /// block or a list item, not a link.
+    fn is_section(h: &Heading) -> bool {
+        h.style != HeadingStyle::Summary && !h.nested && h.item_indent.is_none() && h.link_target.is_none()
+    }
+
+    /// The heading of a `<summary>` at `offset`.
+    fn summary_heading(&self, offset: usize) -> Option<&Heading> {
+        let i = self.headings.partition_point(|h| h.range.start < offset);
+        self.headings.get(i).filter(|h| h.range.start == offset)
+    }
+
+    /// For each heading, the `<details>` block that holds its answer, at the levels whose
+    /// headings keep their answers so (at least three, and four in five of that level's
+    /// headings); and those levels. The block is the last thing of the heading's section
+    /// (rules and navigation aside), and its summary does not ask a question itself.
+    fn answer_boxes(&self, rules: &Rules) -> (Vec<Option<usize>>, [bool; 7]) {
+        let mut found = vec![None; self.headings.len()];
+        let mut levels = [false; 7];
+        if self.details.is_empty() {
+            return (found, levels);
+        }
+        let sections: Vec<usize> = (0..self.headings.len())
+            .filter(|&h| Self::is_section(&self.headings[h]))
+            .collect();
+        let mut counts = [(0usize, 0usize); 7];
+        let mut first = 0;
+        for (k, &h) in sections.iter().enumerate() {
+            let heading = &self.headings[h];
+            let (from, to) = (
+                heading.unit.end,
+                sections
+                    .get(k + 1)
+                    .map_or(self.text.len(), |&n| self.headings[n].unit.start),
+            );
+            first += self.details[first..].partition_point(|d| d.open < from);
+            let level = usize::from(heading.level.min(6));
+            counts[level].0 += 1;
+            let block = self.details[first..]
+                .iter()
+                .enumerate()
+                .take_while(|(_, d)| d.open < to)
+                .find(|(_, d)| {
+                    let asks = d
+                        .summary
+                        .and_then(|s| self.summary_heading(s))
+                        .is_some_and(|s| asks(&s.text, rules));
+                    !d.nested
+                        && !asks
+                        && d.close_line_end <= to
+                        && self.text[d.close_line_end..to].lines().all(is_separator_line)
+                });
+            if let Some((i, _)) = block {
+                counts[level].1 += 1;
+                found[h] = Some(first + i);
+            }
+        }
+        for (level, &(all, boxed)) in counts.iter().enumerate() {
+            levels[level] = boxed >= 3 && boxed * 5 >= all * 4;
+        }
+        for (h, f) in found.iter_mut().enumerate() {
+            if !levels[usize::from(self.headings[h].level.min(6))] {
+                *f = None;
+            }
+        }
+        (found, levels)
+    }
+
+    /// Whether the chapter asks its questions in `<summary>`s: at least three summaries outside
+    /// any question's section and answer blocks, half of which ask. Then every such summary is
+    /// a question (`Explain …`), and headings only label groups of them.
+    fn summaries_ask(&self, rules: &Rules, boxes: &HashSet<usize>, in_toc: &[Option<usize>]) -> bool {
+        let (mut seen, mut asking, mut under_question) = (0, 0, false);
+        for (h, heading) in self.headings.iter().enumerate() {
+            if Self::is_section(heading) {
+                under_question = in_toc[h].is_some() || asks(&heading.text, rules);
+            } else if heading.style == HeadingStyle::Summary
+                && !heading.nested
+                && !under_question
+                && !boxes.contains(&heading.range.start)
+                && !rules.summary_label.is_match(&heading.text)
+            {
+                seen += 1;
+                asking += usize::from(asks(&heading.text, rules));
+            }
+        }
+        seen >= 3 && asking * 2 >= seen
+    }
+
+    /// The headings that are questions written as statements (`My macOS apps don't find
+    /// Homebrew utilities`): at a level where nearly every heading asks (at least eight, nine
+    /// in ten), one that stands between two asking headings of that level. A summary or a
+    /// reference list after the last question stays what it is.
+    fn statement_questions(&self, rules: &Rules, in_toc: &[Option<usize>]) -> Vec<bool> {
+        let mut statements = vec![false; self.headings.len()];
+        // Per level, the headings in order with whether each asks.
+        let mut levels: [Vec<(usize, bool)>; 7] = Default::default();
+        for (h, heading) in self.headings.iter().enumerate() {
+            let text = question_text(&heading.text);
+            if !Self::is_section(heading) || text.is_empty() || rules.structural.is_match(text) {
+                continue;
+            }
+            levels[usize::from(heading.level.min(6))].push((h, in_toc[h].is_some() || asks(text, rules)));
+        }
+        for level in &levels {
+            let asking = level.iter().filter(|(_, a)| *a).count();
+            if level.len() < 8 || asking == level.len() || asking * 10 < level.len() * 9 {
+                continue;
+            }
+            for w in level.windows(3) {
+                if w[0].1 && !w[1].1 && w[2].1 {
+                    statements[w[1].0] = true;
+                }
+            }
+        }
+        statements
+    }
+
     /// Decides which headings are questions and where their answers end.
     fn find_questions(&mut self, toc_end: usize, rules: &Rules) {
         // The first table-of-contents entry linking to each heading.
@@ -791,6 +1217,18 @@ impl<'a> Chapter<'a> {
                 in_toc[h] = Some(i);
             }
         }
+        let (boxes, boxed_levels) = self.answer_boxes(rules);
+        let box_summaries: HashSet<usize> = boxes
+            .iter()
+            .flatten()
+            .filter_map(|&d| self.details[d].summary)
+            .collect();
+        let summaries_ask = self.summaries_ask(rules, &box_summaries, &in_toc);
+        let statements = if summaries_ask {
+            Vec::new()
+        } else {
+            self.statement_questions(rules, &in_toc)
+        };
         // Open questions, outermost first: (question index, level, has a child question).
         let mut stack: Vec<(usize, u8, bool)> = Vec::new();
         // The question whose answer is still open.
@@ -799,13 +1237,51 @@ impl<'a> Chapter<'a> {
         #[allow(clippy::needless_range_loop)] // `self` is mutated inside the loop.
         for h in 0..self.headings.len() {
             let heading = &self.headings[h];
-            if heading.link_target.is_some() || heading.unit.start < toc_end && in_toc[h].is_none() {
+            if heading.link_target.is_some() || heading.nested || heading.unit.start < toc_end && in_toc[h].is_none() {
                 continue;
             }
-            let (level, start, text) = (heading.level, heading.unit.start, heading.text.as_str());
-            let linked = in_toc[h].is_some();
-            let strong = linked || rules.strong.is_match(text);
-            let weak = !strong && rules.question.is_match(text);
+            let (level, start, text) = (heading.level, heading.unit.start, question_text(&heading.text));
+            // A list item's answer may also stand after the item (see `narrow_to_item`).
+            let scope = heading.scope_end.filter(|_| heading.item_indent.is_none());
+            let end = scope.unwrap_or(self.text.len()).max(heading.unit.end);
+            if heading.style == HeadingStyle::Summary {
+                // A follow-up question inside an answer, or one of a bank of `<details>`.
+                if rules.summary_label.is_match(text)
+                    || box_summaries.contains(&heading.range.start)
+                    || !(summaries_ask || asks(text, rules))
+                {
+                    continue;
+                }
+                if let Some(parent) = stack.last_mut() {
+                    parent.2 = true;
+                    self.questions[parent.0].group = true;
+                }
+                if let Some(q) = open.take() {
+                    let a = &mut self.questions[q].answer;
+                    a.end = a.end.min(start);
+                }
+                self.questions.push(Question {
+                    heading: h,
+                    index: self.questions.len() + 1,
+                    answer: heading.unit.end..end,
+                    group: false,
+                    toc: in_toc[h],
+                    gap: None,
+                    holder: Holder::Summary,
+                    stem: None,
+                    unboxed: false,
+                });
+                // An unclosed block runs to the next question.
+                if heading.scope_end.is_none() {
+                    open = Some(self.questions.len() - 1);
+                }
+                continue;
+            }
+            // In a bank of `<summary>` questions, headings only label groups.
+            let linked = in_toc[h].is_some() && !summaries_ask;
+            let boxed = boxed_levels[usize::from(level.min(6))] && heading.item_indent.is_none() && !text.is_empty();
+            let strong = linked || boxed || rules.strong.is_match(text);
+            let weak = !strong && (rules.question.is_match(text) || statements.get(h).copied().unwrap_or(false));
             let structural = (strong || weak) && rules.structural.is_match(text);
             let (strong, weak) = (strong && !structural, weak && !structural);
 
@@ -840,22 +1316,31 @@ impl<'a> Chapter<'a> {
                     self.questions[parent.0].group = true;
                 }
                 if let Some(q) = open.take() {
-                    self.questions[q].answer.end = start;
+                    let a = &mut self.questions[q].answer;
+                    a.end = a.end.min(start);
                 }
-                let unit_end = self.headings[h].unit.end;
+                let holder = match heading.item_indent {
+                    Some(indent) => Holder::Item { indent },
+                    None if boxed => Holder::Details,
+                    None => Holder::Section,
+                };
                 self.questions.push(Question {
                     heading: h,
                     index: self.questions.len() + 1,
-                    answer: unit_end..self.text.len(),
+                    answer: heading.unit.end..end,
                     group: false,
                     toc: in_toc[h],
                     gap: None,
+                    holder,
+                    stem: None,
+                    unboxed: false,
                 });
                 stack.push((self.questions.len() - 1, level, false));
                 open = Some(self.questions.len() - 1);
             } else if let Some(q) = open.filter(|&q| level < self.headings[self.questions[q].heading].level) {
                 // A higher-ranked heading that is no question ends the answer.
-                self.questions[q].answer.end = start;
+                let a = &mut self.questions[q].answer;
+                a.end = a.end.min(start);
                 open = None;
                 while stack.last().is_some_and(|&(_, l, _)| l >= level) {
                     stack.pop();
@@ -863,7 +1348,17 @@ impl<'a> Chapter<'a> {
             }
         }
         for q in 0..self.questions.len() {
-            let gap = self.classify(self.questions[q].answer.clone(), rules);
+            match self.questions[q].holder {
+                Holder::Details => self.place_in_box(q, boxes[self.questions[q].heading]),
+                Holder::Item { .. } => self.narrow_to_item(q),
+                _ => {}
+            }
+            let question = &self.questions[q];
+            let gap = match question.holder {
+                Holder::Section => self.classify(question.answer.clone(), rules),
+                _ if question.unboxed => Some(GapKind::Empty),
+                _ => self.classify_apart(question, rules),
+            };
             // A parent question with text of its own is answered; without, it is a group.
             let q = &mut self.questions[q];
             q.group &= gap.is_some();
@@ -871,10 +1366,127 @@ impl<'a> Chapter<'a> {
         }
     }
 
+    /// A list-item question's answer is the rest of its item; when the item holds nothing
+    /// but the heading, what follows the item up to the next question (`262. ### …` with its
+    /// answer unindented below) is the answer.
+    fn narrow_to_item(&mut self, q: usize) {
+        let Some(item_end) = self.headings[self.questions[q].heading].scope_end else {
+            return;
+        };
+        let answer = &mut self.questions[q].answer;
+        let own = answer.start..item_end.clamp(answer.start, answer.end);
+        let blank = |r: Range<usize>| self.text[r].lines().all(is_separator_line);
+        if !blank(own.clone()) || blank(own.end..answer.end) {
+            *answer = own;
+        }
+    }
+
+    /// Narrows a [`Holder::Details`] question's answer to the content of its `<details>`
+    /// block; without one, to the empty place after its stem where one goes.
+    fn place_in_box(&mut self, q: usize, block: Option<usize>) {
+        let section = self.questions[q].answer.clone();
+        let block = block.map(|d| &self.details[d]).filter(|d| d.open < section.end);
+        let (stem_end, answer) = match block {
+            Some(d) => {
+                let body_start = d
+                    .summary
+                    .and_then(|s| self.summary_heading(s))
+                    .map_or(d.open_line_end, |s| s.unit.end);
+                let body = self.unwrap_lines(body_start..d.body_end.max(body_start));
+                let form = (self.line_start(d.open)..body.start, body.end..d.close_line_end);
+                self.details_form.get_or_insert(form);
+                (self.line_start(d.open), body)
+            }
+            None => {
+                let text = &self.text[section.clone()];
+                let mut keep = text.len();
+                for line in text.split_inclusive('\n').rev() {
+                    if !is_separator_line(line) {
+                        break;
+                    }
+                    keep -= line.len();
+                }
+                let at = section.start + keep;
+                (at, at..at)
+            }
+        };
+        let stem = section.start..stem_end.max(section.start);
+        let question = &mut self.questions[q];
+        question.unboxed = block.is_none();
+        question.stem = (!self.text[stem.clone()].trim().is_empty()).then_some(stem);
+        question.answer = answer;
+    }
+
+    /// `range` without the lines of wrapper tags around its content (`<p>` first, `</p>`
+    /// last, as `lydiahallie/javascript-questions` writes them): they belong to the block's
+    /// form, not to the answer.
+    fn unwrap_lines(&self, range: Range<usize>) -> Range<usize> {
+        let wrapper = |line: &str, closing: bool| {
+            let t = line.trim();
+            t.starts_with('<') && t[1..].starts_with('/') == closing && html::is_blank(t)
+        };
+        let (mut start, mut end) = (range.start, range.end);
+        let mut at = start;
+        for line in self.text[range.clone()].split_inclusive('\n') {
+            at += line.len();
+            if wrapper(line, false) {
+                start = at;
+            } else if !line.trim().is_empty() {
+                break;
+            }
+        }
+        let mut at = end;
+        for line in self.text[start..range.end].split_inclusive('\n').rev() {
+            at -= line.len();
+            if wrapper(line, true) {
+                end = at;
+            } else if !line.trim().is_empty() {
+                break;
+            }
+        }
+        start..end.max(start)
+    }
+
+    /// Classifies an answer that does not stand at the top level of the chapter (inside a
+    /// list item or a `<details>` block) by parsing it as Markdown of its own.
+    fn classify_apart(&self, q: &Question, rules: &Rules) -> Option<GapKind> {
+        let body = self.answer_body(q);
+        let apart = Chapter::parse(&body, rules);
+        apart.classify(0..body.len(), rules)
+    }
+
+    /// The columns a question's answer lines are indented by: a list item's content column,
+    /// or what the lines of a `<details>` answer share.
+    pub fn answer_indent(&self, q: &Question) -> usize {
+        match q.holder {
+            Holder::Section => 0,
+            Holder::Item { indent } => indent,
+            Holder::Summary | Holder::Details => self
+                .answer(q)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| l.len() - l.trim_start_matches(' ').len())
+                .min()
+                .unwrap_or(0),
+        }
+    }
+
+    /// The answer as Markdown of its own, its indentation inside a list item or block removed.
+    pub fn answer_body(&self, q: &Question) -> Cow<'a, str> {
+        dedent(self.answer(q), self.answer_indent(q))
+    }
+
+    /// For a question with no `<details>` answer block yet: the text before and after the
+    /// answer of one the chapter has, to write one in its form.
+    pub fn details_form(&self, q: &Question) -> Option<(&'a str, &'a str)> {
+        let (open, close) = self.details_form.clone().filter(|_| q.unboxed)?;
+        Some((&self.text[open], &self.text[close]))
+    }
+
     /// What kind of gap the text in `range` is, or `None` when it is a real answer.
     fn classify(&self, range: Range<usize>, rules: &Rules) -> Option<GapKind> {
         let (mut prose, mut links, mut numbered) = (0, 0, 0);
-        let (mut placeholder, mut metadata, mut outline) = (false, false, false);
+        let (mut placeholder, mut metadata, mut outline, mut stub) = (false, false, false, false);
         let first = self.blocks.partition_point(|b| b.range.end <= range.start);
         for b in self.blocks[first..].iter().take_while(|b| b.range.start < range.end) {
             let slice = &self.text[b.range.start.max(range.start)..b.range.end.min(range.end)];
@@ -906,7 +1518,11 @@ impl<'a> Chapter<'a> {
                         let kind = if line.len() > LONG_LINE {
                             LineKind::Prose
                         } else {
-                            rules.line_kind(line)
+                            match rules.line_kind(line) {
+                                // A pointer is a short line; a long one that says 详见 explains.
+                                LineKind::Pointer if chars > POINTER_CHARS => LineKind::Prose,
+                                kind => kind,
+                            }
                         };
                         match kind {
                             LineKind::Label => {}
@@ -916,6 +1532,8 @@ impl<'a> Chapter<'a> {
                             // A numbered line belongs to an outline when one of its
                             // neighbours asks a question, else it is prose.
                             LineKind::Numbered => numbered += chars,
+                            LineKind::Url => links += 1,
+                            LineKind::Pointer | LineKind::BareLabel => stub = true,
                             LineKind::Prose => other = true,
                         }
                         if kind != LineKind::Prose {
@@ -935,11 +1553,14 @@ impl<'a> Chapter<'a> {
         if !outline {
             prose += numbered;
         }
-        Some(if prose >= rules.min_prose.max(1) {
+        // A terse statement (`O(n^2)`, `封装，继承和多态。`) answers; pointers, labels and
+        // URLs are not prose, so they never make one.
+        let terse = rules.short_answers && prose >= TERSE_CHARS && !outline;
+        Some(if prose >= rules.min_prose.max(1) || terse {
             return None;
         } else if outline {
             GapKind::Outline
-        } else if prose > 0 || links > 0 {
+        } else if prose > 0 || links > 0 || stub {
             GapKind::Stub
         } else if placeholder {
             GapKind::Placeholder
@@ -951,8 +1572,60 @@ impl<'a> Chapter<'a> {
     }
 }
 
+/// Uses of one local link, none before its heading, that make it navigation rather than a
+/// table-of-contents entry.
+const NAVIGATION_REPEATS: usize = 3;
+
+/// The fewest visible characters of prose a terse answer has: one letter is no statement.
+const TERSE_CHARS: usize = 2;
+
+/// Visible characters beyond which a line that says 详见 or `see below` explains something.
+const POINTER_CHARS: usize = 40;
+
 /// Bytes beyond which a line is taken as prose without matching the line patterns.
 const LONG_LINE: usize = 400;
+
+/// A heading's text as the question patterns see it: emphasis markers the parser left as
+/// text (`**297.**inline的用法`) and the `***` some banks mark unanswered questions with
+/// removed.
+fn question_text(text: &str) -> &str {
+    text.trim_matches(|c: char| c == '*' || c == '_' || c.is_whitespace())
+}
+
+/// Whether a heading's text asks a question by the patterns alone.
+fn asks(text: &str, rules: &Rules) -> bool {
+    let text = question_text(text);
+    (rules.strong.is_match(text) || rules.question.is_match(text)) && !rules.structural.is_match(text)
+}
+
+/// A blank line, a thematic break, or a lone link (`**[⬆ Back to Top](#…)**`): what may
+/// follow an answer block before the next question.
+fn is_separator_line(line: &str) -> bool {
+    static LONE_LINK: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[*_\s]*\[[^\]]*\]\(#[^)]*\)[*_\s]*$").expect("valid"));
+    is_break_line(line) || LONE_LINK.is_match(line.trim())
+}
+
+/// A blank line or a thematic break (`---`, `* * *`).
+pub fn is_break_line(line: &str) -> bool {
+    let t = line.trim();
+    let mut chars = t.chars().filter(|c| !c.is_whitespace());
+    let Some(first) = chars.next() else { return true };
+    matches!(first, '-' | '*' | '_') && t.chars().filter(|&c| c == first).count() >= 3 && chars.all(|c| c == first)
+}
+
+/// Removes up to `n` leading spaces from every line.
+fn dedent(text: &str, n: usize) -> Cow<'_, str> {
+    if n == 0 {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let spaces = line.len() - line.trim_start_matches(' ').len();
+        out.push_str(&line[spaces.min(n)..]);
+    }
+    Cow::Owned(out)
+}
 
 /// The number a heading starts with (`24、…` → 24).
 fn leading_number(text: &str) -> Option<u64> {

@@ -22,8 +22,20 @@ pub struct QuestionConfig {
     pub label: String,
     /// A line listing a sub-question (`Q1：为什么…？`).
     pub outline: String,
-    /// Less prose than this many characters (outside links) is a stub.
+    /// Less prose than this many characters (outside links) is a stub, unless
+    /// `short_answers` takes it as a terse answer.
     pub min_prose_chars: usize,
+    /// A short answer that states something (`O(n^2)`, `封装，继承和多态。`) is an answer; a
+    /// stub is only a pointer elsewhere, a lone link or bare URL, or bare labels.
+    pub short_answers: bool,
+    /// A short line holding one of these points elsewhere or promises an answer later
+    /// (`点击查看详细答案`, `以后补`): a stub, not an answer.
+    pub stub_phrases: Vec<String>,
+    /// A line that only labels what should follow it (`页式管理：`, `Useful resources:`):
+    /// labels with nothing after them are a stub.
+    pub bare_label: String,
+    /// `<summary>` texts that label an answer block (`Answer`, `展开`), never a question.
+    pub summary_labels: String,
 }
 
 impl Default for QuestionConfig {
@@ -43,6 +55,8 @@ impl Default for QuestionConfig {
             structural: s(&[
                 r"^\W*(?:目录|目錄|contents|table of contents|toc)(?:导航)?\W*$",
                 r"^\W*第[一二三四五六七八九十百零〇两\d]+[章节篇部]",
+                // Reference sections list sources; they ask nothing.
+                r"^\W*(?:参考|参考资料|参考文献|参考链接|引用|references?|see also|further reading|resources)\W*$",
             ]),
             placeholders: s(&[
                 "待补充",
@@ -56,6 +70,7 @@ impl Default for QuestionConfig {
                 "WIP",
                 "coming soon",
                 "to be continued",
+                "to be (?:completed|added|written|done)",
                 r"\.\.\.",
                 "…+",
             ]),
@@ -63,6 +78,26 @@ impl Default for QuestionConfig {
             label: r"^[\s*_>]*(?:回答|答案|答|解答|问题解答|参考答案|answer)\s*[:：]?[\s*_]*[:：]?\s*$".into(),
             outline: r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:Q\d+\s*[:：.、]|.*[?？]\s*$)".into(),
             min_prose_chars: 16,
+            short_answers: true,
+            stub_phrases: s(&[
+                r"点击查看",
+                r"(?:详|参|请)见",
+                r"^见(?:下|上|前|后|图|表|附|第)",
+                // A pointer word before a link: `见[链接](…)`, `See [the docs](…)`.
+                r"^(?:见|参考|参看|see|cf\.?)\s*[:：]?\s*[\[<]",
+                r"请看",
+                r"参考(?:阅读|链接|文献|原文)",
+                r"原文链接",
+                r"答案(?:见|在)",
+                r"以后(?:再)?补",
+                r"后续(?:补充|更新)",
+                r"\bsee (?:the )?(?:answer|link|here|below)\b",
+                r"\bclick here\b",
+                r"\bread more\b",
+            ]),
+            // A few words and a colon, nothing after.
+            bare_label: r"^(?:[-*+]\s+)?[*_]*[^\s:：*_][^:：]{0,30}?[*_]*\s*[:：][*_]*\s*$".into(),
+            summary_labels: r"^\W*(?:answer|answers|solution|hint|show(?: answer)?|click(?: to (?:expand|show))?|expand|see (?:.*)|hide/show.*|展开|点击展开|答案|解答|参考答案|查看答案)\W*$".into(),
         }
     }
 }
@@ -73,10 +108,13 @@ pub struct Rules {
     pub(crate) question: Regex,
     pub(crate) strong: Regex,
     pub(crate) structural: Regex,
-    /// label, placeholder, metadata, outline and numbered-line patterns in one pass over a line;
+    /// label, placeholder, metadata, outline, numbered-line, URL, stub-phrase and bare-label
+    /// patterns in one pass over a line;
     /// indices are [`LineKind`]'s.
     pub(crate) lines: RegexSet,
     pub(crate) min_prose: usize,
+    pub(crate) short_answers: bool,
+    pub(crate) summary_label: Regex,
 }
 
 /// What a short line of an answer is, in the order [`Rules::line_kind`] prefers them.
@@ -88,11 +126,20 @@ pub(crate) enum LineKind {
     Outline,
     /// `1. …`, `(2) …`: part of an outline when a neighbour asks a question, else prose.
     Numbered,
+    /// Only a URL (`https://…`, `<https://…>`), perhaps with a note glued to it.
+    Url,
+    /// Points elsewhere or promises an answer later: a [`QuestionConfig::stub_phrases`] match.
+    Pointer,
+    /// A label with nothing after it: [`QuestionConfig::bare_label`].
+    BareLabel,
     Prose,
 }
 
 /// A numbered line: `1. …`, `- 2) …`, `(3) …`, `Q4 …`.
 const NUMBERED: &str = r"^(?:[-*+]\s+)?(?:\d+[.)、．]|[(（]\d+[)）]|Q\d+)\s*\S";
+
+/// A line that is one URL: bare, in `<…>`, in a list item.
+const URL_LINE: &str = r"^(?:[-*+]\s+|\d+[.)]\s+)?[<(\[]?(?:https?|ftp)://\S+$";
 
 /// A pattern in `[questions]` that does not compile.
 #[derive(Debug, thiserror::Error)]
@@ -133,37 +180,54 @@ impl Rules {
         build("metadata", &c.metadata)?;
         build("label", &c.label)?;
         build("outline", &c.outline)?;
-        let lines = RegexSetBuilder::new([&c.label, &placeholder, &c.metadata, &c.outline, NUMBERED])
-            .case_insensitive(true)
-            .build()
-            .map_err(|source| PatternError {
-                field: "outline",
-                source,
-            })?;
+        let stub = alternation(&c.stub_phrases);
+        build("stub_phrases", &stub)?;
+        build("bare_label", &c.bare_label)?;
+        let lines = RegexSetBuilder::new([
+            &c.label,
+            &placeholder,
+            &c.metadata,
+            &c.outline,
+            NUMBERED,
+            URL_LINE,
+            &stub,
+            &c.bare_label,
+        ])
+        .case_insensitive(true)
+        .build()
+        .map_err(|source| PatternError {
+            field: "outline",
+            source,
+        })?;
         Ok(Rules {
             lines,
             question: build("patterns", &alternation(&c.patterns))?,
             strong: build("strong_patterns", &alternation(&c.strong_patterns))?,
             structural: build("structural", &alternation(&c.structural))?,
             min_prose: c.min_prose_chars,
+            short_answers: c.short_answers,
+            summary_label: build("summary_labels", &c.summary_labels)?,
         })
     }
 }
 
 impl Rules {
-    /// Classifies one trimmed line of an answer.
     /// Whether a line (trimmed) only marks an unwritten answer, such as `待补充`.
     pub fn is_placeholder(&self, line: &str) -> bool {
         self.line_kind(line.trim()) == LineKind::Placeholder
     }
 
+    /// Classifies one trimmed line of an answer.
     pub(crate) fn line_kind(&self, line: &str) -> LineKind {
-        const ORDER: [LineKind; 5] = [
+        const ORDER: [LineKind; 8] = [
             LineKind::Label,
             LineKind::Placeholder,
             LineKind::Metadata,
             LineKind::Outline,
             LineKind::Numbered,
+            LineKind::Url,
+            LineKind::Pointer,
+            LineKind::BareLabel,
         ];
         let hits = self.lines.matches(line);
         ORDER

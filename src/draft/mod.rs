@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
 
-use crate::chapter::{Chapter, Gap, Rules};
+use crate::chapter::{Chapter, Gap, Holder, Rules};
 use crate::identity;
 use crate::prompt::{self, ChapterFacts, Messages, RunContext, Templates, Turn};
 use crate::store::{self, Draft, Meta, Prompt, Store, Usage};
@@ -194,6 +194,7 @@ impl Drafter<'_> {
             level: prompt::answer_level(chapter, &job.gap),
             crlf: chapter.newline() == "\r\n",
             anchors: &job.facts.anchors,
+            contained: job.gap.question.is_some_and(|q| q.holder != Holder::Section),
         };
         let span_hash = identity::span_hash(chapter, &job.gap);
         let created = store::now();
@@ -312,11 +313,17 @@ impl Reviser<'_> {
             .first()
             .ok_or_else(|| anyhow!("the reply has no answer"))?;
         let anchors = chapter.headings.iter().map(|h| h.anchor()).collect();
+        let contained = chapter
+            .questions
+            .iter()
+            .find(|q| chapter.heading(q).anchor() == draft.meta.anchor)
+            .is_some_and(|q| q.holder != Holder::Section);
         let target = Target {
             question: &draft.meta.question,
             level: draft.meta.level,
             crlf: chapter.newline() == "\r\n",
             anchors: &anchors,
+            contained,
         };
         let cleaned = postprocess::clean(&choice.content, target, self.rules)?;
         let (truncated, filtered) = stopped(choice);

@@ -34,6 +34,9 @@ pub struct Target<'a> {
     pub crlf: bool,
     /// The anchors the chapter defines: the answer must not define them again.
     pub anchors: &'a HashSet<&'a str>,
+    /// The answer goes inside a list item or a `<details>` block: its headings belong to that
+    /// block, outside the chapter's outline, so they keep their levels and ask nothing.
+    pub contained: bool,
 }
 
 static THINK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s)<think>.*?</think>").expect("valid"));
@@ -51,8 +54,8 @@ static NUMBERING: LazyLock<Regex> = LazyLock::new(|| {
 /// Cleans a reply: removes control characters; drops `<think>` blocks, a wrapping
 /// ```` ```markdown ```` fence, a repeated question heading and surrounding blank lines;
 /// closes an unclosed code fence, HTML comment or block tag; drops anchors the chapter has
-/// already; demotes headings below the question's level; checks that no heading would become
-/// a question; ends with one line ending, in the chapter's style.
+/// already; demotes headings below the question's level and checks that no heading would
+/// become a question (unless the answer is [`Target::contained`]); ends with one line ending, in the chapter's style.
 pub fn clean(raw: &str, target: Target, rules: &Rules) -> Result<Cleaned, CleanError> {
     let mut warnings = Vec::new();
     let (text, removed) = strip_controls(raw);
@@ -87,13 +90,16 @@ pub fn clean(raw: &str, target: Target, rules: &Rules) -> Result<Cleaned, CleanE
         warnings.push("closed a code fence the reply left open".into());
     }
     warnings.extend(close_html(&mut body));
-    let (body, shifted) = demote(&body, target.level, rules);
-    if shifted > 0 {
-        warnings.push(format!("demoted headings by {shifted} level(s)"));
-    }
-    let added = added_questions(&body, target, rules);
-    if !added.is_empty() {
-        return Err(CleanError::AddsQuestions(added));
+    if !target.contained {
+        let (demoted, shifted) = demote(&body, target.level, rules);
+        if shifted > 0 {
+            warnings.push(format!("demoted headings by {shifted} level(s)"));
+        }
+        body = demoted;
+        let added = added_questions(&body, target, rules);
+        if !added.is_empty() {
+            return Err(CleanError::AddsQuestions(added));
+        }
     }
     let mut text = body;
     text.push('\n');
@@ -255,6 +261,8 @@ fn demote(body: &str, level: u8, rules: &Rules) -> (String, u8) {
                 let tail = if own.ends_with('\n') { "\n" } else { "" };
                 format!("{} {text_line}{tail}", "#".repeat(new.into()))
             }
+            // A summary has no rank to shift.
+            HeadingStyle::Summary => continue,
             HeadingStyle::Html => {
                 let (from, to) = (h.level, new);
                 own.replacen(&format!("<h{from}"), &format!("<h{to}"), 1)
@@ -297,6 +305,7 @@ mod tests {
             level,
             crlf,
             anchors: &anchors,
+            contained: false,
         };
         clean(raw, t, &rules())
     }

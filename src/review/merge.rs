@@ -1,13 +1,14 @@
 //! The merge engine: where a draft's answer goes in a chapter, and the text after merging.
 //! Pure: text in, edits out. Every byte outside an edit's range stays as it was.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::chapter::{Chapter, GapKind, HeadingStyle, Question, Resolution, Rules, near_key, slug};
+use crate::chapter::{Chapter, GapKind, HeadingStyle, Question, Resolution, Rules, is_break_line, near_key, slug};
 use crate::identity::{self, QuestionRef};
 
 /// Why a draft no longer fits its chapter.
@@ -132,7 +133,7 @@ impl<'c> Merger<'c> {
             // Found by its anchor among the entries that still have no section.
             Place::Missing(_) => State::Ready,
             Place::Question(q) => {
-                let answer = normalize(chapter.answer(q), "\n");
+                let answer = normalize(&chapter.answer_body(q), "\n");
                 let wanted = normalize(body, "\n");
                 if !wanted.trim().is_empty() && answer.contains(wanted.trim()) {
                     return State::Merged;
@@ -189,24 +190,25 @@ pub fn normalize(body: &str, nl: &str) -> String {
     if nl == "\n" { out } else { out.replace('\n', nl) }
 }
 
-fn is_separator(line: &str) -> bool {
-    let t = line.trim();
-    if t.is_empty() {
-        return true;
-    }
-    let mut chars = t.chars().filter(|c| !c.is_whitespace());
-    let Some(first) = chars.next() else { return true };
-    matches!(first, '-' | '*' | '_') && t.chars().filter(|&c| c == first).count() >= 3 && chars.all(|c| c == first)
-}
-
 /// Fills a question's answer span. Empty, placeholder and metadata-only answers keep their
 /// lines but placeholders; stubs, outlines and (for a rewrite) answers are replaced. Blank lines and thematic breaks
 /// before the next heading are kept as they are.
 fn answer_edit(chapter: &Chapter, q: &Question, body: &str, nl: &str, rules: &Rules) -> Edit {
     let text = chapter.text();
     let span = q.answer.clone();
+    // Inside a list item the answer takes the item's indentation; a question whose answers
+    // go in `<details>` blocks gets one in the chapter's own form.
+    let indented = indent(body, chapter.answer_indent(q));
+    let boxed;
+    let body = match chapter.details_form(q) {
+        Some((open, close)) => {
+            boxed = details_box(open, &indented, close, nl);
+            boxed.as_str()
+        }
+        None => &indented,
+    };
     let lines: Vec<&str> = text[span.clone()].split_inclusive('\n').collect();
-    let keep_end = lines.len() - lines.iter().rev().take_while(|l| is_separator(l)).count();
+    let keep_end = lines.len() - lines.iter().rev().take_while(|l| is_break_line(l)).count();
     let trailing: String = lines[keep_end..].concat();
     let keeps = matches!(
         q.gap,
@@ -249,6 +251,41 @@ fn answer_edit(chapter: &Chapter, q: &Question, body: &str, nl: &str, rules: &Ru
         text: new,
         order: 0,
     }
+}
+
+/// `body` with `n` spaces before each of its lines but blank ones.
+fn indent(body: &str, n: usize) -> Cow<'_, str> {
+    if n == 0 {
+        return Cow::Borrowed(body);
+    }
+    let pad = " ".repeat(n);
+    let mut out = String::with_capacity(body.len() + n * 16);
+    for line in body.split_inclusive('\n') {
+        if !line.trim().is_empty() {
+            out.push_str(&pad);
+        }
+        out.push_str(line);
+    }
+    Cow::Owned(out)
+}
+
+/// `body` in a `<details>` block written as `open` and `close` are: a blank line after the
+/// opening tags and before the closing ones, so that the Markdown inside renders.
+fn details_box(open: &str, body: &str, close: &str, nl: &str) -> String {
+    let mut out = String::with_capacity(open.len() + body.len() + close.len() + 8);
+    out.push_str(open);
+    if !out.ends_with('\n') {
+        out.push_str(nl);
+    }
+    if !out.ends_with(&format!("{nl}{nl}")) {
+        out.push_str(nl);
+    }
+    out.push_str(body);
+    if !close.trim_start_matches([' ', '\t']).starts_with(['\r', '\n']) {
+        out.push_str(nl);
+    }
+    out.push_str(close);
+    out
 }
 
 /// A new section for a table-of-contents entry with none: a heading in the style of the

@@ -52,6 +52,23 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_question_patterns_are_the_defaults() {
+        // The [questions] values shown commented out, uncommented (multi-line arrays too).
+        let table: String = CONFIG_TEMPLATE
+            .split("[questions]")
+            .nth(1)
+            .and_then(|t| t.split("\n[").next())
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.contains(" = ") || l.starts_with("    ") || *l == "]")
+            .collect::<Vec<_>>()
+            .join("\n");
+        let shown: aigcq::chapter::QuestionConfig = toml::from_str(&table).unwrap();
+        assert_eq!(shown, aigcq::chapter::QuestionConfig::default());
+    }
+
+    #[test]
     fn every_setting_is_documented() {
         // Provider settings have no default to serialise, so every one is set here.
         let provider = aigcq::config::ProviderConfig {
