@@ -1366,19 +1366,24 @@ impl<'a> Chapter<'a> {
         }
     }
 
-    /// A list-item question's answer is the rest of its item; when the item holds nothing
-    /// but the heading, what follows the item up to the next question (`262. ### …` with its
-    /// answer unindented below) is the answer.
+    /// A list-item question's answer is the rest of its item and what follows the item up to
+    /// the next question: an answer's text indented less than the item (`   For example`
+    /// under `21. ### …`) still belongs to it. Separators after the item (`⬆ Back to Top`)
+    /// do not.
     fn narrow_to_item(&mut self, q: usize) {
         let Some(item_end) = self.headings[self.questions[q].heading].scope_end else {
             return;
         };
         let answer = &mut self.questions[q].answer;
-        let own = answer.start..item_end.clamp(answer.start, answer.end);
-        let blank = |r: Range<usize>| self.text[r].lines().all(is_separator_line);
-        if !blank(own.clone()) || blank(own.end..answer.end) {
-            *answer = own;
+        let floor = item_end.clamp(answer.start, answer.end);
+        let mut end = answer.end;
+        for line in self.text[floor..answer.end].split_inclusive('\n').rev() {
+            if !is_separator_line(line) {
+                break;
+            }
+            end -= line.len();
         }
+        answer.end = end;
     }
 
     /// Narrows a [`Holder::Details`] question's answer to the content of its `<details>`
