@@ -24,6 +24,33 @@ fn merged(text: &str, index: usize, body: &str) -> String {
 }
 
 #[test]
+fn list_item_answers_are_indented_and_a_missing_details_block_is_written_in_the_files_form() {
+    let items = "1.  ### What is a hook?\n\n    A function that lets a component use state.\n\n2.  ### What is a ref?\n\n3.  ### What is JSX?\n\n    A syntax extension for JavaScript.\n";
+    assert_eq!(
+        merged(items, 2, "A handle on an element.\n\n- one\n"),
+        items.replacen(
+            "### What is a ref?\n\n",
+            "### What is a ref?\n\n    A handle on an element.\n\n    - one\n\n",
+            1
+        )
+    );
+    let answered = |n: usize| {
+        format!(
+            "###### {n}. Output?\n\n- A: x\n\n<details><summary><b>Answer</b></summary>\n<p>\n\n#### Answer: A\n\nBecause it logs {n}.\n\n</p>\n</details>\n\n---\n\n"
+        )
+    };
+    let mut quiz: String = (1..=4).map(answered).collect();
+    quiz.push_str("###### 5. Output?\n\n- A: x\n\n---\n");
+    let out = merged(&quiz, 5, "#### Answer: A\n\nBecause it logs 5.\n");
+    let whole: String = (1..=5).map(answered).collect();
+    assert_eq!(
+        out,
+        whole.trim_end().to_owned() + "\n",
+        "the block in the file's own form, its heading kept"
+    );
+}
+
+#[test]
 fn empty_placeholder_and_metadata_layouts() {
     let text = "# 章\n\n## 1、甲？\n\n\n## 2、乙？\n\n待补充\n\n## 3、丙？\n\n**难度评分：⭐⭐⭐**\n\n---\n\n## 4、丁？\n\n真正的答案在这里，已经写得足够长了。\n";
     let a = merged(text, 1, "答一。\n");

@@ -503,3 +503,329 @@ fn a_struck_through_toc_entry_is_not_a_missing_question() {
         "only the entry not struck through is missing"
     );
 }
+
+#[test]
+fn questions_in_list_items_with_a_toc_table_and_back_to_top_links() {
+    let text = "\
+# Bank
+
+| No. | Questions |
+| --- | --------- |
+| 1 | [What is a hook?](#what-is-a-hook) |
+| 2 | [Why keys matter?](#why-keys-matter-old-name) |
+| 3 | [What is state?](#what-is-state) |
+| 4 | [What is a ref?](#what-is-a-ref) |
+
+1.  ### What is a hook?
+
+    A function that lets a component use state.
+
+**[⬆ Back to Top](#bank)**
+
+2.  ### Why do keys matter?
+
+    They let the renderer match list items between renders.
+
+**[⬆ Back to Top](#bank)**
+
+3.  ### What is state?
+
+**[⬆ Back to Top](#bank)**
+
+4.  ### What is a ref?
+
+A handle on a rendered element, written below the item.
+
+**[⬆ Back to Top](#bank)**
+";
+    let c = parse(text);
+    assert_eq!(
+        summary(&c)
+            .iter()
+            .map(|(_, k, t)| (k.as_str(), t.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("-", "What is a hook?"),
+            ("-", "Why do keys matter?"),
+            ("empty", "What is state?"),
+            ("-", "What is a ref?"),
+        ]
+    );
+    assert_eq!(c.toc.len(), 4, "back-to-top links are navigation, not entries");
+    assert_eq!(
+        c.toc[1].resolution,
+        Resolution::Order,
+        "a renamed question, found by its place"
+    );
+    assert_eq!(c.questions[0].holder, Holder::Item { indent: 4 });
+    assert_eq!(
+        c.answer_body(&c.questions[0]).trim(),
+        "A function that lets a component use state."
+    );
+    assert!(!c.answer(&c.questions[2]).contains("Back to Top"));
+}
+
+#[test]
+fn a_cross_reference_repeated_after_its_heading_stays_a_toc_entry() {
+    // Found on the book: a glossary's three links back to a question are no navigation.
+    let text = "\
+- [1、甲是什么？](#q1)
+- [2、乙是什么？](#q2)
+
+## <a id=\"q1\"></a>1、甲是什么？
+
+甲的答案写得足够长，可以算作真正的回答。
+
+## <a id=\"q2\"></a>2、乙是什么？
+
+乙的答案写得足够长，可以算作真正的回答。
+
+## 术语表
+
+1. **甲**：见（[1](#q1)）
+2. **甲的别名**：见（[1](#q1)）
+3. **甲的另一个别名**：见（[1](#q1)）
+";
+    let c = parse(text);
+    assert_eq!(c.toc.iter().filter(|t| t.anchor == "q1").count(), 1);
+    assert!(c.questions.iter().all(|q| q.toc.is_some()));
+}
+
+#[test]
+fn summary_questions_placeholders_and_group_labels() {
+    let text = "\
+# Skills
+
+###### System Questions (3)
+
+<details>
+<summary><b>Explain what a process is.</b></summary><br>
+
+A running program with its own memory and resources.
+
+</details>
+
+<details>
+<summary><b>How do you find open files? ***</b></summary><br>
+
+To be completed.
+
+Useful resources:
+
+- [lsof](https://example.com/lsof)
+
+</details>
+
+<details>
+<summary><b>What is a zombie process?</b></summary>
+
+Coming soon
+
+</details>
+";
+    let c = parse(text);
+    assert_eq!(kinds(&c), ["-", "stub", "placeholder"]);
+    assert!(c.questions.iter().all(|q| q.holder == Holder::Summary));
+    assert_eq!(c.heading(&c.questions[1]).text, "How do you find open files? ***");
+}
+
+#[test]
+fn answers_in_details_after_a_stem() {
+    let answered = |n: usize| {
+        format!(
+            "###### {n}. What's the output?\n\n```js\nconsole.log({n})\n```\n\n- A: `{n}`\n- B: error\n\n<details><summary><b>Answer</b></summary>\n<p>\n\n#### Answer: A\n\nIt logs the number {n} to the console.\n\n</p>\n</details>\n\n---\n\n"
+        )
+    };
+    let mut text = String::from("# Quiz\n\n");
+    for n in 1..=4 {
+        text.push_str(&answered(n));
+    }
+    text.push_str("###### 5. What's the output?\n\n```js\nconsole.log(5)\n```\n\n- A: `5`\n\n---\n");
+    let c = parse(&text);
+    assert_eq!(kinds(&c), ["-", "-", "-", "-", "empty"], "a missing block is a gap");
+    let q = &c.questions[0];
+    assert_eq!(q.holder, Holder::Details);
+    assert!(c.answer(q).contains("#### Answer: A") && c.answer(q).contains("to the console"));
+    assert!(c.text()[q.stem.clone().unwrap()].contains("- B: error"));
+    let last = &c.questions[4];
+    assert!(last.unboxed);
+    let (open, close) = c.details_form(last).expect("the chapter's form");
+    assert_eq!(
+        (open, close),
+        ("<details><summary><b>Answer</b></summary>\n<p>\n", "</p>\n</details>\n")
+    );
+}
+
+#[test]
+fn follow_up_questions_and_reference_sections() {
+    let text = "\
+### 为什么要三次握手？
+
+三次握手让双方都确认对方能收发，这是主问题自己的回答。
+
+<details>
+<summary>第三次握手失败会怎样？</summary>
+
+服务器超时重传 SYN+ACK，多次失败后关闭连接。
+</details>
+
+##### 可以两次握手吗？
+
+<details>
+<summary>展开</summary>
+
+不可以，服务器无法确认客户端收到了它的序列号。
+</details>
+
+##### 可以四次握手吗？
+
+<details>
+<summary>展开</summary>
+
+可以但没有必要，第二次和第三次可以合并。
+</details>
+
+##### 初始序列号为什么随机？
+
+<details>
+<summary>展开</summary>
+
+防止旧连接的报文被新连接误收，也增加伪造的难度。
+</details>
+
+### 参考
+
+- [RFC 793](https://example.com/rfc793)
+";
+    let c = parse(text);
+    let texts: Vec<&str> = c.questions.iter().map(|q| c.heading(q).text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "为什么要三次握手？",
+            "第三次握手失败会怎样？",
+            "可以两次握手吗？",
+            "可以四次握手吗？",
+            "初始序列号为什么随机？"
+        ]
+    );
+    assert_eq!(kinds(&c), ["-"; 5], "the parent keeps its own answer");
+    assert_eq!(c.questions[1].holder, Holder::Summary);
+    assert_eq!(c.questions[2].holder, Holder::Details);
+}
+
+#[test]
+fn terse_answers_answer_and_pointers_urls_and_bare_labels_are_stubs() {
+    let text = "\
+## 1.冒泡排序的复杂度？
+
+O(n^2)
+
+## 2.面向对象三大特征？
+
+封装，继承和多态。
+
+## 3.结构体内存对齐？
+
+https://example.com/align
+
+## 4.select 和 epoll 的区别？
+
+https://example.com/epoll（参考阅读）
+
+## 5.三种内存管理机制？
+
+页式管理：
+段式管理：
+
+## 6.#error 的目的？
+
+正确答案：
+如果你不知道答案，请看参考文献1。
+
+## 7.How do I contribute?
+
+Read our [guidelines](https://example.com/contributing).
+
+## **8.**inline的用法
+
+以后补一个
+";
+    let c = parse(text);
+    assert_eq!(kinds(&c), ["-", "-", "stub", "stub", "stub", "stub", "-", "stub"]);
+    let rules = Rules::new(&QuestionConfig {
+        short_answers: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let strict = Chapter::parse(text, &rules);
+    assert_eq!(
+        strict.questions[0].gap,
+        Some(GapKind::Stub),
+        "length alone decides when off"
+    );
+}
+
+#[test]
+fn a_statement_between_faq_questions_is_a_question_and_a_closing_summary_is_not() {
+    let mut text = String::from("# FAQ\n\n");
+    for (i, h) in [
+        "How do I update?",
+        "How do I uninstall?",
+        "Why compile everything?",
+        "My apps don't find the tools",
+        "Where do downloads go?",
+        "Can I edit formulae?",
+        "Why was a formula deleted?",
+        "What does keg-only mean?",
+        "How do apps update themselves?",
+        "Why is sudo bad?",
+        "Can I make new formulae?",
+        "Why not rewrite it?",
+        "How do I get a pull request's formula?",
+        "What are the default permissions?",
+        "Why isn't a command documented?",
+        "Why was my pull request not merged?",
+        "Why is the prefix /opt/homebrew?",
+        "Is there a glossary?",
+        "How do I keep old versions?",
+        "Summary",
+    ]
+    .iter()
+    .enumerate()
+    {
+        text.push_str(&format!("## {h}\n\nAn answer of its own, number {i}, long enough.\n\n"));
+    }
+    let c = parse(&text);
+    let texts: Vec<&str> = c.questions.iter().map(|q| c.heading(q).text.as_str()).collect();
+    assert!(texts.contains(&"My apps don't find the tools"));
+    assert!(!texts.contains(&"Summary"));
+    assert_eq!(texts.len(), 19);
+}
+
+#[test]
+fn a_details_block_left_open_in_a_list_item_ends_with_the_item() {
+    let text = "\
+1.  ### What is a hook?
+
+    A function that lets a component use state.
+
+    <details><summary><b>See class</b></summary>
+
+    ```js
+    class A {}
+    </details>
+    ```
+
+2.  ### What is a ref?
+
+    A handle on a rendered element.
+";
+    let c = parse(text);
+    assert_eq!(
+        c.questions.len(),
+        2,
+        "the second question is not swallowed by the block"
+    );
+    assert_eq!(kinds(&c), ["-", "-"]);
+}
