@@ -170,34 +170,26 @@ fn blank_draft_accept_restores_every_bank() {
         });
         let dir = common::project(&blanked, "[provider]\nconcurrency = 2\n");
         let only: Vec<String> = originals.iter().map(|(i, _)| format!("ch.md#{i}")).collect();
-        let out = assert_cmd::Command::cargo_bin("aigcq")
-            .unwrap()
-            .current_dir(dir.path())
-            .env("NO_COLOR", "1")
-            .env_remove("OPENAI_API_KEY")
-            .args(["draft", "--base-url", &fake.url, "--model", "m"])
-            .args(&only)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            name(&path),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = assert_cmd::Command::cargo_bin("aigcq")
-            .unwrap()
-            .current_dir(dir.path())
-            .env("NO_COLOR", "1")
-            .args(["review", "--accept-all"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            name(&path),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let run = |args: &[&str]| {
+            let out = assert_cmd::Command::cargo_bin("aigcq")
+                .unwrap()
+                .current_dir(dir.path())
+                .env("NO_COLOR", "1")
+                .env_remove("OPENAI_API_KEY")
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{} {args:?}: {}",
+                name(&path),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let mut draft = vec!["draft", "--base-url", &fake.url, "--model", "m"];
+        draft.extend(only.iter().map(String::as_str));
+        run(&draft);
+        run(&["review", "--accept-all"]);
         let merged = std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap();
         let (got, want) = (content_lines(&merged), content_lines(&text));
         let first = got.iter().zip(&want).position(|(a, b)| a != b);

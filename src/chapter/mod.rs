@@ -1252,28 +1252,12 @@ impl<'a> Chapter<'a> {
                 {
                     continue;
                 }
-                if let Some(parent) = stack.last_mut() {
-                    parent.2 = true;
-                    self.questions[parent.0].group = true;
-                }
-                if let Some(q) = open.take() {
-                    let a = &mut self.questions[q].answer;
-                    a.end = a.end.min(start);
-                }
-                self.questions.push(Question {
-                    heading: h,
-                    index: self.questions.len() + 1,
-                    answer: heading.unit.end..end,
-                    group: false,
-                    toc: in_toc[h],
-                    gap: None,
-                    holder: Holder::Summary,
-                    stem: None,
-                    unboxed: false,
-                });
+                let answer = heading.unit.end..end;
+                let closed = heading.scope_end.is_some();
+                self.push_question(h, answer, in_toc[h], Holder::Summary, &mut stack, &mut open);
                 // An unclosed block runs to the next question.
-                if heading.scope_end.is_none() {
-                    open = Some(self.questions.len() - 1);
+                if closed {
+                    open = None;
                 }
                 continue;
             }
@@ -1311,32 +1295,14 @@ impl<'a> Chapter<'a> {
                 while stack.last().is_some_and(|&(_, l, _)| l >= level) {
                     stack.pop();
                 }
-                if let Some(parent) = stack.last_mut() {
-                    parent.2 = true;
-                    self.questions[parent.0].group = true;
-                }
-                if let Some(q) = open.take() {
-                    let a = &mut self.questions[q].answer;
-                    a.end = a.end.min(start);
-                }
                 let holder = match heading.item_indent {
                     Some(indent) => Holder::Item { indent },
                     None if boxed => Holder::Details,
                     None => Holder::Section,
                 };
-                self.questions.push(Question {
-                    heading: h,
-                    index: self.questions.len() + 1,
-                    answer: heading.unit.end..end,
-                    group: false,
-                    toc: in_toc[h],
-                    gap: None,
-                    holder,
-                    stem: None,
-                    unboxed: false,
-                });
+                let answer = heading.unit.end..end;
+                self.push_question(h, answer, in_toc[h], holder, &mut stack, &mut open);
                 stack.push((self.questions.len() - 1, level, false));
-                open = Some(self.questions.len() - 1);
             } else if let Some(q) = open.filter(|&q| level < self.headings[self.questions[q].heading].level) {
                 // A higher-ranked heading that is no question ends the answer.
                 let a = &mut self.questions[q].answer;
@@ -1364,6 +1330,39 @@ impl<'a> Chapter<'a> {
             q.group &= gap.is_some();
             q.gap = if q.group { None } else { gap };
         }
+    }
+
+    /// Adds the question of heading `h`: the innermost open question becomes its parent
+    /// group, the answer still open ends where this one starts, and this answer is open.
+    fn push_question(
+        &mut self,
+        h: usize,
+        answer: Range<usize>,
+        toc: Option<usize>,
+        holder: Holder,
+        stack: &mut [(usize, u8, bool)],
+        open: &mut Option<usize>,
+    ) {
+        if let Some(parent) = stack.last_mut() {
+            parent.2 = true;
+            self.questions[parent.0].group = true;
+        }
+        if let Some(q) = open.take() {
+            let a = &mut self.questions[q].answer;
+            a.end = a.end.min(self.headings[h].unit.start);
+        }
+        self.questions.push(Question {
+            heading: h,
+            index: self.questions.len() + 1,
+            answer,
+            group: false,
+            toc,
+            gap: None,
+            holder,
+            stem: None,
+            unboxed: false,
+        });
+        *open = Some(self.questions.len() - 1);
     }
 
     /// A list-item question's answer is the rest of its item and what follows the item up to
