@@ -327,7 +327,7 @@ pub struct Chapter<'a> {
 
 /// Counts the non-blank characters of `s` without decoding it: bytes that start a character
 /// and are not ASCII space or control. Branch-free so that it vectorises; it runs on all text.
-fn visible_chars(s: &str) -> usize {
+pub(crate) fn visible_chars(s: &str) -> usize {
     s.as_bytes()
         .chunks(255)
         .map(|chunk| {
@@ -1522,11 +1522,7 @@ impl<'a> Chapter<'a> {
                         let kind = if line.len() > LONG_LINE {
                             LineKind::Prose
                         } else {
-                            match rules.line_kind(line) {
-                                // A pointer is a short line; a long one that says 详见 explains.
-                                LineKind::Pointer if chars > POINTER_CHARS => LineKind::Prose,
-                                kind => kind,
-                            }
+                            rules.line_kind(line)
                         };
                         match kind {
                             LineKind::Label => {}
@@ -1582,9 +1578,6 @@ const NAVIGATION_REPEATS: usize = 3;
 
 /// The fewest visible characters of prose a terse answer has: one letter is no statement.
 const TERSE_CHARS: usize = 2;
-
-/// Visible characters beyond which a line that says 详见 or `see below` explains something.
-const POINTER_CHARS: usize = 40;
 
 /// Bytes beyond which a line is taken as prose without matching the line patterns.
 const LONG_LINE: usize = 400;

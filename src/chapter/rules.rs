@@ -108,10 +108,12 @@ pub struct Rules {
     pub(crate) question: Regex,
     pub(crate) strong: Regex,
     pub(crate) structural: Regex,
-    /// label, placeholder, metadata, outline, numbered-line, URL, stub-phrase and bare-label
-    /// patterns in one pass over a line;
-    /// indices are [`LineKind`]'s.
+    /// label, placeholder, metadata, outline, numbered-line, URL and bare-label patterns in
+    /// one pass over a line; indices are [`LineKind`]'s, without `Pointer`.
     pub(crate) lines: RegexSet,
+    /// Kept out of `lines`: its `\b`s would push the whole set onto the slow engine on every
+    /// non-ASCII line, and only short lines need it.
+    pub(crate) stub: Regex,
     pub(crate) min_prose: usize,
     pub(crate) short_answers: bool,
     pub(crate) summary_label: Regex,
@@ -175,32 +177,33 @@ impl Rules {
             r"^[\s*_>#\-~（(\[]*(?:{})[\s*_。.!！~～…:：)）\]\-]*$",
             alternation(&c.placeholders)
         );
-        // Compiled one by one first, so that an error names its field.
-        build("placeholders", &placeholder)?;
-        build("metadata", &c.metadata)?;
-        build("label", &c.label)?;
-        build("outline", &c.outline)?;
-        let stub = alternation(&c.stub_phrases);
-        build("stub_phrases", &stub)?;
-        build("bare_label", &c.bare_label)?;
-        let lines = RegexSetBuilder::new([
-            &c.label,
-            &placeholder,
-            &c.metadata,
-            &c.outline,
-            NUMBERED,
-            URL_LINE,
-            &stub,
-            &c.bare_label,
-        ])
-        .case_insensitive(true)
-        .build()
-        .map_err(|source| PatternError {
-            field: "outline",
-            source,
-        })?;
+        let fields = [
+            ("label", c.label.as_str()),
+            ("placeholders", &placeholder),
+            ("metadata", &c.metadata),
+            ("outline", &c.outline),
+            ("numbered", NUMBERED),
+            ("url", URL_LINE),
+            ("bare_label", &c.bare_label),
+        ];
+        let lines = RegexSetBuilder::new(fields.map(|(_, p)| p))
+            .case_insensitive(true)
+            .build()
+            .map_err(|source| {
+                // Compiling costs time at every start, so fields are compiled one by one only
+                // to name the one that fails.
+                fields
+                    .iter()
+                    .find_map(|&(field, p)| build(field, p).err())
+                    .unwrap_or(PatternError {
+                        field: "label, placeholders, metadata, outline, bare_label",
+                        source,
+                    })
+            })?;
+        let stub = build("stub_phrases", &alternation(&c.stub_phrases))?;
         Ok(Rules {
             lines,
+            stub,
             question: build("patterns", &alternation(&c.patterns))?,
             strong: build("strong_patterns", &alternation(&c.strong_patterns))?,
             structural: build("structural", &alternation(&c.structural))?,
@@ -217,26 +220,36 @@ impl Rules {
         self.line_kind(line.trim()) == LineKind::Placeholder
     }
 
-    /// Classifies one trimmed line of an answer.
+    /// Classifies one trimmed line of an answer. A line that says `详见` is a pointer only
+    /// when short ([`POINTER_CHARS`]); a long one explains something.
     pub(crate) fn line_kind(&self, line: &str) -> LineKind {
-        const ORDER: [LineKind; 8] = [
+        const ORDER: [LineKind; 6] = [
             LineKind::Label,
             LineKind::Placeholder,
             LineKind::Metadata,
             LineKind::Outline,
             LineKind::Numbered,
             LineKind::Url,
-            LineKind::Pointer,
-            LineKind::BareLabel,
         ];
         let hits = self.lines.matches(line);
-        ORDER
-            .into_iter()
-            .enumerate()
-            .find(|&(i, _)| hits.matched(i))
-            .map_or(LineKind::Prose, |(_, k)| k)
+        if let Some((_, kind)) = ORDER.into_iter().enumerate().find(|&(i, _)| hits.matched(i)) {
+            return kind;
+        }
+        let bare = hits.matched(ORDER.len());
+        let short = super::visible_chars(line) <= POINTER_CHARS;
+        // The stub phrases decide only a short line or a bare label (which a long pointer
+        // makes prose); skipping them elsewhere keeps scanning fast.
+        match (short || bare) && self.stub.is_match(line) {
+            true if short => LineKind::Pointer,
+            true => LineKind::Prose,
+            false if bare => LineKind::BareLabel,
+            false => LineKind::Prose,
+        }
     }
 }
+
+/// Visible characters beyond which a line that says 详见 or `see below` explains something.
+const POINTER_CHARS: usize = 40;
 
 impl Default for Rules {
     fn default() -> Self {
@@ -298,6 +311,23 @@ mod tests {
     }
 
     #[test]
+    fn pointers_urls_and_bare_labels() {
+        let r = Rules::default();
+        let kind = |l: &str| r.line_kind(l);
+        assert_eq!(kind("详见第三章。"), LineKind::Pointer);
+        assert_eq!(kind("See [the docs](https://example.com)."), LineKind::Pointer);
+        assert_eq!(kind("<https://example.com/a>"), LineKind::Url);
+        assert_eq!(kind("页式管理："), LineKind::BareLabel);
+        assert_eq!(kind("Useful resources:"), LineKind::BareLabel);
+        // A long line that says 详见 explains; so does a label that points.
+        let long = "梯度消失的原因详见下文，这里先说结论：激活函数的导数小于一，层数一多就会连乘到接近零，所以浅层几乎学不到东西。";
+        assert_eq!(kind(long), LineKind::Prose);
+        assert_eq!(kind("详见："), LineKind::Pointer);
+        assert_eq!(kind("see below for the reasons:"), LineKind::Pointer);
+        assert_eq!(kind("O(n^2)"), LineKind::Prose);
+    }
+
+    #[test]
     fn bad_pattern_names_its_field() {
         let c = QuestionConfig {
             patterns: vec!["(".into()],
@@ -305,5 +335,32 @@ mod tests {
         };
         let e = Rules::new(&c).unwrap_err();
         assert!(e.to_string().contains("[questions].patterns"));
+        // Fields matched together in one set are still named one by one.
+        for (field, c) in [
+            (
+                "bare_label",
+                QuestionConfig {
+                    bare_label: "[".into(),
+                    ..Default::default()
+                },
+            ),
+            (
+                "placeholders",
+                QuestionConfig {
+                    placeholders: vec!["(".into()],
+                    ..Default::default()
+                },
+            ),
+            (
+                "stub_phrases",
+                QuestionConfig {
+                    stub_phrases: vec!["(".into()],
+                    ..Default::default()
+                },
+            ),
+        ] {
+            let e = Rules::new(&c).unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+        }
     }
 }
