@@ -51,6 +51,20 @@ fn list_item_answers_are_indented_and_a_missing_details_block_is_written_in_the_
 }
 
 #[test]
+fn a_list_item_answer_keeps_the_spaces_of_its_whitespace_only_lines() {
+    // React's Q321: a code block inside the item has lines of spaces only; written back
+    // without the item's indentation they lost their own and the merge was refused.
+    let items = "1.  ### What is a hook?\n\n2.  ### What is a ref?\n\n    A handle.\n";
+    let body = "Like this:\n\n```js\nfunction f() {\n  a();\n  \n  b();\n}\n```\n";
+    let rules = rules();
+    let out = merged(items, 1, body);
+    assert!(out.contains("\n      a();\n      \n      b();\n"), "{out}");
+    let after = Chapter::parse(&out, &rules);
+    let meta = meta_for("ch.md", items, 1);
+    assert_eq!(merge::Merger::new(&after).state(&meta, body), State::Merged);
+}
+
+#[test]
 fn empty_placeholder_and_metadata_layouts() {
     let text = "# 章\n\n## 1、甲？\n\n\n## 2、乙？\n\n待补充\n\n## 3、丙？\n\n**难度评分：⭐⭐⭐**\n\n---\n\n## 4、丁？\n\n真正的答案在这里，已经写得足够长了。\n";
     let a = merged(text, 1, "答一。\n");

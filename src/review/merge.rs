@@ -261,7 +261,8 @@ fn indent(body: &str, n: usize) -> Cow<'_, str> {
     let pad = " ".repeat(n);
     let mut out = String::with_capacity(body.len() + n * 16);
     for line in body.split_inclusive('\n') {
-        if !line.trim().is_empty() {
+        // Empty lines stay empty; a line of spaces (in code) keeps its own after the pad.
+        if !line.trim_end_matches(['\r', '\n']).is_empty() {
             out.push_str(&pad);
         }
         out.push_str(line);
