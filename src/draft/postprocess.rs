@@ -220,29 +220,37 @@ fn drop_repeated_question(lines: &mut Vec<&str>, question: &str) {
         return;
     };
     let (a, b) = (question_key(inner), question_key(question));
-    let same = !a.is_empty()
-        && !b.is_empty()
-        && (a == b || (a.chars().count() >= 4 && b.contains(&a)) || (b.chars().count() >= 4 && a.contains(&b)));
+    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    // A shortened or lengthened question repeats it; one word of it (`**Element:**` under
+    // "…an Element and a Component?") opens an answer.
+    let (s, l) = (short.chars().count(), long.chars().count());
+    let same = s >= 1 && (short == long || s >= 4 && s * 2 >= l && long.contains(short.as_str()));
     if same {
         let n = if setext && !ATX.is_match(first) { 2 } else { 1 };
         lines.drain(..n);
     }
 }
 
-/// Shifts every heading down so that the shallowest sits one level below `level` (at most
-/// `h6`). Returns the new text and the shift.
+/// Shifts every heading down so that the shallowest with text sits one level below `level`
+/// (at most `h6`). An empty heading ends an answer only above the question's level, so it
+/// shifts with the others but at least to `level`. Returns the new text and the largest move.
 fn demote(body: &str, level: u8, rules: &Rules) -> (String, u8) {
     let chapter = Chapter::parse(body, rules);
-    let Some(min) = chapter.headings.iter().map(|h| h.level).min() else {
-        return (body.to_owned(), 0);
-    };
-    let shift = (level + 1).saturating_sub(min);
-    if shift == 0 {
-        return (body.to_owned(), 0);
-    }
+    let min = chapter
+        .headings
+        .iter()
+        .filter(|h| !h.text.is_empty())
+        .map(|h| h.level)
+        .min();
+    let shift = min.map_or(0, |min| (level + 1).saturating_sub(min));
     let mut out = body.to_owned();
+    let mut moved = 0;
     for h in chapter.headings.iter().rev() {
-        let new = (h.level + shift).min(6);
+        let shifted = h.level + shift;
+        let new = if h.text.is_empty() { shifted.max(level) } else { shifted }.min(6);
+        if new <= h.level {
+            continue;
+        }
         let r = h.range.clone();
         let own = &body[r.clone()];
         let replaced = match h.style {
@@ -272,8 +280,9 @@ fn demote(body: &str, level: u8, rules: &Rules) -> (String, u8) {
             }
         };
         out.replace_range(r, &replaced);
+        moved = moved.max(new - h.level);
     }
-    (out, shift)
+    (out, moved)
 }
 
 /// Headings of `body` that the chapter model would take as questions once merged.
@@ -362,6 +371,21 @@ mod tests {
     fn keeps_a_first_heading_that_is_not_the_question() {
         let c = run("### 核心结构\n\n内容\n", 2, false).unwrap();
         assert_eq!(c.text, "### 核心结构\n\n内容\n");
+        // React's Q5 "What is the difference between an Element and a Component?" opens with
+        // `**Element:**`: one word of the question is no repetition of it.
+        let raw = "**Element:**\n- A plain object.\n\n**Component:**\n- A function.\n";
+        let anchors = HashSet::new();
+        let t = Target {
+            question: "What is the difference between an Element and a Component?",
+            level: 3,
+            crlf: false,
+            anchors: &anchors,
+            contained: true,
+        };
+        assert_eq!(clean(raw, t, &rules()).unwrap().text, raw);
+        // A shortened repetition still goes.
+        let c = run("## DiT 的结构\n\n内容\n", 2, false).unwrap();
+        assert_eq!(c.text, "内容\n");
     }
 
     #[test]
@@ -372,6 +396,21 @@ mod tests {
         assert_eq!(c.warnings, ["demoted headings by 1 level(s)"]);
         let deep = run("# A\n\n###### B\n", 5, false).unwrap();
         assert_eq!(deep.text, "###### A\n\n###### B\n", "capped at h6");
+    }
+
+    #[test]
+    fn an_empty_heading_moves_only_as_far_as_it_must() {
+        // An empty heading of the question's level ends no answer (0voice's `##  ` between
+        // paragraphs): it stays as written.
+        let c = run("甲。\n\n##  \n\n乙。\n", 2, false).unwrap();
+        assert_eq!(c.text, "甲。\n\n##  \n\n乙。\n");
+        assert!(c.warnings.is_empty(), "{c:?}");
+        // One above it would end the answer: it comes down to the question's level.
+        let c = run("甲。\n\n#\n\n乙。\n", 2, false).unwrap();
+        assert_eq!(c.text, "甲。\n\n##\n\n乙。\n");
+        // With headings that must shift, it shifts with them.
+        let c = run("## 原理\n\n甲。\n\n##\n\n乙。\n", 2, false).unwrap();
+        assert_eq!(c.text, "### 原理\n\n甲。\n\n###\n\n乙。\n");
     }
 
     #[test]
