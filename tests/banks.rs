@@ -121,7 +121,12 @@ fn blank_five(text: &str, rules: &Rules, seed: u64) -> (String, Vec<(usize, Stri
     }
     let originals = chosen
         .iter()
-        .map(|&q| (c.questions[q].index, c.answer_body(&c.questions[q]).trim().to_owned()))
+        .map(|&q| {
+            (
+                c.questions[q].index,
+                c.answer_body(&c.questions[q]).trim_matches(['\r', '\n']).to_owned(),
+            )
+        })
         .collect();
     (out, originals)
 }
@@ -146,19 +151,29 @@ fn blanking_five_answers_adds_exactly_those_five_gaps() {
     }
 }
 
-/// Lines that are not blank: a merge may set its answer apart with other blank lines, and
-/// writes a list item's answer at the item's indentation even where the author's lines
-/// stood less indented (React's `   For example` under `21. ### …`).
+/// Lines that are not blank, without trailing spaces: a merge may set its answer apart with
+/// other blank lines.
 fn content_lines(text: &str) -> Vec<&str> {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+    text.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect()
+}
+
+/// Whether a merged line restores the author's: the same, or the same text moved in to the
+/// item's indentation where the author's line stood less indented than its list item (React's
+/// `**Note:**` at column 0 under `147. ### …`), which a merge cannot know.
+fn restores(got: &str, want: &str) -> bool {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    got == want || got.trim_start() == want.trim_start() && indent(want) < indent(got)
 }
 
 #[test]
 fn blank_draft_accept_restores_every_bank() {
     let rules = Rules::default();
-    for path in banks() {
+    // Seed 7 as the issue fixed it; 2, 8 and 13 each blanked an answer a merge once failed to
+    // restore (spaces-only lines in an item's code, an empty `##`, a bold `**Element:**`
+    // first line taken for the question).
+    for (path, seed) in banks().into_iter().flat_map(|p| [2, 7, 8, 13].map(|s| (p.clone(), s))) {
         let text = std::fs::read_to_string(&path).unwrap();
-        let (blanked, originals) = blank_five(&text, &rules, 7);
+        let (blanked, originals) = blank_five(&text, &rules, seed);
         let answers = originals.clone();
         let fake = common::start_in_thread(move |_, body| {
             let prompt = body.to_string();
@@ -192,10 +207,10 @@ fn blank_draft_accept_restores_every_bank() {
         run(&["review", "--accept-all"]);
         let merged = std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap();
         let (got, want) = (content_lines(&merged), content_lines(&text));
-        let first = got.iter().zip(&want).position(|(a, b)| a != b);
+        let first = got.iter().zip(&want).position(|(a, b)| !restores(a, b));
         assert!(
-            got == want,
-            "{}: first difference at content line {first:?}: {:?} vs {:?}",
+            got.len() == want.len() && first.is_none(),
+            "{} seed {seed}: first difference at content line {first:?}: {:?} vs {:?}",
             name(&path),
             first.map(|i| &got[i.saturating_sub(2)..(i + 3).min(got.len())]),
             first.map(|i| &want[i.saturating_sub(2)..(i + 3).min(want.len())]),
