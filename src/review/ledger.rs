@@ -63,17 +63,43 @@ pub fn append(drafts: &Path, entries: &[Entry]) -> Result<()> {
     let path = drafts.join(LEDGER);
     let mut f = std::fs::OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     f.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+    drop_torn_line(&mut f).with_context(|| format!("cannot repair {}", path.display()))?;
     f.write_all(lines.as_bytes())?;
     f.sync_all()?;
     Ok(())
 }
 
-/// Every entry, oldest first. A line that is not an entry (a torn last line after a crash)
-/// is an error naming its line.
+/// Cuts off a last line without its newline: a write of a few pages that a kill stopped
+/// part-way. Its drafts are still pending (they go only after the ledger is written), so the
+/// next review finds their answers merged and logs them again.
+fn drop_torn_line(f: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = f.metadata()?.len();
+    let mut tail = Vec::new();
+    let mut back = 0;
+    // Read backwards in chunks until the last newline (entries are a few hundred bytes).
+    while back < len {
+        back = (back + 4096).min(len);
+        f.seek(SeekFrom::Start(len - back))?;
+        tail.clear();
+        f.read_to_end(&mut tail)?;
+        if tail.last() == Some(&b'\n') {
+            return Ok(());
+        }
+        if let Some(nl) = tail.iter().rposition(|&b| b == b'\n') {
+            return f.set_len(len - back + nl as u64 + 1);
+        }
+    }
+    f.set_len(0)
+}
+
+/// Every entry, oldest first. A last line without its newline was torn by a crash and is
+/// left out; any other line that is not an entry is an error naming its line.
 pub fn read(drafts: &Path) -> Result<Vec<Entry>> {
     let path = drafts.join(LEDGER);
     let text = match std::fs::read_to_string(&path) {
@@ -81,7 +107,9 @@ pub fn read(drafts: &Path) -> Result<Vec<Entry>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    text.lines()
+    let whole = text.rfind('\n').map_or("", |nl| &text[..=nl]);
+    whole
+        .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
@@ -115,4 +143,45 @@ pub fn accepted(entries: &[Entry]) -> HashSet<&str> {
         .filter(|&i| entries[i].decision == Decision::Accepted)
         .map(|i| entries[i].draft.as_str())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(draft: &str) -> Entry {
+        Entry {
+            time: "2026-12-03T00:00:00Z".into(),
+            chapter: "ch.md".into(),
+            question_id: "ch.md#q".into(),
+            draft: draft.into(),
+            decision: Decision::Accepted,
+            model: "m".into(),
+            template_hash: "t".into(),
+            answer_hash: "a".into(),
+            recovered: false,
+            sibling: false,
+            sibling_of: None,
+            undo: None,
+            replaced: false,
+        }
+    }
+
+    #[test]
+    fn a_line_torn_by_a_kill_is_dropped_and_the_next_append_starts_clean() {
+        // A write of a few pages can stop part-way when the process is killed.
+        let dir = tempfile::tempdir().unwrap();
+        append(dir.path(), &[entry("ch/1-a")]).unwrap();
+        let whole = std::fs::read_to_string(dir.path().join(LEDGER)).unwrap();
+        let torn = serde_json::to_string(&entry("ch/2-b")).unwrap();
+        std::fs::write(dir.path().join(LEDGER), format!("{whole}{}", &torn[..20])).unwrap();
+        let drafts = |d: &Path| read(d).unwrap().into_iter().map(|e| e.draft).collect::<Vec<_>>();
+        assert_eq!(drafts(dir.path()), ["ch/1-a"]);
+        append(dir.path(), &[entry("ch/3-c")]).unwrap();
+        assert_eq!(drafts(dir.path()), ["ch/1-a", "ch/3-c"]);
+        // A bad line that is not the torn last one is still an error that names it.
+        std::fs::write(dir.path().join(LEDGER), format!("{}\n{whole}", &torn[..20])).unwrap();
+        let e = read(dir.path()).unwrap_err().to_string();
+        assert!(e.ends_with("ledger.jsonl:1: not a ledger entry"), "{e}");
+    }
 }
