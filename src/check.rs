@@ -96,16 +96,35 @@ pub fn lint(chapter: &Chapter, file: &str, exists: &dyn Fn(&str) -> bool) -> Vec
     };
 
     for t in &chapter.toc {
-        let suggestion = t.heading.map(|h| chapter.headings[h].anchor());
-        match (t.resolution, suggestion) {
-            (Resolution::Anchor, _) => {}
-            (Resolution::Unresolved, _) => add(t.line, Rule::TocLink, format!("`{}` matches no heading", t.target)),
-            (_, Some(s)) => add(
+        let Some(h) = t.heading.map(|h| &chapter.headings[h]) else {
+            if t.resolution == Resolution::Unresolved {
+                // A struck entry marks a question taken out; its link is dead all the same.
+                let struck = if t.struck { " (the entry is struck through)" } else { "" };
+                add(
+                    t.line,
+                    Rule::TocLink,
+                    format!("`{}` matches no heading{struck}", t.target),
+                );
+            }
+            continue;
+        };
+        let (target, anchor) = (&t.target, h.anchor());
+        match t.resolution {
+            Resolution::Anchor | Resolution::Unresolved => {}
+            // Found only by its place: the heading may be another question, so say which.
+            Resolution::Order => add(
                 t.line,
                 Rule::TocLink,
-                format!("`{}` matches no heading; did you mean `#{s}`?", t.target),
+                format!(
+                    "`{target}` matches no heading; the heading in its place is `#{anchor}` ({:?})",
+                    h.text
+                ),
             ),
-            (_, None) => {}
+            Resolution::Text | Resolution::NearMiss => add(
+                t.line,
+                Rule::TocLink,
+                format!("`{target}` matches no heading; did you mean `#{anchor}`?"),
+            ),
         }
     }
 
@@ -291,6 +310,25 @@ mod tests {
             "{found:#?}"
         );
         assert!(found[0].message.contains("did you mean `#b`"), "{}", found[0].message);
+    }
+
+    #[test]
+    fn a_toc_entry_found_by_its_place_names_the_heading_there() {
+        let text = "## 目录\n\n- [1. 甲？](#1-甲)\n- [2. 乙？](#2-乙)\n- [~~3. 丙？~~](#3-丙)\n- [4. 丁？](#4-丁)\n\n## 1. 甲？\n\n答。\n\n## 2. 改过的乙？\n\n答。\n\n## 4. 丁？\n\n答。\n";
+        let c = Chapter::parse(text, &Rules::default());
+        let found = lint(&c, "f.md", &|_: &str| true);
+        let got: Vec<_> = found.iter().map(|f| (f.line, f.message.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    4,
+                    "`#2-乙` matches no heading; the heading in its place is `#2-改过的乙` (\"2. 改过的乙？\")"
+                ),
+                (5, "`#3-丙` matches no heading (the entry is struck through)"),
+            ],
+            "{found:#?}"
+        );
     }
 
     #[test]

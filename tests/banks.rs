@@ -83,6 +83,46 @@ fn every_bank_reads_as_its_file_shows() {
     }
 }
 
+/// `aigcq check --json` on each bank as a user runs it: every table-of-contents finding in
+/// full, the other rules counted (their findings are the bank's own dead image links and
+/// uneven tables). React's ten dead anchors: eight renamed questions found by their place,
+/// one near miss (`read-only` for `readonly`), one by its link text; Waking-Up's one is the
+/// struck-through `~~什么是TCP粘包？~~`.
+#[test]
+fn check_reports_each_banks_dead_toc_links() {
+    for path in banks() {
+        let out = assert_cmd::Command::cargo_bin("aigcq")
+            .unwrap()
+            .env("NO_COLOR", "1")
+            .args(["check", "--json"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let findings: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let mut toc = String::new();
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for f in &findings {
+            let rule = f["rule"].as_str().unwrap();
+            *counts.entry(rule.to_owned()).or_default() += 1;
+            if rule == "toc-link" {
+                toc.push_str(&format!("L{} {}\n", f["line"], f["message"].as_str().unwrap()));
+            }
+        }
+        let expected_toc = match name(&path).as_str() {
+            "reactjs-interview-questions" => 10,
+            "Waking-Up" => 1,
+            _ => 0,
+        };
+        assert_eq!(
+            counts.get("toc-link").copied().unwrap_or(0),
+            expected_toc,
+            "{}",
+            name(&path)
+        );
+        insta::assert_snapshot!(format!("check_{}", name(&path)), format!("{counts:?}\n{toc}"));
+    }
+}
+
 /// A fixed-seed generator, so the blanked questions are the same on every run.
 struct Lcg(u64);
 

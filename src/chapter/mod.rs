@@ -1067,8 +1067,12 @@ impl<'a> Chapter<'a> {
             while i < self.toc.len() && unresolved(&self.toc[i]) {
                 i += 1;
             }
-            let prev = run.checked_sub(1).and_then(|p| self.toc[p].heading);
-            let (Some(prev), Some(next)) = (prev, self.toc.get(i).and_then(|t| t.heading)) else {
+            // The neighbours that have a heading; struck entries in between stand for
+            // questions taken out.
+            let gone = |t: &TocEntry| t.struck && t.heading.is_none();
+            let prev = self.toc[..run].iter().rev().find(|t| !gone(t)).and_then(|t| t.heading);
+            let next = self.toc[i..].iter().find(|t| !gone(t)).and_then(|t| t.heading);
+            let (Some(prev), Some(next)) = (prev, next) else {
                 continue;
             };
             let like = &self.headings[prev];
