@@ -39,6 +39,8 @@ pub struct Paths {
     pub content: PathBuf,
     pub drafts: PathBuf,
     pub prompts: PathBuf,
+    /// Reference material per question: `<refs>/<chapter without .md>/<index>[-…].<ext>`.
+    pub refs: PathBuf,
 }
 
 impl Default for Paths {
@@ -47,6 +49,7 @@ impl Default for Paths {
             content: "content".into(),
             drafts: "drafts".into(),
             prompts: "prompts".into(),
+            refs: "refs".into(),
         }
     }
 }
@@ -109,6 +112,8 @@ pub struct DraftConfig {
     pub candidates: u32,
     /// Characters of neighbouring answers given to the model as style examples.
     pub example_chars: usize,
+    /// Characters of reference material per prompt, shared fairly between the references.
+    pub ref_chars: usize,
 }
 
 impl Default for DraftConfig {
@@ -117,6 +122,7 @@ impl Default for DraftConfig {
             template: "default".into(),
             candidates: 1,
             example_chars: 4000,
+            ref_chars: 8000,
         }
     }
 }
@@ -173,6 +179,20 @@ impl Project {
 
     pub fn prompts_dir(&self) -> PathBuf {
         self.root.join(&self.config.paths.prompts)
+    }
+
+    pub fn refs_dir(&self) -> PathBuf {
+        self.root.join(&self.config.paths.refs)
+    }
+
+    /// Fetched reference pages, by URL.
+    pub fn refs_cache_dir(&self) -> PathBuf {
+        self.drafts_dir().join(".cache/refs")
+    }
+
+    /// The project folder.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// How the configuration file is named in messages.

@@ -34,6 +34,8 @@ pub struct PromptContext<'a> {
     pub style: Option<&'a str>,
     /// `YYYY-MM-DD`, local time.
     pub today: &'a str,
+    /// The question's reference material (`refs/`, `--ref`), cut to `[draft] ref_chars`.
+    pub references: &'a [crate::refs::Reference],
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -278,6 +280,7 @@ pub fn context<'a>(
     rules: &Rules,
     run: &'a RunContext,
     rewrite: bool,
+    references: &'a [crate::refs::Reference],
 ) -> PromptContext<'a> {
     let chapter = facts.chapter;
     let (existing, sub_questions) = match (gap.kind, gap.question) {
@@ -313,6 +316,7 @@ pub fn context<'a>(
         language: facts.language,
         style: run.style.as_deref(),
         today: &run.today,
+        references,
     }
 }
 

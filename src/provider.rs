@@ -308,13 +308,7 @@ impl Provider {
     /// loopback unless `allow_insecure`.
     pub fn check_transport(&self, allow_insecure: bool) -> Result<()> {
         let url = reqwest::Url::parse(&self.base_url.value)?;
-        let host = url.host_str().unwrap_or_default();
-        let loopback = host.eq_ignore_ascii_case("localhost")
-            || host
-                .trim_matches(|c| c == '[' || c == ']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        if url.scheme() == "http" && !loopback && self.api_key.is_some() && !allow_insecure {
+        if url.scheme() == "http" && !is_loopback(&url) && self.api_key.is_some() && !allow_insecure {
             bail!(
                 "refusing to send the API key over plain http:// to {} (use https://, or --allow-insecure)",
                 url.host_str().unwrap_or("?")
@@ -322,6 +316,16 @@ impl Provider {
         }
         Ok(())
     }
+}
+
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `[::1]`).
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -69,6 +69,9 @@ pub struct Meta {
     pub parent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feedback: Option<String>,
+    /// The references the prompt held, with a hash of the text used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<crate::refs::Record>,
 }
 
 /// What produced a draft, kept beside it (`<draft>.prompt.json`) so that the reviewer can
@@ -317,6 +320,7 @@ mod tests {
             rewrite: false,
             parent: None,
             feedback: None,
+            references: Vec::new(),
         }
     }
 

@@ -231,6 +231,7 @@ async fn draft_chapter(
         model: "test-model",
         host: "fake",
         temperature: None,
+        refs: None,
     };
     let events = Mutex::new(Vec::new());
     let report = |e: Event| {

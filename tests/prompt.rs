@@ -24,7 +24,7 @@ fn default_prompt_for_question_7_of_the_bundled_chapter() {
         example_chars: 4000,
     };
     let facts = prompt::ChapterFacts::new(&chapter, name);
-    let ctx = prompt::context(&facts, &gap, &rules, &run, false);
+    let ctx = prompt::context(&facts, &gap, &rules, &run, false, &[]);
     assert_eq!(ctx.language, "zh");
     assert_eq!(ctx.question.level, 2);
     let templates = Templates::load(&root.join("prompts"), "default").unwrap();
@@ -69,6 +69,7 @@ fn template_errors_name_the_file_and_line() {
             &rules,
             &run,
             false,
+            &[],
         ))
         .unwrap_err()
         .to_string();
@@ -108,6 +109,7 @@ fn outlines_list_their_sub_questions_and_stubs_their_text() {
                 &rules,
                 &run,
                 false,
+                &[],
             ))
             .unwrap()
             .user

@@ -200,6 +200,13 @@ pub struct DraftArgs {
     /// Characters of neighbouring answers shown to the model as style examples (default: `example_chars` in aigcq.toml, else 4000).
     #[arg(long, value_name = "N")]
     pub example_chars: Option<usize>,
+    /// Reference material for every selected question, besides its files under refs/: a
+    /// file (text, Markdown, HTML) or an http(s) URL, fetched once and cached (repeatable).
+    #[arg(long = "ref", value_name = "PATH|URL")]
+    pub refs: Vec<String>,
+    /// Characters of reference material per prompt (default: `ref_chars` in aigcq.toml, else 8000).
+    #[arg(long, value_name = "N")]
+    pub ref_chars: Option<usize>,
     /// Wait for whole responses instead of streaming them.
     #[arg(long)]
     pub no_stream: bool,

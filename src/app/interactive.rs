@@ -570,6 +570,13 @@ impl Session<'_> {
         for w in &m.warnings {
             out.push_str(&format!("warning    {w}\n"));
         }
+        for r in &m.references {
+            let cut = if r.truncated { ", cut to fit" } else { "" };
+            out.push_str(&format!(
+                "reference  {} ({} chars{cut}, {})\n",
+                r.source, r.chars, r.hash
+            ));
+        }
         if let (Some(p), Some(f)) = (&m.parent, &m.feedback) {
             out.push_str(&format!("revises    {p}\nfeedback   {f}\n"));
         }
@@ -804,6 +811,7 @@ mod tests {
             rewrite: true,
             parent: None,
             feedback: None,
+            references: Vec::new(),
         };
         let body = "Seedream 是字节跳动 Seed 团队的文生图模型。\n";
         let s = store::Store::new(drafts.clone());

@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use crate::chapter::{Chapter, Gap, Holder, Rules};
 use crate::identity;
 use crate::prompt::{self, ChapterFacts, Messages, RunContext, Templates, Turn};
+use crate::refs::{Reference, Refs};
 use crate::store::{self, Draft, Meta, Prompt, Store, Usage};
 use client::{ApiError, Choice, Client, Completion};
 use postprocess::Target;
@@ -34,8 +35,29 @@ impl Job<'_> {
     }
 
     /// The rendered prompt.
-    pub fn messages(&self, templates: &Templates, rules: &Rules, run: &RunContext) -> Result<Messages> {
-        templates.render(&prompt::context(self.facts, &self.gap, rules, run, self.rewrite))
+    pub fn messages(
+        &self,
+        templates: &Templates,
+        rules: &Rules,
+        run: &RunContext,
+        references: &[Reference],
+    ) -> Result<Messages> {
+        templates.render(&prompt::context(
+            self.facts,
+            &self.gap,
+            rules,
+            run,
+            self.rewrite,
+            references,
+        ))
+    }
+
+    /// Its references, read and fetched (none without `refs`).
+    pub async fn references(&self, refs: Option<&Refs>) -> Result<Vec<Reference>> {
+        match refs {
+            Some(r) => r.references(self.facts.name, self.gap.index).await,
+            None => Ok(Vec::new()),
+        }
     }
 }
 
@@ -89,6 +111,7 @@ pub struct Drafter<'a> {
     pub model: &'a str,
     pub host: &'a str,
     pub temperature: Option<f64>,
+    pub refs: Option<&'a Refs>,
 }
 
 /// A question's saved candidates, or why none was saved.
@@ -183,7 +206,8 @@ impl Drafter<'_> {
         n_unsupported: &AtomicBool,
         report: &(dyn Fn(Event) + Sync),
     ) -> Result<Drafted> {
-        let messages = job.messages(self.templates, self.rules, self.run)?;
+        let references = job.references(self.refs).await?;
+        let messages = job.messages(self.templates, self.rules, self.run, &references)?;
         let completion = self
             .ask(&messages, id, n_unsupported, report)
             .await
@@ -252,6 +276,7 @@ impl Drafter<'_> {
                 rewrite: job.rewrite,
                 parent: None,
                 feedback: None,
+                references: references.iter().map(Reference::record).collect(),
             };
             out.saved
                 .push(self.store.save_with(&meta, &cleaned.text, Some(&prompt))?);

@@ -375,6 +375,7 @@ pub fn metas_for(name: &str, text: &str) -> Vec<aigcq::store::Meta> {
             rewrite: false,
             parent: None,
             feedback: None,
+            references: Vec::new(),
         })
         .collect()
 }

@@ -15,6 +15,7 @@ use aigcq::draft::client::Client;
 use aigcq::draft::{Drafter, Event, Job, Reviser};
 use aigcq::prompt::{ChapterFacts, RunContext, STYLE_FILE, Templates};
 use aigcq::provider::{Overrides, Provider};
+use aigcq::refs::{Loader, Refs, Source};
 use aigcq::scan;
 use aigcq::select::{self, Item};
 use aigcq::store::{Draft, Store};
@@ -51,13 +52,17 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     };
     let candidates = args.candidates.unwrap_or(cfg.candidates).max(1);
 
+    let refs = references(ctx, args)?;
     if args.dry_run {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let prompts: Vec<output::draft::Prompt> = jobs
             .iter()
             .map(|job| output::draft::Prompt {
                 id: job.id(),
                 kind: job.gap.kind,
-                messages: job.messages(&templates, &rules, &run_ctx),
+                messages: runtime
+                    .block_on(job.references(Some(&refs)))
+                    .and_then(|r| job.messages(&templates, &rules, &run_ctx, &r)),
             })
             .collect();
         failed |= output::draft::dry_run(&prompts, candidates, args.json)?;
@@ -87,6 +92,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         model: &model,
         host: &host,
         temperature: provider.temperature.value,
+        refs: Some(&refs),
     };
 
     let progress = Progress::new(jobs.len() as u64, &ctx.cwd);
@@ -112,6 +118,40 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         Status::Failed
     } else {
         Status::Clean
+    })
+}
+
+/// Where each question's references come from: its files under the refs folder and every
+/// `--ref`. A `--ref` path is taken from the current folder.
+fn references(ctx: &Context, args: &DraftArgs) -> Result<Refs> {
+    let project = &ctx.project;
+    let extra = args
+        .refs
+        .iter()
+        .map(|r| match Source::parse(r) {
+            Source::File(p) => {
+                let path = ctx.cwd.join(p);
+                if path.is_file() {
+                    Ok(Source::File(path))
+                } else {
+                    bail!("--ref {r}: no such file")
+                }
+            }
+            url => Ok(url),
+        })
+        .collect::<Result<_>>()?;
+    let timeout = Provider::resolve(
+        &project.config.provider,
+        |k| std::env::var(k).ok(),
+        &args.provider.overrides(),
+    )?
+    .timeout
+    .value;
+    Ok(Refs {
+        dir: project.refs_dir(),
+        extra,
+        chars: args.ref_chars.unwrap_or(project.config.draft.ref_chars),
+        loader: Loader::new(project.root(), &project.refs_cache_dir(), timeout, args.allow_insecure)?,
     })
 }
 

@@ -1,0 +1,434 @@
+//! Reference material for a question, so that a draft rests on sources rather than on what
+//! the model remembers. Three places name it: files under `refs/` named after the question
+//! (`refs/<chapter without .md>/<index>[-anything].<ext>`, and `_chapter.<ext>` for every
+//! question of the chapter), `draft --ref PATH|URL`, and URLs listed alone on a line of such
+//! a file. HTML is converted to text; URLs are fetched once and cached on disk by URL; a
+//! character budget is shared fairly between the references and cut at paragraph ends.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::{atomic, identity};
+
+/// The file that gives material to every question of its chapter.
+pub const CHAPTER_FILE: &str = "_chapter";
+
+/// Where a reference comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Url(String),
+}
+
+impl Source {
+    /// A `--ref` argument: a URL when it has an http(s) scheme, else a path.
+    pub fn parse(arg: &str) -> Source {
+        if is_url(arg) {
+            Source::Url(arg.to_owned())
+        } else {
+            Source::File(arg.into())
+        }
+    }
+}
+
+fn is_url(s: &str) -> bool {
+    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// A reference as the prompt gets it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reference {
+    /// The file (relative to the project) or the URL.
+    pub source: String,
+    pub text: String,
+    /// Cut to fit the budget.
+    pub truncated: bool,
+}
+
+/// A reference as a draft's front matter records it: what was used, not the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub source: String,
+    /// [`identity::short_hash`] of the text the prompt held.
+    pub hash: String,
+    pub chars: usize,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+impl Reference {
+    pub fn record(&self) -> Record {
+        Record {
+            source: self.source.clone(),
+            hash: identity::short_hash(&[self.text.as_bytes()], 12),
+            chars: self.text.chars().count(),
+            truncated: self.truncated,
+        }
+    }
+}
+
+/// The files under `dir` for question `index` of `chapter` (its path below the content
+/// root): the chapter's `_chapter.*` first, then the question's own, by name.
+pub fn question_files(dir: &Path, chapter: &str, index: usize) -> Vec<PathBuf> {
+    let folder = dir.join(chapter.strip_suffix(".md").unwrap_or(chapter));
+    let Ok(entries) = std::fs::read_dir(&folder) else {
+        return Vec::new();
+    };
+    let number = index.to_string();
+    let mut files: Vec<(bool, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| {
+            let path = e.path();
+            let stem = path.file_stem()?.to_str()?.to_owned();
+            let own = stem == number || stem.strip_prefix(&number).is_some_and(|rest| rest.starts_with('-'));
+            (own || stem == CHAPTER_FILE).then_some((own, path))
+        })
+        .collect();
+    files.sort();
+    files.into_iter().map(|(_, p)| p).collect()
+}
+
+/// What a run gives each question: its folder of reference files, the `--ref` sources, the
+/// character budget, and the loader.
+pub struct Refs {
+    pub dir: PathBuf,
+    pub extra: Vec<Source>,
+    /// `[draft] ref_chars`: characters of reference text per prompt, shared by all.
+    pub chars: usize,
+    pub loader: Loader,
+}
+
+impl Refs {
+    /// The sources of question `index` of `chapter`: its files, then the `--ref` ones.
+    pub fn sources(&self, chapter: &str, index: usize) -> Vec<Source> {
+        let mut out: Vec<Source> = question_files(&self.dir, chapter, index)
+            .into_iter()
+            .map(Source::File)
+            .collect();
+        out.extend(self.extra.iter().cloned());
+        out
+    }
+
+    /// The references of question `index` of `chapter`, read, fetched and cut to the budget.
+    pub async fn references(&self, chapter: &str, index: usize) -> Result<Vec<Reference>> {
+        let sources = self.sources(chapter, index);
+        if sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(fit(self.loader.load(&sources).await?, self.chars))
+    }
+}
+
+/// Most bytes read from one URL: a reference is a page or a report, not a download.
+pub const MAX_BYTES: usize = 4 << 20;
+
+/// Reads and fetches references.
+pub struct Loader {
+    http: reqwest::Client,
+    /// The project root: file sources are shown relative to it.
+    root: PathBuf,
+    /// Converted pages, one file per URL.
+    cache: PathBuf,
+    allow_insecure: bool,
+    /// Each URL of this run, fetched once even when several questions ask for it at once.
+    fetched: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<String>>>>,
+}
+
+/// A reference's whole text, before the budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub source: String,
+    pub text: String,
+}
+
+impl Loader {
+    /// `timeout` bounds each fetch; no key or provider header is ever sent with one.
+    pub fn new(root: &Path, cache: &Path, timeout: Duration, allow_insecure: bool) -> Result<Loader> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("aigcq/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(timeout)
+            .build()?;
+        Ok(Loader {
+            http,
+            root: root.to_owned(),
+            cache: cache.to_owned(),
+            allow_insecure,
+            fetched: Default::default(),
+        })
+    }
+
+    /// Every reference of `sources`, in order; the URLs a file lists follow it. An error
+    /// names the source that failed.
+    pub async fn load(&self, sources: &[Source]) -> Result<Vec<Loaded>> {
+        let mut out = Vec::new();
+        for source in sources {
+            match source {
+                Source::File(path) => {
+                    let (text, urls) = self.file(path)?;
+                    let name = self.shown(path);
+                    if !text.trim().is_empty() {
+                        out.push(Loaded { source: name, text });
+                    }
+                    for url in urls {
+                        let text = self
+                            .url(&url)
+                            .await
+                            .with_context(|| format!("reference {url} (listed in {})", self.shown(path)))?;
+                        out.push(Loaded { source: url, text });
+                    }
+                }
+                Source::Url(url) => {
+                    let text = self.url(url).await.with_context(|| format!("reference {url}"))?;
+                    out.push(Loaded {
+                        source: url.clone(),
+                        text,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn shown(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/")
+    }
+
+    /// A file's text and the URLs listed alone on its lines (taken out of the text).
+    fn file(&self, path: &Path) -> Result<(String, Vec<String>)> {
+        let name = self.shown(path);
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read reference {name}"))?;
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match ext.as_str() {
+            "html" | "htm" => Ok((html_to_text(&bytes)?, Vec::new())),
+            "pdf" => bail!("reference {name}: PDF is not read; save its text as {name}.txt"),
+            _ => {
+                let text = String::from_utf8(bytes).map_err(|e| {
+                    anyhow!(
+                        "reference {name} is not UTF-8 text (byte {})",
+                        e.utf8_error().valid_up_to()
+                    )
+                })?;
+                Ok(split_urls(&text))
+            }
+        }
+    }
+
+    /// A URL's text: fetched by this run already, or cached on disk, or fetched now.
+    async fn url(&self, url: &str) -> Result<String> {
+        let cell = self
+            .fetched
+            .lock()
+            .map_err(|_| anyhow!("reference cache poisoned"))?
+            .entry(url.to_owned())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| self.fetch(url)).await.cloned()
+    }
+
+    async fn fetch(&self, url: &str) -> Result<String> {
+        let cached = self
+            .cache
+            .join(format!("{}.txt", identity::short_hash(&[url.as_bytes()], 16)));
+        if let Ok(text) = std::fs::read_to_string(&cached) {
+            return Ok(text);
+        }
+        let parsed = reqwest::Url::parse(url)?;
+        if parsed.scheme() == "http" && !crate::provider::is_loopback(&parsed) && !self.allow_insecure {
+            bail!("plain http:// to another machine is refused (use https://, or --allow-insecure)");
+        }
+        let resp = self
+            .http
+            .get(parsed)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e.without_url()))?;
+        let status = resp.status();
+        if !status.is_success() {
+            bail!("HTTP {status}");
+        }
+        let kind = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let mut body = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            body.extend_from_slice(&chunk.map_err(|e| anyhow::Error::new(e.without_url()))?);
+            if body.len() > MAX_BYTES {
+                bail!("larger than {} MiB", MAX_BYTES >> 20);
+            }
+        }
+        let text = if kind.contains("html") {
+            html_to_text(&body)?
+        } else if kind.starts_with("text/") || kind.contains("json") || kind.contains("markdown") || kind.is_empty() {
+            String::from_utf8_lossy(&body).into_owned()
+        } else {
+            bail!("content type {kind} is not text");
+        };
+        std::fs::create_dir_all(&self.cache).with_context(|| format!("cannot create {}", self.cache.display()))?;
+        atomic::write(&cached, text.as_bytes()).with_context(|| format!("cannot write {}", cached.display()))?;
+        Ok(text)
+    }
+}
+
+/// HTML as plain text, with links kept as footnotes.
+fn html_to_text(bytes: &[u8]) -> Result<String> {
+    html2text::from_read(bytes, 100).map_err(|e| anyhow!("cannot convert HTML: {e}"))
+}
+
+/// Splits a text file into its prose and the URLs listed alone on a line (`https://…`,
+/// `<https://…>`, `- https://…`).
+fn split_urls(text: &str) -> (String, Vec<String>) {
+    let mut urls = Vec::new();
+    let mut kept = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let bare = line
+            .trim()
+            .trim_start_matches(['-', '*', '+'])
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>');
+        if is_url(bare) && !bare.contains(char::is_whitespace) {
+            urls.push(bare.to_owned());
+        } else {
+            kept.push_str(line);
+        }
+    }
+    (kept, urls)
+}
+
+/// Shares `budget` characters between the references: each gets an equal share, and what a
+/// short one leaves goes to the longer ones. Each is cut at the last paragraph end (else
+/// line end) that fits.
+pub fn fit(loaded: Vec<Loaded>, budget: usize) -> Vec<Reference> {
+    let lens: Vec<usize> = loaded.iter().map(|l| l.text.trim().chars().count()).collect();
+    let mut order: Vec<usize> = (0..loaded.len()).collect();
+    order.sort_by_key(|&i| lens[i]);
+    let mut shares = vec![0; loaded.len()];
+    let mut left = budget;
+    for (k, &i) in order.iter().enumerate() {
+        let share = left / (order.len() - k);
+        shares[i] = lens[i].min(share);
+        left -= shares[i];
+    }
+    loaded
+        .into_iter()
+        .zip(shares)
+        .filter(|(_, share)| *share > 0)
+        .map(|(l, share)| {
+            let whole = l.text.trim();
+            let text = cut_at_paragraph(whole, share);
+            Reference {
+                truncated: text.len() < whole.len(),
+                text: text.to_owned(),
+                source: l.source,
+            }
+        })
+        .collect()
+}
+
+/// At most `chars` characters of `s`, ending at a blank line when one fits, else at a line
+/// end, else anywhere.
+fn cut_at_paragraph(s: &str, chars: usize) -> &str {
+    let end = s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i);
+    if end == s.len() {
+        return s;
+    }
+    let head = &s[..end];
+    let at = head.rfind("\n\n").or_else(|| head.rfind('\n')).filter(|&i| i > 0);
+    head[..at.unwrap_or(end)].trim_end()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(source: &str, text: &str) -> Loaded {
+        Loaded {
+            source: source.into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn files_named_after_the_question_and_the_chapter() {
+        let dir = tempfile::tempdir().unwrap();
+        let ch = dir.path().join("part/ch1");
+        std::fs::create_dir_all(&ch).unwrap();
+        for f in ["7.md", "7-report.html", "70.md", "8.md", "_chapter.txt", "x7.md"] {
+            std::fs::write(ch.join(f), "x").unwrap();
+        }
+        let names: Vec<String> = question_files(dir.path(), "part/ch1.md", 7)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["_chapter.txt", "7-report.html", "7.md"]);
+        assert!(question_files(dir.path(), "none.md", 7).is_empty());
+    }
+
+    #[test]
+    fn urls_alone_on_a_line_are_fetched_the_rest_is_text() {
+        let (text, urls) =
+            split_urls("笔记：见报告。\n- https://a.example/x\n<http://127.0.0.1:1/y>\n正文 https://b.example 行内\n");
+        assert_eq!(text, "笔记：见报告。\n正文 https://b.example 行内\n");
+        assert_eq!(urls, ["https://a.example/x", "http://127.0.0.1:1/y"]);
+    }
+
+    #[test]
+    fn the_budget_is_shared_fairly_and_cut_at_paragraphs() {
+        let long = |c: char| {
+            format!(
+                "{}\n\n{}\n\n{}",
+                c.to_string().repeat(40),
+                c.to_string().repeat(40),
+                c.to_string().repeat(40)
+            )
+        };
+        let refs = fit(
+            vec![
+                loaded("short", "短短的一段。"),
+                loaded("a", &long('a')),
+                loaded("b", &long('b')),
+            ],
+            100,
+        );
+        let total: usize = refs.iter().map(|r| r.text.chars().count()).sum();
+        assert!(total <= 100, "{total}");
+        assert_eq!(refs[0].text, "短短的一段。");
+        assert!(!refs[0].truncated);
+        // 94 left for two: 47 each, which holds one paragraph of 40.
+        assert_eq!(refs[1].text, "a".repeat(40));
+        assert!(refs[1].truncated && refs[2].truncated);
+        assert_eq!(refs[2].text, "b".repeat(40));
+        // Nothing fits: no reference rather than an empty one.
+        assert!(fit(vec![loaded("a", "x")], 0).is_empty());
+    }
+
+    #[test]
+    fn html_becomes_text() {
+        let text = html_to_text(
+            b"<html><body><h1>Seedream</h1><p>A model by <b>ByteDance</b>.</p><script>x()</script></body></html>",
+        )
+        .unwrap();
+        assert!(text.contains("Seedream") && text.contains("ByteDance"), "{text}");
+        assert!(!text.contains("<p>") && !text.contains("x()"), "{text}");
+    }
+}
