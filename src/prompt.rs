@@ -190,6 +190,9 @@ pub struct ChapterFacts<'c> {
     answered: Vec<usize>,
     /// Every heading's anchor: an answer must not define one again.
     pub anchors: std::collections::HashSet<&'c str>,
+    /// Worked out on first use, once per chapter.
+    median_chars: std::sync::OnceLock<Option<usize>>,
+    question_keys: std::sync::OnceLock<Vec<(usize, String, String)>>,
 }
 
 impl<'c> ChapterFacts<'c> {
@@ -217,7 +220,47 @@ impl<'c> ChapterFacts<'c> {
             answered: (0..chapter.questions.len())
                 .filter(|&i| !chapter.questions[i].group && chapter.questions[i].gap.is_none())
                 .collect(),
+            median_chars: std::sync::OnceLock::new(),
+            question_keys: std::sync::OnceLock::new(),
         }
+    }
+
+    /// `zh` or `en`: the chapter's language.
+    pub fn language(&self) -> &'static str {
+        self.language
+    }
+
+    /// The texts of the chapter's table-of-contents entries.
+    pub fn toc_texts(&self) -> impl Iterator<Item = &str> {
+        self.context.toc.iter().map(|t| t.text.as_str())
+    }
+
+    /// The median length (visible characters) of the chapter's answers, when it has at least
+    /// `min` answered questions.
+    pub fn median_answer_chars(&self, min: usize) -> Option<usize> {
+        *self.median_chars.get_or_init(|| {
+            let mut lens: Vec<usize> = self
+                .answered
+                .iter()
+                .map(|&i| crate::chapter::visible_chars(&self.chapter.answer_body(&self.chapter.questions[i])))
+                .collect();
+            lens.sort_unstable();
+            lens.get(lens.len() / 2).copied().filter(|_| lens.len() >= min)
+        })
+    }
+
+    /// Each question's index, heading text and [`crate::chapter::near_key`] of it.
+    pub fn question_keys(&self) -> &[(usize, String, String)] {
+        self.question_keys.get_or_init(|| {
+            let c = self.chapter;
+            c.questions
+                .iter()
+                .map(|q| {
+                    let text = c.heading(q).text.clone();
+                    (q.index, crate::chapter::near_key(&text), text)
+                })
+                .collect()
+        })
     }
 
     /// Style examples: the answered questions nearest to `gap`, alternating before and

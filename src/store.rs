@@ -20,6 +20,48 @@ pub struct Usage {
     pub completion_tokens: u64,
 }
 
+/// Something a person should know before accepting a draft: a repair made to the reply
+/// (`cleanup`), the provider's filter (`filtered`), or a quality-gate finding
+/// ([`crate::draft::gate::CODES`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WarningRepr")]
+pub struct Warning {
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// Drafts written before warnings had codes hold plain strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WarningRepr {
+    Coded { code: String, message: String },
+    Plain(String),
+}
+
+impl From<WarningRepr> for Warning {
+    fn from(r: WarningRepr) -> Warning {
+        match r {
+            WarningRepr::Coded { code, message } => Warning { code, message },
+            WarningRepr::Plain(s) => match s.split_once(": ") {
+                Some((code, message)) if code == "filtered" => Warning {
+                    code: code.into(),
+                    message: message.into(),
+                },
+                _ => Warning {
+                    code: "cleanup".into(),
+                    message: s,
+                },
+            },
+        }
+    }
+}
+
 /// A draft's front matter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,9 +97,9 @@ pub struct Meta {
     /// 1-based.
     pub candidate: u32,
     pub candidates: u32,
-    /// What post-processing had to repair.
+    /// What post-processing had to repair and what the quality gate found.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     /// A new version of an answered question (`draft --rewrite`): accepting it replaces the
@@ -322,6 +364,37 @@ mod tests {
             feedback: None,
             references: Vec::new(),
         }
+    }
+
+    #[test]
+    fn warnings_of_older_drafts_read_as_coded_ones() {
+        let mut m = meta();
+        m.warnings = vec![Warning {
+            code: "links".into(),
+            message: "x".into(),
+        }];
+        let text = to_text(&m, "答\n").unwrap();
+        assert_eq!(parse(&text).unwrap().0, m);
+        let old = text.replace("[[warnings]]\ncode = \"links\"\nmessage = \"x\"\n", "");
+        let old = old.replacen(
+            "+++\n",
+            "+++\nwarnings = [\"demoted headings by 1 level(s)\", \"filtered: stopped\"]\n",
+            1,
+        );
+        let codes: Vec<(String, String)> = parse(&old)
+            .unwrap()
+            .0
+            .warnings
+            .into_iter()
+            .map(|w| (w.code, w.message))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                ("cleanup".into(), "demoted headings by 1 level(s)".into()),
+                ("filtered".into(), "stopped".into())
+            ]
+        );
     }
 
     #[test]

@@ -232,6 +232,7 @@ async fn draft_chapter(
         host: "fake",
         temperature: None,
         refs: None,
+        content: None,
     };
     let events = Mutex::new(Vec::new());
     let report = |e: Event| {
@@ -467,7 +468,7 @@ async fn filtered_answers_are_saved_with_a_warning() {
     let d = Store::new(dir.path().to_path_buf()).pending().0.remove(0);
     assert!(d.meta.filtered);
     assert!(
-        d.meta.warnings.iter().any(|w| w.starts_with("filtered")),
+        d.meta.warnings.iter().any(|w| w.code == "filtered"),
         "{:?}",
         d.meta.warnings
     );

@@ -193,10 +193,22 @@ fn draft_repairs_open_html_and_strips_control_characters() {
         "{}",
         drafts[0].body
     );
-    assert!(drafts[0].meta.warnings.iter().any(|w| w.contains("comment")));
+    assert!(
+        drafts[0]
+            .meta
+            .warnings
+            .iter()
+            .any(|w| w.code == "cleanup" && w.message.contains("comment"))
+    );
     let b = &drafts[1].body;
     assert!(!b.chars().any(|c| c.is_control() && c != '\n'), "{b:?}");
-    assert!(drafts[1].meta.warnings.iter().any(|w| w.contains("control")));
+    assert!(
+        drafts[1]
+            .meta
+            .warnings
+            .iter()
+            .any(|w| w.code == "cleanup" && w.message.contains("control"))
+    );
     let (code, _, stderr) = run(aigcq(dir.path()).args(["review", "--accept-all"]));
     assert_eq!(code, 0, "{stderr}");
     // aigcq can still read its own chapter, and both questions are answered.

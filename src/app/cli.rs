@@ -240,6 +240,10 @@ pub struct ReviewArgs {
     /// Reject every selected draft.
     #[arg(long, conflicts_with_all = ["reject", "accept_all"])]
     pub reject_all: bool,
+    /// With --accept-all: accept only drafts without warnings (repairs or quality-gate
+    /// findings); the others stay pending.
+    #[arg(long, requires = "accept_all")]
+    pub clean: bool,
     /// Accept stale drafts too.
     #[arg(long)]
     pub force: bool,

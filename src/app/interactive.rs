@@ -682,6 +682,9 @@ fn render(
     if m.truncated {
         warn("truncated: the model stopped at max_tokens");
     }
+    for w in m.warnings.iter().filter(|w| w.code != "filtered") {
+        warn(&visible(&w.to_string()));
+    }
     if let Some(f) = &m.feedback {
         warn(&format!("revised by feedback: {}", visible(f)));
     }

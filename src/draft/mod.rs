@@ -3,6 +3,7 @@
 //! flight until the queue is empty.
 
 pub mod client;
+pub mod gate;
 pub mod postprocess;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -112,6 +113,8 @@ pub struct Drafter<'a> {
     pub host: &'a str,
     pub temperature: Option<f64>,
     pub refs: Option<&'a Refs>,
+    /// The content folder, for the gate's local-target check (none: not checked).
+    pub content: Option<&'a std::path::Path>,
 }
 
 /// A question's saved candidates, or why none was saved.
@@ -123,6 +126,17 @@ struct Drafted {
 }
 
 impl Drafter<'_> {
+    /// Whether a link target of chapter `name` exists, relative to the chapter's folder.
+    fn exists_for(&self, name: &str) -> impl Fn(&str) -> bool + use<> {
+        let folder = self.content.map(|c| {
+            c.join(name)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default()
+        });
+        move |target: &str| folder.as_ref().is_none_or(|f| f.join(target).exists())
+    }
+
     /// Drafts every job, `concurrency` at a time, reporting each result as it lands.
     pub async fn run(&self, jobs: Vec<Job<'_>>, report: &(dyn Fn(Event) + Sync)) -> Totals {
         let mut summary = Totals::default();
@@ -246,11 +260,8 @@ impl Drafter<'_> {
                 }
             };
             let (truncated, filtered) = stopped(choice);
-            let mut warnings = cleaned.warnings;
-            if filtered {
-                warnings.push(FILTERED.into());
-            }
-            let meta = Meta {
+            let warnings = repairs(&cleaned, filtered);
+            let mut meta = Meta {
                 chapter: job.facts.name.to_owned(),
                 question_id: id.to_owned(),
                 anchor: job.gap.anchor.to_owned(),
@@ -278,6 +289,20 @@ impl Drafter<'_> {
                 feedback: None,
                 references: references.iter().map(Reference::record).collect(),
             };
+            let existing = job.gap.question.map(|q| chapter.answer_body(q));
+            let exists = self.exists_for(job.facts.name);
+            let subject = gate::Subject {
+                facts: job.facts,
+                question: (&meta).into(),
+                index: job.gap.index,
+                messages: &messages,
+                references: &references,
+                existing: existing.as_deref().map(str::trim),
+                rules: self.rules,
+                exists: &exists,
+            };
+            let found = gate::check(&cleaned.text, &subject);
+            meta.warnings.extend(found);
             out.saved
                 .push(self.store.save_with(&meta, &cleaned.text, Some(&prompt))?);
             out.truncated += usize::from(truncated);
@@ -289,7 +314,24 @@ impl Drafter<'_> {
     }
 }
 
-const FILTERED: &str = "filtered: the provider's content filter stopped the answer";
+/// The warnings of a cleaned reply: its repairs, and the provider's filter if it stopped it.
+fn repairs(cleaned: &postprocess::Cleaned, filtered: bool) -> Vec<store::Warning> {
+    let mut out: Vec<store::Warning> = cleaned
+        .warnings
+        .iter()
+        .map(|m| store::Warning {
+            code: "cleanup".into(),
+            message: m.clone(),
+        })
+        .collect();
+    if filtered {
+        out.push(store::Warning {
+            code: "filtered".into(),
+            message: "the provider's content filter stopped the answer".into(),
+        });
+    }
+    out
+}
 
 /// Whether a choice stopped at the token limit, and whether a content filter stopped it.
 fn stopped(choice: &Choice) -> (bool, bool) {
@@ -362,10 +404,24 @@ impl Reviser<'_> {
         meta.filtered = filtered;
         meta.candidate = candidate;
         meta.candidates = candidate;
-        meta.warnings = cleaned.warnings;
-        if filtered {
-            meta.warnings.push(FILTERED.into());
-        }
+        meta.warnings = repairs(&cleaned, filtered);
+        let facts = ChapterFacts::new(chapter, &draft.meta.chapter);
+        let existing = chapter
+            .questions
+            .iter()
+            .find(|q| chapter.heading(q).anchor() == draft.meta.anchor)
+            .map(|q| chapter.answer_body(q));
+        let subject = gate::Subject {
+            facts: &facts,
+            question: (&draft.meta).into(),
+            index: draft.meta.index,
+            messages: &messages,
+            references: &[],
+            existing: existing.as_deref().map(str::trim),
+            rules: self.rules,
+            exists: &|_: &str| true,
+        };
+        meta.warnings.extend(gate::check(&cleaned.text, &subject));
         meta.usage = completion.usage;
         meta.parent = Some(draft.id.clone());
         meta.feedback = Some(note.to_owned());

@@ -108,6 +108,8 @@ pub struct Row<'a> {
     pub problem: Option<String>,
     /// The chapter already holds this answer; accepting it only cleans it up.
     pub merged: bool,
+    /// Repairs and quality-gate findings.
+    pub warnings: &'a [crate::store::Warning],
 }
 
 impl Checked {
@@ -140,6 +142,7 @@ impl Checked {
             stale,
             problem,
             merged: matches!(self.state, Ok(State::Merged)),
+            warnings: &m.warnings,
         }
     }
 }

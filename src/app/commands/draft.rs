@@ -93,6 +93,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         host: &host,
         temperature: provider.temperature.value,
         refs: Some(&refs),
+        content: Some(&content),
     };
 
     let progress = Progress::new(jobs.len() as u64, &ctx.cwd);

@@ -121,12 +121,19 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     }
 
     let (accept, reject): (Vec<&Draft>, Vec<&Draft>) = if args.accept_all {
-        // The first candidate of each question; the others are rejected with it.
+        // The first candidate of each question that passes the filters; the others are
+        // rejected with it.
+        let before = selected.len();
+        let selected: Vec<&Draft> = selected
+            .iter()
+            .copied()
+            .filter(|d| !args.clean || d.meta.warnings.is_empty())
+            .collect();
+        output::review::held(before - selected.len(), "they have warnings (--clean)");
         let mut seen = HashSet::new();
         (
             selected
-                .iter()
-                .copied()
+                .into_iter()
                 .filter(|d| seen.insert(d.meta.question_id.as_str()))
                 .collect(),
             Vec::new(),

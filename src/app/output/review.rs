@@ -33,6 +33,17 @@ pub fn list(out: &mut impl Write, rows: &[Row], width: Option<usize>) -> io::Res
         if let Some(p) = r.problem.as_ref().filter(|_| !r.stale) {
             f.push(p.clone());
         }
+        // The gate's findings by code; `filtered` has its flag already.
+        let mut codes: Vec<&str> = r
+            .warnings
+            .iter()
+            .map(|w| w.code.as_str())
+            .filter(|c| *c != "filtered")
+            .collect();
+        codes.dedup();
+        if !codes.is_empty() {
+            f.push(format!("warn: {}", codes.join(" ")));
+        }
         if f.is_empty() {
             String::new()
         } else {
@@ -179,4 +190,14 @@ pub fn undid(u: &Undid, cwd: &Path) {
 /// When the selection holds no draft.
 pub fn none_pending() {
     eprintln!("no pending drafts");
+}
+
+/// `--accept-all` with `--clean` or `--min-score`: what stayed pending and why.
+pub fn held(n: usize, why: &str) {
+    if n > 0 {
+        eprintln!(
+            "{n} {} pending: {why}",
+            if n == 1 { "draft stays" } else { "drafts stay" }
+        );
+    }
 }

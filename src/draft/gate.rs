@@ -1,0 +1,336 @@
+//! The quality gate: checks each cleaned draft before a person reads it, so that an English
+//! answer to a Chinese chapter, a copied style example, a degenerate loop, an answer to
+//! another question, broken Markdown or a made-up link arrive flagged rather than as
+//! ordinary candidates. Each finding is a [`Warning`] with a code; none blocks the draft.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::chapter::{Chapter, Rules, near_key, visible_chars};
+use crate::check::{self, Rule};
+use crate::identity::QuestionRef;
+use crate::prompt::{ChapterFacts, Messages, language};
+use crate::refs::Reference;
+use crate::store::Warning;
+
+/// Every code the gate gives, as `review --list` and `--json` show them.
+pub const CODES: [&str; 7] = [
+    "language",
+    "length",
+    "repetition",
+    "copied",
+    "question",
+    "lint",
+    "links",
+];
+
+/// What a draft is checked against.
+pub struct Subject<'a> {
+    pub facts: &'a ChapterFacts<'a>,
+    /// The draft's question (its index and how the merge finds it).
+    pub question: QuestionRef<'a>,
+    pub index: usize,
+    /// What the model was sent.
+    pub messages: &'a Messages,
+    pub references: &'a [Reference],
+    /// Text of the prompt the answer may repeat: the current answer of a rewrite, a stub.
+    pub existing: Option<&'a str>,
+    pub rules: &'a Rules,
+    /// Whether a local link target exists, relative to the chapter's folder.
+    pub exists: &'a dyn Fn(&str) -> bool,
+}
+
+/// The warnings for `body`, in [`CODES`] order.
+pub fn check(body: &str, s: &Subject) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let mut warn = |code: &str, message: String| {
+        out.push(Warning {
+            code: code.into(),
+            message,
+        })
+    };
+    if let Some(m) = wrong_language(body, s.facts.language()) {
+        warn("language", m);
+    }
+    if let Some(m) = odd_length(body, s.facts) {
+        warn("length", m);
+    }
+    if let Some(m) = repetition(body) {
+        warn("repetition", m);
+    }
+    if let Some(m) = copied(body, s) {
+        warn("copied", m);
+    }
+    if let Some(m) = other_question(body, s.facts, s.index) {
+        warn("question", m);
+    }
+    if let Some(m) = lint(body, s) {
+        warn("lint", m);
+    }
+    if let Some(m) = unknown_links(body, s) {
+        warn("links", m);
+    }
+    out
+}
+
+/// Letters needed before a language can be told.
+const LANGUAGE_LETTERS: usize = 40;
+
+fn wrong_language(body: &str, chapter: &str) -> Option<String> {
+    // Code says nothing about the language an answer is written in.
+    let prose = without_code(body);
+    let letters = prose.chars().filter(|c| c.is_alphabetic()).count();
+    let found = language(&prose);
+    (letters >= LANGUAGE_LETTERS && found != chapter).then(|| {
+        let name = |l: &str| if l == "zh" { "Chinese" } else { "English" };
+        format!("the answer is in {}, the chapter in {}", name(found), name(chapter))
+    })
+}
+
+/// Text outside fenced code blocks.
+fn without_code(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut fence: Option<&str> = None;
+    for line in body.lines() {
+        let t = line.trim_start();
+        let marker = if t.starts_with("```") {
+            Some("```")
+        } else if t.starts_with("~~~") {
+            Some("~~~")
+        } else {
+            None
+        };
+        match (fence, marker) {
+            (None, Some(m)) => fence = Some(m),
+            (Some(f), Some(m)) if f == m => fence = None,
+            (None, None) => {
+                out.push_str(line);
+                out.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// How far from the chapter's median an answer's length may be, as a factor.
+const LENGTH_FACTOR: usize = 4;
+/// Answered questions needed for a median to mean something.
+const LENGTH_SAMPLE: usize = 3;
+
+fn odd_length(body: &str, facts: &ChapterFacts) -> Option<String> {
+    let median = facts.median_answer_chars(LENGTH_SAMPLE)?;
+    let n = visible_chars(body);
+    let how = if n * LENGTH_FACTOR < median {
+        "shorter"
+    } else if n > median * LENGTH_FACTOR {
+        "longer"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{n} characters, more than {LENGTH_FACTOR}× {how} than the chapter's answers (median {median})"
+    ))
+}
+
+/// Characters in a shingle for the repetition and copy checks.
+const SHINGLE: usize = 12;
+
+fn repetition(body: &str) -> Option<String> {
+    // A line said again and again (not table rules, fences or separators).
+    let mut lines: HashMap<&str, usize> = HashMap::new();
+    for l in body.lines().map(str::trim).filter(|l| visible_chars(l) >= 8) {
+        if !l.chars().all(|c| "|-:=*_`~# ".contains(c)) {
+            *lines.entry(l).or_default() += 1;
+        }
+    }
+    if let Some((line, n)) = lines.into_iter().filter(|&(_, n)| n >= 4).max_by_key(|&(l, n)| (n, l)) {
+        let shown: String = line.chars().take(40).collect();
+        return Some(format!("the line “{shown}” comes {n} times"));
+    }
+    // The same few words over and over: few distinct shingles among many.
+    let chars: Vec<char> = body.chars().filter(|c| !c.is_whitespace()).collect();
+    if chars.len() < SHINGLE * 20 {
+        return None;
+    }
+    let total = chars.len() - SHINGLE + 1;
+    let distinct: HashSet<&[char]> = chars.windows(SHINGLE).collect();
+    (distinct.len() * 5 < total * 2).then(|| {
+        format!(
+            "only {}% of its {SHINGLE}-character passages are distinct: it repeats itself",
+            distinct.len() * 100 / total
+        )
+    })
+}
+
+/// Non-blank characters of a passage that count as copied.
+const COPIED_CHARS: usize = 60;
+/// Table-of-contents entries an answer may repeat as lines of its own.
+const TOC_LINES: usize = 3;
+
+fn copied(body: &str, s: &Subject) -> Option<String> {
+    let toc: HashSet<String> = s
+        .facts
+        .toc_texts()
+        .map(near_key)
+        .filter(|k| k.chars().count() >= 4)
+        .collect();
+    let listed = body
+        .lines()
+        .map(|l| near_key(l.trim().trim_start_matches(['-', '*', '+', '#']).trim()))
+        .filter(|k| toc.contains(k))
+        .count();
+    if listed >= TOC_LINES {
+        return Some(format!("{listed} lines are entries of the chapter's table of contents"));
+    }
+    // The prompt without what an answer may rightly repeat: the references and the text it
+    // was asked to build on.
+    let mut prompt = s.messages.system.clone().unwrap_or_default();
+    prompt.push('\n');
+    prompt.push_str(&s.messages.user);
+    for r in s.references {
+        prompt = prompt.replace(&r.text, "");
+    }
+    if let Some(e) = s.existing.filter(|e| !e.is_empty()) {
+        prompt = prompt.replace(e, "");
+    }
+    let source: Vec<char> = prompt.chars().filter(|c| !c.is_whitespace()).collect();
+    let text: Vec<char> = body.chars().filter(|c| !c.is_whitespace()).collect();
+    if source.len() < SHINGLE || text.len() < COPIED_CHARS {
+        return None;
+    }
+    let seen: HashSet<&[char]> = source.windows(SHINGLE).collect();
+    // The longest run of consecutive shingles that the prompt holds.
+    let (mut best, mut run, mut best_end) = (0, 0, 0);
+    for (i, w) in text.windows(SHINGLE).enumerate() {
+        run = if seen.contains(w) { run + 1 } else { 0 };
+        if run > best {
+            best = run;
+            best_end = i + SHINGLE;
+        }
+    }
+    let len = if best == 0 { 0 } else { best + SHINGLE - 1 };
+    (len >= COPIED_CHARS).then(|| {
+        let start = best_end - len;
+        let shown: String = text[start..(start + 30).min(best_end)].iter().collect();
+        format!("a passage of {len} characters is copied from the prompt (“{shown}…”)")
+    })
+}
+
+static NUMBER_AT_TOP: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[#*_>\s]*(?:第\s*)?(\d{1,4})\s*(?:[.、．:：题)]|\s)").expect("valid"));
+
+/// Lines at the top of an answer where a wrong question shows.
+const TOP_LINES: usize = 3;
+
+fn other_question(body: &str, facts: &ChapterFacts, own: usize) -> Option<String> {
+    let top: Vec<&str> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(TOP_LINES)
+        .collect();
+    let questions = facts.question_keys();
+    for line in &top {
+        let key = near_key(line);
+        if let Some((n, text)) = NUMBER_AT_TOP
+            .captures(line)
+            .and_then(|c| c[1].parse::<usize>().ok())
+            .filter(|n| *n != own)
+            .and_then(|n| questions.iter().find(|q| q.0 == n))
+            .map(|(n, k, _)| (n, k))
+        {
+            // `1. 先说结论` opens a list, not question 1: only a line that also names the
+            // question counts, or a number with 题.
+            if line.contains('题') || key.contains(text.as_str()) {
+                return Some(format!(
+                    "it opens with question {n}: “{}”",
+                    line.chars().take(40).collect::<String>()
+                ));
+            }
+        }
+        if let Some((n, _, text)) = questions
+            .iter()
+            .find(|(n, k, _)| *n != own && k.chars().count() >= 6 && key.contains(k.as_str()))
+        {
+            return Some(format!("it opens with question {n}: “{text}”"));
+        }
+    }
+    None
+}
+
+/// The `check` rules about an answer's own Markdown.
+const LINT_RULES: [Rule; 4] = [Rule::ImageAlt, Rule::TableColumns, Rule::HeadingJump, Rule::LocalTarget];
+
+fn lint(body: &str, s: &Subject) -> Option<String> {
+    // The answer under its question alone, not merged into the whole chapter: these rules
+    // look only at the answer, and a parse per draft stays the answer's size.
+    let level = s.question.level.clamp(1, 6);
+    let doc = format!("{} {}\n\n{body}\n", "#".repeat(level.into()), s.question.text);
+    let chapter = Chapter::parse(&doc, s.rules);
+    let found: Vec<String> = check::lint(&chapter, "", s.exists)
+        .into_iter()
+        .filter(|f| LINT_RULES.contains(&f.rule) && f.line > 2)
+        .map(|f| format!("{} (answer line {}): {}", f.rule.name(), f.line - 2, f.message))
+        .collect();
+    (!found.is_empty()).then(|| found.join("; "))
+}
+
+static URL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"https?://[^\s<>()\[\]"'`，。）]+"#).expect("valid"));
+
+fn unknown_links(body: &str, s: &Subject) -> Option<String> {
+    let known = |u: &str| {
+        let u = u.trim_end_matches(['.', ',', ';', ':', '!', '?', '/']);
+        // The prompt holds the references' text (a revision's too).
+        s.references.iter().any(|r| r.source.starts_with(u))
+            || s.messages.user.contains(u)
+            || s.messages.turns.iter().any(|t| t.content.contains(u))
+            || s.facts.chapter.text().contains(u)
+    };
+    let mut unknown: Vec<&str> = URL.find_iter(body).map(|m| m.as_str()).filter(|u| !known(u)).collect();
+    unknown.dedup();
+    (!unknown.is_empty()).then(|| {
+        let shown: Vec<&str> = unknown.iter().take(3).copied().collect();
+        let more = if unknown.len() > 3 {
+            format!(" and {} more", unknown.len() - 3)
+        } else {
+            String::new()
+        };
+        format!(
+            "not in any reference or the chapter, possibly made up: {}{more}",
+            shown.join(", ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repetition_by_lines_and_by_passages() {
+        assert!(
+            repetition("甲乙丙丁戊己庚辛\n".repeat(4).as_str())
+                .unwrap()
+                .contains("4 times")
+        );
+        // A loop inside one paragraph: no line repeats, the passages do.
+        let looped = format!("{}。", "模型会不断重复同一句话".repeat(30));
+        assert!(repetition(&looped).unwrap().contains("distinct"), "{looped}");
+        // Table rules and ordinary prose are not repetition.
+        let table = "| a | b |\n| --- | --- |\n".repeat(5);
+        assert_eq!(repetition(&table), None);
+        let prose = "扩散模型先加噪再去噪，训练稳定，样本多样。VAE 把输入编码为分布再解码重建。GAN 让生成器与判别器博弈，图像清晰但训练不稳。Transformer 用注意力建模长程依赖，可并行训练。";
+        assert_eq!(repetition(prose), None);
+    }
+
+    #[test]
+    fn code_does_not_decide_the_language() {
+        let body = "用法如下：\n\n```python\nfor item in items:\n    print(item.name, item.value, item.description)\n    total = total + item.value\n```\n";
+        assert_eq!(wrong_language(body, "zh"), None);
+        let english = "The model adds noise step by step and then learns to remove it again.";
+        assert!(wrong_language(english, "zh").is_some());
+    }
+}
