@@ -22,7 +22,37 @@ pub struct Config {
     pub check: CheckConfig,
     pub provider: ProviderConfig,
     pub draft: DraftConfig,
+    pub judge: JudgeConfig,
     pub review: ReviewConfig,
+}
+
+/// The `[judge]` table: the model that scores drafts (`aigcq judge`, `draft --judge`).
+/// Unset fields are the provider's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct JudgeConfig {
+    pub model: Option<String>,
+    pub base_url: Option<String>,
+    /// The name of the environment variable holding the judge's key.
+    pub api_key_env: Option<String>,
+    /// The rubric, prompts/<name>.jinja ("judge" falls back to the built-in one).
+    pub template: String,
+    pub response_format: crate::judge::ResponseFormat,
+    pub temperature: Option<f64>,
+}
+
+impl Default for JudgeConfig {
+    fn default() -> Self {
+        JudgeConfig {
+            model: None,
+            base_url: None,
+            api_key_env: None,
+            template: "judge".into(),
+            response_format: Default::default(),
+            // A judge should give the same score twice.
+            temperature: Some(0.0),
+        }
+    }
 }
 
 /// The `[review]` table.

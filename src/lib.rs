@@ -5,7 +5,7 @@
 //! printing). Nothing here prints or reads the terminal.
 //!
 //! The [`chapter`] model is shared by every stage: [`gaps`] (and the [`check`] lint) reads,
-//! [`draft`] asks a model (with [`refs`], the question's references) and fills the drafts [`store`], [`review`] merges. Questions and
+//! [`draft`] asks a model (with [`refs`], the question's references) and fills the drafts [`store`], [`judge`] scores drafts, [`review`] merges. Questions and
 //! drafts are named through [`identity`]. Pure logic (the model, [`prompt`] contexts,
 //! [`select`], reply clean-up, the merge engine) is kept apart from I/O ([`scan`], [`config`],
 //! [`atomic`], the HTTP client).
@@ -17,6 +17,7 @@ pub mod config;
 pub mod draft;
 pub mod gaps;
 pub mod identity;
+pub mod judge;
 pub mod prompt;
 pub mod provider;
 pub mod refs;

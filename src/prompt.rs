@@ -16,6 +16,17 @@ use crate::chapter::{Chapter, Gap, GapKind, Rules};
 
 /// The template used when the prompts folder has none of that name.
 pub const BUILTIN_DEFAULT: &str = include_str!("../prompts/default.jinja");
+/// The judge's rubric (`aigcq judge`), used when the prompts folder has no `judge.jinja`.
+pub const BUILTIN_JUDGE: &str = include_str!("../prompts/judge.jinja");
+
+/// The built-in template of that name.
+fn builtin(name: &str) -> Option<&'static str> {
+    match name {
+        "default" => Some(BUILTIN_DEFAULT),
+        "judge" => Some(BUILTIN_JUDGE),
+        _ => None,
+    }
+}
 /// The extension of template files in the prompts folder.
 pub const EXTENSION: &str = "jinja";
 /// House rules, passed to templates as `style` when the file exists.
@@ -385,8 +396,8 @@ impl Templates {
         let path = prompts_dir.join(&file);
         let (source, from) = match std::fs::read_to_string(&path) {
             Ok(s) => (s, Some(path)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && name == "default" => {
-                (BUILTIN_DEFAULT.to_owned(), None)
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && builtin(name).is_some() => {
+                (builtin(name).unwrap_or_default().to_owned(), None)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 bail!(
@@ -451,6 +462,11 @@ impl Templates {
 
     /// Renders the `system` and `user` blocks.
     pub fn render(&self, ctx: &PromptContext) -> Result<Messages> {
+        self.render_for(ctx, &ctx.question.id)
+    }
+
+    /// Renders the blocks with any context; `id` names the question in errors.
+    pub fn render_for(&self, ctx: &impl Serialize, id: &str) -> Result<Messages> {
         let template = self.template()?;
         let mut captured = template
             .render_captured(Value::from(Serde(ctx)))
@@ -465,7 +481,7 @@ impl Templates {
             let system = block("system")?.filter(|s| !s.is_empty());
             let user = block("user")?.ok_or_else(|| anyhow!("{shown}: the template defines no {{% block user %}}"))?;
             if user.is_empty() {
-                bail!("{shown}: the user message is empty for question {}", ctx.question.id);
+                bail!("{shown}: the user message is empty for question {id}");
             }
             Ok(Messages {
                 system,

@@ -114,6 +114,13 @@ pub struct Meta {
     /// The references the prompt held, with a hash of the text used.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<crate::refs::Record>,
+    /// `aigcq judge`'s score (1–10), its reasons, and the model that judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<String>,
 }
 
 /// What produced a draft, kept beside it (`<draft>.prompt.json`) so that the reviewer can
@@ -270,6 +277,15 @@ impl Store {
         Ok(path)
     }
 
+    /// The id of the draft file at `path`: its path below the store without `.md`.
+    pub fn id_of(&self, path: &Path) -> String {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path).with_extension("");
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
     /// Every pending draft, sorted by chapter, question and candidate, and an error for each
     /// file that is not a valid draft. Hidden files and folders (`.rejected/`, temporary
     /// files) are not drafts.
@@ -300,20 +316,12 @@ impl Store {
                 r => r.map_err(anyhow::Error::from).and_then(|t| parse(&t)),
             };
             match read {
-                Ok((meta, body)) => {
-                    let rel = path.strip_prefix(&self.root).unwrap_or(path).with_extension("");
-                    let id = rel
-                        .components()
-                        .map(|c| c.as_os_str().to_string_lossy())
-                        .collect::<Vec<_>>()
-                        .join("/");
-                    drafts.push(Draft {
-                        path: path.to_path_buf(),
-                        id,
-                        meta,
-                        body,
-                    });
-                }
+                Ok((meta, body)) => drafts.push(Draft {
+                    path: path.to_path_buf(),
+                    id: self.id_of(path),
+                    meta,
+                    body,
+                }),
                 Err(e) => errors.push(e.context(format!("draft {}", path.display()))),
             }
         }
@@ -363,6 +371,9 @@ mod tests {
             parent: None,
             feedback: None,
             references: Vec::new(),
+            score: None,
+            reasons: None,
+            judge: None,
         }
     }
 

@@ -233,6 +233,7 @@ async fn draft_chapter(
         temperature: None,
         refs: None,
         content: None,
+        judge: None,
     };
     let events = Mutex::new(Vec::new());
     let report = |e: Event| {
@@ -243,6 +244,7 @@ async fn draft_chapter(
                 id, saved, truncated, ..
             } => format!("drafted {id}: {} truncated={truncated}", saved.len()),
             Event::Failed { id, error } => format!("failed {id}: {error:#}"),
+            Event::Judged { .. } | Event::NotJudged { .. } => unreachable!("no judge here"),
         };
         events.lock().unwrap().push(line);
     };

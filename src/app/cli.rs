@@ -91,6 +91,18 @@ Examples:
   aigcq review --undo                 take back the last accept or reject
   aigcq review --reject-all --purge")]
     Review(ReviewArgs),
+    /// Score pending drafts 1–10 with a judge model against their question, references and a rubric.
+    #[command(after_help = "\
+The judge is [judge] in aigcq.toml (model, base_url, api_key_env, template, response_format,
+temperature); unset fields are the provider's. The rubric is prompts/judge.jinja (built in when
+missing). Score and reasons go into each draft's front matter; review shows them.
+Exit status: 0 all judged, 2 a draft got no valid verdict (asked twice) or bad usage.
+Examples:
+  aigcq judge
+  aigcq judge 7 --force                      judge question 7's drafts again
+  aigcq review --list --sort score
+  aigcq review --accept-all --min-score 8")]
+    Judge(JudgeArgs),
     /// Show the effective provider settings and where each came from; the key only as present/absent.
     #[command(after_help = "Examples:\n  aigcq config\n  aigcq config --model qwen-plus --json")]
     Config(ConfigArgs),
@@ -200,6 +212,9 @@ pub struct DraftArgs {
     /// Characters of neighbouring answers shown to the model as style examples (default: `example_chars` in aigcq.toml, else 4000).
     #[arg(long, value_name = "N")]
     pub example_chars: Option<usize>,
+    /// Judge each draft as soon as it is saved ([judge] in aigcq.toml; see aigcq judge).
+    #[arg(long)]
+    pub judge: bool,
     /// Reference material for every selected question, besides its files under refs/: a
     /// file (text, Markdown, HTML) or an http(s) URL, fetched once and cached (repeatable).
     #[arg(long = "ref", value_name = "PATH|URL")]
@@ -218,6 +233,21 @@ pub struct DraftArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct JudgeArgs {
+    /// Which drafts to judge, as for review (default: every pending draft).
+    #[arg(value_name = "QUERY")]
+    pub queries: Vec<String>,
+    /// Judge drafts that have a score already.
+    #[arg(long)]
+    pub force: bool,
+    /// Allow sending the API key over plain http:// to a host that is not this machine.
+    #[arg(long)]
+    pub allow_insecure: bool,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct ReviewArgs {
     /// Which drafts to review, as for `draft` (chapter, id, CHAPTER#N, N, anchor, words).
     #[arg(value_name = "QUERY")]
@@ -228,6 +258,9 @@ pub struct ReviewArgs {
     /// With --list: print JSON.
     #[arg(long, requires = "list")]
     pub json: bool,
+    /// With --list: order by `score` (best first, unjudged last) instead of chapter order.
+    #[arg(long, value_name = "KEY", value_parser = ["score"], requires = "list")]
+    pub sort: Option<String>,
     /// Accept these drafts (merge them into their chapters).
     #[arg(long, value_name = "ID", num_args = 1..)]
     pub accept: Vec<String>,
@@ -244,6 +277,9 @@ pub struct ReviewArgs {
     /// findings); the others stay pending.
     #[arg(long, requires = "accept_all")]
     pub clean: bool,
+    /// With --accept-all: accept only drafts the judge scored N or more (aigcq judge).
+    #[arg(long, value_name = "N", requires = "accept_all", value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub min_score: Option<u8>,
     /// Accept stale drafts too.
     #[arg(long)]
     pub force: bool,

@@ -694,6 +694,14 @@ fn render(
         Err(e) => out.push_str(&format!("\n{}", style(format!("! {e}")).red())),
         Ok(State::Ready) => {}
     }
+    if let Some(score) = m.score {
+        let reasons = m.reasons.as_deref().map(visible).unwrap_or_default();
+        let judge = m.judge.as_deref().map(|j| format!(" ({j})")).unwrap_or_default();
+        out.push_str(&format!(
+            "\n{} {reasons}",
+            style(format!("score {score}/10{judge}:")).cyan()
+        ));
+    }
     out.push_str("\n\n");
     if whole {
         out.push_str(&visible(&c.draft.body));
@@ -815,6 +823,9 @@ mod tests {
             parent: None,
             feedback: None,
             references: Vec::new(),
+            score: None,
+            reasons: None,
+            judge: None,
         };
         let body = "Seedream 是字节跳动 Seed 团队的文生图模型。\n";
         let s = store::Store::new(drafts.clone());

@@ -85,6 +85,16 @@ pub enum Event<'a> {
         id: &'a str,
         error: &'a anyhow::Error,
     },
+    /// `draft --judge`: a saved candidate's verdict.
+    Judged {
+        draft: &'a str,
+        verdict: &'a crate::judge::Verdict,
+    },
+    /// `draft --judge`: a saved candidate got no verdict; the draft stays, unscored.
+    NotJudged {
+        draft: &'a str,
+        error: &'a anyhow::Error,
+    },
 }
 
 /// Totals of a run.
@@ -97,6 +107,8 @@ pub struct Totals {
     pub failed: usize,
     /// Candidates saved although the model hit its token limit.
     pub truncated: usize,
+    /// Candidates `draft --judge` could not score.
+    pub unjudged: usize,
     pub usage: Usage,
 }
 
@@ -115,12 +127,15 @@ pub struct Drafter<'a> {
     pub refs: Option<&'a Refs>,
     /// The content folder, for the gate's local-target check (none: not checked).
     pub content: Option<&'a std::path::Path>,
+    /// `draft --judge`: each candidate is judged as soon as it is saved (needs `content`).
+    pub judge: Option<&'a crate::judge::Judge<'a>>,
 }
 
 /// A question's saved candidates, or why none was saved.
 struct Drafted {
     saved: Vec<std::path::PathBuf>,
     truncated: usize,
+    unjudged: usize,
     problems: Vec<String>,
     usage: Usage,
 }
@@ -157,6 +172,7 @@ impl Drafter<'_> {
                     summary.drafted += 1;
                     summary.candidates += o.saved.len();
                     summary.truncated += o.truncated;
+                    summary.unjudged += o.unjudged;
                     summary.usage.prompt_tokens += o.usage.prompt_tokens;
                     summary.usage.completion_tokens += o.usage.completion_tokens;
                     report(Event::Drafted {
@@ -248,6 +264,7 @@ impl Drafter<'_> {
         let mut out = Drafted {
             saved: Vec::new(),
             truncated: 0,
+            unjudged: 0,
             problems: Vec::new(),
             usage: completion.usage.unwrap_or_default(),
         };
@@ -288,6 +305,9 @@ impl Drafter<'_> {
                 parent: None,
                 feedback: None,
                 references: references.iter().map(Reference::record).collect(),
+                score: None,
+                reasons: None,
+                judge: None,
             };
             let existing = job.gap.question.map(|q| chapter.answer_body(q));
             let exists = self.exists_for(job.facts.name);
@@ -303,9 +323,37 @@ impl Drafter<'_> {
             };
             let found = gate::check(&cleaned.text, &subject);
             meta.warnings.extend(found);
-            out.saved
-                .push(self.store.save_with(&meta, &cleaned.text, Some(&prompt))?);
+            let path = self.store.save_with(&meta, &cleaned.text, Some(&prompt))?;
             out.truncated += usize::from(truncated);
+            if let (Some(judge), Some(content)) = (self.judge, self.content) {
+                let draft = Draft {
+                    id: self.store.id_of(&path),
+                    path: path.clone(),
+                    meta,
+                    body: cleaned.text,
+                };
+                let judged = match judge.judge(&draft, chapter).await {
+                    Ok(v) => {
+                        crate::judge::record(&self.store.root, &content.join(job.facts.name), &draft, &v, judge.model)
+                            .map(|_| v)
+                    }
+                    Err(e) => Err(e),
+                };
+                match judged {
+                    Ok(verdict) => report(Event::Judged {
+                        draft: &draft.id,
+                        verdict: &verdict,
+                    }),
+                    Err(error) => {
+                        out.unjudged += 1;
+                        report(Event::NotJudged {
+                            draft: &draft.id,
+                            error: &error,
+                        });
+                    }
+                }
+            }
+            out.saved.push(path);
         }
         if out.saved.is_empty() {
             return Err(anyhow!(out.problems.join("; ")));

@@ -110,6 +110,9 @@ pub struct Row<'a> {
     pub merged: bool,
     /// Repairs and quality-gate findings.
     pub warnings: &'a [crate::store::Warning],
+    /// The judge's score (1–10) and reasons, once `aigcq judge` ran.
+    pub score: Option<u8>,
+    pub reasons: Option<&'a str>,
 }
 
 impl Checked {
@@ -143,8 +146,20 @@ impl Checked {
             problem,
             merged: matches!(self.state, Ok(State::Merged)),
             warnings: &m.warnings,
+            score: m.score,
+            reasons: m.reasons.as_deref(),
         }
     }
+}
+
+/// Takes the lock of the chapter at `path` (by the file it really is, so that a chapter
+/// reached through a symbolic link and by its own name share one): every writer of a
+/// chapter or of its drafts' files holds it. `waiting` is called once if that takes long.
+pub fn chapter_lock(drafts: &Path, path: &Path, waiting: impl FnOnce()) -> Result<atomic::Lock> {
+    let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let key = identity::short_hash(&[real.as_os_str().as_encoded_bytes()], 16);
+    let file = drafts.join(LOCKS).join(format!("{key}.lock"));
+    atomic::lock(&file, waiting).with_context(|| format!("cannot lock {}", file.display()))
 }
 
 /// The review stage over one project.
@@ -186,10 +201,7 @@ impl Review<'_> {
     /// Takes the lock of the chapter at `path`, by the file it really is, so that a chapter
     /// reached through a symbolic link and by its own name share one lock.
     fn lock(&self, chapter: &str, path: &Path) -> Result<atomic::Lock> {
-        let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        let key = identity::short_hash(&[real.as_os_str().as_encoded_bytes()], 16);
-        let file = self.drafts.join(LOCKS).join(format!("{key}.lock"));
-        atomic::lock(&file, || (self.waiting)(chapter)).with_context(|| format!("cannot lock {}", file.display()))
+        chapter_lock(self.drafts, path, || (self.waiting)(chapter))
     }
 
     /// Checks every draft; each chapter is read and parsed once. The result is grouped by

@@ -376,6 +376,9 @@ pub fn metas_for(name: &str, text: &str) -> Vec<aigcq::store::Meta> {
             parent: None,
             feedback: None,
             references: Vec::new(),
+            score: None,
+            reasons: None,
+            judge: None,
         })
         .collect()
 }

@@ -52,7 +52,13 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     };
     let candidates = args.candidates.unwrap_or(cfg.candidates).max(1);
 
-    let refs = references(ctx, args)?;
+    let refs = references(
+        ctx,
+        &args.refs,
+        args.ref_chars,
+        &args.provider.overrides(),
+        args.allow_insecure,
+    )?;
     if args.dry_run {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let prompts: Vec<output::draft::Prompt> = jobs
@@ -81,6 +87,19 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         None,
     )?;
     let host = provider.host();
+    let judging = if args.judge {
+        Some(super::judge::Connection::open(
+            ctx,
+            &Overrides::default(),
+            args.allow_insecure,
+        )?)
+    } else {
+        None
+    };
+    let verdicts = match &judging {
+        Some(c) => Some(super::judge::Verdicts::new(ctx, c, &refs, &rules)?),
+        None => None,
+    };
     let drafter = Drafter {
         client: &client,
         templates: &templates,
@@ -94,6 +113,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         temperature: provider.temperature.value,
         refs: Some(&refs),
         content: Some(&content),
+        judge: verdicts.as_ref().map(|v| v.judge_ref()),
     };
 
     let progress = Progress::new(jobs.len() as u64, &ctx.cwd);
@@ -115,7 +135,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         return Ok(Status::Interrupted);
     };
     output::draft::summary(&totals, skipped, started.elapsed());
-    Ok(if failed || totals.failed > 0 {
+    Ok(if failed || totals.failed > 0 || totals.unjudged > 0 {
         Status::Failed
     } else {
         Status::Clean
@@ -124,10 +144,15 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
 
 /// Where each question's references come from: its files under the refs folder and every
 /// `--ref`. A `--ref` path is taken from the current folder.
-fn references(ctx: &Context, args: &DraftArgs) -> Result<Refs> {
+pub(super) fn references(
+    ctx: &Context,
+    refs: &[String],
+    ref_chars: Option<usize>,
+    overrides: &Overrides,
+    allow_insecure: bool,
+) -> Result<Refs> {
     let project = &ctx.project;
-    let extra = args
-        .refs
+    let extra = refs
         .iter()
         .map(|r| match Source::parse(r) {
             Source::File(p) => {
@@ -141,18 +166,14 @@ fn references(ctx: &Context, args: &DraftArgs) -> Result<Refs> {
             url => Ok(url),
         })
         .collect::<Result<_>>()?;
-    let timeout = Provider::resolve(
-        &project.config.provider,
-        |k| std::env::var(k).ok(),
-        &args.provider.overrides(),
-    )?
-    .timeout
-    .value;
+    let timeout = Provider::resolve(&project.config.provider, |k| std::env::var(k).ok(), overrides)?
+        .timeout
+        .value;
     Ok(Refs {
         dir: project.refs_dir(),
         extra,
-        chars: args.ref_chars.unwrap_or(project.config.draft.ref_chars),
-        loader: Loader::new(project.root(), &project.refs_cache_dir(), timeout, args.allow_insecure)?,
+        chars: ref_chars.unwrap_or(project.config.draft.ref_chars),
+        loader: Loader::new(project.root(), &project.refs_cache_dir(), timeout, allow_insecure)?,
     })
 }
 

@@ -5,6 +5,7 @@ pub mod config;
 pub mod draft;
 pub mod gaps;
 pub mod init;
+pub mod judge;
 pub mod review;
 
 use std::path::PathBuf;

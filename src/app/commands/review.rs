@@ -68,7 +68,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     if args.list || interactive {
         let checked = review.check(selected.into_iter().cloned().collect());
         if args.list {
-            list(&checked, args.json, ctx)?;
+            list(&checked, args.json, args.sort.is_some(), ctx)?;
             return Ok(if failed { Status::Failed } else { Status::Clean });
         }
         if checked.is_empty() {
@@ -130,6 +130,17 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
             .filter(|d| !args.clean || d.meta.warnings.is_empty())
             .collect();
         output::review::held(before - selected.len(), "they have warnings (--clean)");
+        let before = selected.len();
+        let selected: Vec<&Draft> = selected
+            .into_iter()
+            .filter(|d| args.min_score.is_none_or(|min| d.meta.score.is_some_and(|s| s >= min)))
+            .collect();
+        if let Some(min) = args.min_score {
+            output::review::held(
+                before - selected.len(),
+                &format!("scored below {min} or not judged (aigcq judge)"),
+            );
+        }
         let mut seen = HashSet::new();
         (
             selected
@@ -157,7 +168,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
 }
 
 /// The drafts the queries select (every one when there are none).
-fn select_drafts<'d>(pending: &'d [Draft], queries: &[String]) -> Result<Vec<&'d Draft>> {
+pub(super) fn select_drafts<'d>(pending: &'d [Draft], queries: &[String]) -> Result<Vec<&'d Draft>> {
     let items: Vec<Item> = pending
         .iter()
         .map(|d| Item {
@@ -206,8 +217,12 @@ fn commit_decided(decided: &Decided, pending: &[Draft], content: &std::path::Pat
     Ok(())
 }
 
-fn list(checked: &[Checked], json: bool, ctx: &Context) -> Result<()> {
-    let rows: Vec<Row> = checked.iter().map(|c| c.row(&ctx.cwd)).collect();
+fn list(checked: &[Checked], json: bool, by_score: bool, ctx: &Context) -> Result<()> {
+    let mut rows: Vec<Row> = checked.iter().map(|c| c.row(&ctx.cwd)).collect();
+    if by_score {
+        // Best first; unjudged drafts last, each group in chapter order (a stable sort).
+        rows.sort_by_key(|r| std::cmp::Reverse(r.score));
+    }
     let mut out = std::io::stdout().lock();
     if json {
         output::json(&mut out, &rows)?;

@@ -202,6 +202,10 @@ impl<'a> Progress<'a> {
                 self.line(format!("{} {id}: {error:#}", style("✗").red().for_stderr()));
                 self.advance(id);
             }
+            Event::Judged { draft, verdict } => {
+                self.line(super::judge::verdict_line(draft, verdict.score, &verdict.reasons))
+            }
+            Event::NotJudged { draft, error } => self.line(super::judge::failed_line(draft, error)),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod check;
 pub mod config;
 pub mod draft;
 pub mod gaps;
+pub mod judge;
 pub mod review;
 
 use std::io::{self, Write};

@@ -33,6 +33,9 @@ pub fn list(out: &mut impl Write, rows: &[Row], width: Option<usize>) -> io::Res
         if let Some(p) = r.problem.as_ref().filter(|_| !r.stale) {
             f.push(p.clone());
         }
+        if let Some(score) = r.score {
+            f.push(format!("score {score}"));
+        }
         // The gate's findings by code; `filtered` has its flag already.
         let mut codes: Vec<&str> = r
             .warnings

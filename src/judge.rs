@@ -1,0 +1,261 @@
+//! `aigcq judge`: a second model scores each pending draft from 1 to 10 against its
+//! question, its references and a rubric (`prompts/judge.jinja`), so that a queue of
+//! hundreds of drafts can be sorted and filtered. The verdict (`score`, `reasons`) goes into
+//! the draft's front matter; output that is no valid verdict is retried once, then an error
+//! for that draft, never a made-up score.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::chapter::{Chapter, Rules};
+use crate::draft::client::Client;
+use crate::prompt::{Messages, Templates, language};
+use crate::refs::{Reference, Refs};
+use crate::store::{self, Draft};
+
+/// How the judge is asked for JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseFormat {
+    /// `response_format: {type: json_schema}` with the verdict's schema (OpenAI, vLLM,
+    /// llama.cpp); a server that rejects it is asked again without, for the rest of the run.
+    #[default]
+    JsonSchema,
+    /// `response_format: {type: json_object}` (DeepSeek, Qwen, GLM, Moonshot).
+    JsonObject,
+    /// Nothing sent: the reply is parsed and validated.
+    None,
+}
+
+impl ResponseFormat {
+    /// The request field, if any.
+    pub fn field(self) -> Option<Value> {
+        match self {
+            ResponseFormat::JsonSchema => Some(json!({
+                "type": "json_schema",
+                "json_schema": {"name": "verdict", "strict": true, "schema": schema()},
+            })),
+            ResponseFormat::JsonObject => Some(json!({"type": "json_object"})),
+            ResponseFormat::None => None,
+        }
+    }
+}
+
+/// The JSON schema of a verdict.
+pub fn schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "score": {"type": "integer", "minimum": 1, "maximum": 10},
+            "reasons": {"type": "string"},
+        },
+        "required": ["score", "reasons"],
+        "additionalProperties": false,
+    })
+}
+
+/// A judge's score, 1 to 10, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub score: u8,
+    pub reasons: String,
+}
+
+/// The verdict in a reply: its JSON object (alone, in a code fence, or after reasoning),
+/// with an integer `score` from 1 to 10 and non-empty `reasons`.
+pub fn parse_verdict(reply: &str) -> Result<Verdict, String> {
+    let text = match reply.rfind("</think>") {
+        Some(end) => &reply[end + "</think>".len()..],
+        None => reply,
+    };
+    let start = text.find('{').ok_or("the reply holds no JSON object")?;
+    let end = text
+        .rfind('}')
+        .filter(|&e| e > start)
+        .ok_or("the reply's JSON object is not closed")?;
+    let v: Value = serde_json::from_str(&text[start..=end]).map_err(|e| format!("the reply is not valid JSON: {e}"))?;
+    let score = v
+        .get("score")
+        .and_then(Value::as_f64)
+        .ok_or("the reply has no numeric \"score\"")?;
+    if score.fract() != 0.0 || !(1.0..=10.0).contains(&score) {
+        return Err(format!("the score {score} is not a whole number from 1 to 10"));
+    }
+    let reasons = v
+        .get("reasons")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .ok_or("the reply has no \"reasons\"")?;
+    Ok(Verdict {
+        score: score as u8,
+        reasons: reasons.to_owned(),
+    })
+}
+
+/// What the judge template gets. Documented in the README.
+#[derive(Debug, Serialize)]
+pub struct JudgeContext<'a> {
+    pub question: Judged<'a>,
+    /// The draft's answer.
+    pub answer: &'a str,
+    pub references: &'a [Reference],
+    pub chapter: ChapterInfo<'a>,
+    /// The chapter's: `zh` or `en`.
+    pub language: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Judged<'a> {
+    pub text: &'a str,
+    pub index: usize,
+    pub id: &'a str,
+    pub kind: crate::chapter::GapKind,
+    /// For an outline: the sub-questions the answer must cover.
+    pub sub_questions: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChapterInfo<'a> {
+    pub title: &'a str,
+    pub path: &'a str,
+}
+
+/// One run's judge.
+pub struct Judge<'a> {
+    /// With the response format in its requests.
+    pub client: &'a Client,
+    /// The same without, for a server that rejects the format.
+    pub plain: &'a Client,
+    pub templates: Templates,
+    pub refs: Option<&'a Refs>,
+    pub rules: &'a Rules,
+    pub model: &'a str,
+    /// Set once the server rejects the response format.
+    pub format_rejected: AtomicBool,
+}
+
+impl Judge<'_> {
+    /// The prompt for `draft`, whose chapter (as it is now) is `chapter`.
+    pub fn messages(&self, draft: &Draft, chapter: &Chapter, references: &[Reference]) -> Result<Messages> {
+        let m = &draft.meta;
+        let sub_questions = chapter
+            .questions
+            .iter()
+            .find(|q| chapter.heading(q).anchor() == m.anchor)
+            .map(|q| chapter.sub_questions(q, self.rules))
+            .unwrap_or_default();
+        let stem = Path::new(&m.chapter)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or(&m.chapter);
+        let ctx = JudgeContext {
+            question: Judged {
+                text: &m.question,
+                index: m.index,
+                id: &m.question_id,
+                kind: m.kind,
+                sub_questions,
+            },
+            answer: draft.body.trim(),
+            references,
+            chapter: ChapterInfo {
+                title: chapter.title().unwrap_or(stem),
+                path: &m.chapter,
+            },
+            language: language(chapter.text()),
+        };
+        self.templates.render_for(&ctx, &m.question_id)
+    }
+
+    /// Scores `draft`: its references are read again as the draft was made (files under
+    /// `refs/`, cached URLs), the judge asked, the reply validated; an invalid verdict is
+    /// asked for once more.
+    pub async fn judge(&self, draft: &Draft, chapter: &Chapter<'_>) -> Result<Verdict> {
+        let references = match self.refs {
+            Some(r) => r.references(&draft.meta.chapter, draft.meta.index).await?,
+            None => Vec::new(),
+        };
+        let messages = self.messages(draft, chapter, &references)?;
+        let mut last = String::new();
+        for _ in 0..2 {
+            let reply = self.ask(&messages).await?;
+            match parse_verdict(&reply) {
+                Ok(v) => return Ok(v),
+                Err(e) => last = e,
+            }
+        }
+        bail!("the judge gave no valid verdict twice: {last}")
+    }
+
+    async fn ask(&self, messages: &Messages) -> Result<String> {
+        let client = if self.format_rejected.load(Ordering::Relaxed) {
+            self.plain
+        } else {
+            self.client
+        };
+        let got = match client.complete(messages, 1, |_, _| {}).await {
+            // Some servers know no response_format: ask them as they can be asked.
+            Err(e) if e.status() == Some(400) && !std::ptr::eq(client, self.plain) => {
+                self.format_rejected.store(true, Ordering::Relaxed);
+                self.plain.complete(messages, 1, |_, _| {}).await
+            }
+            r => r,
+        }
+        .map_err(|e| anyhow!(e))?;
+        got.choices
+            .into_iter()
+            .next()
+            .map(|c| c.content)
+            .ok_or_else(|| anyhow!("the judge's reply has no answer"))
+    }
+}
+
+/// Writes `verdict` into the front matter of the draft at `draft.path`, under its chapter's
+/// lock so that no review decides it meanwhile; a draft decided already is left alone
+/// (`Ok(false)`). The body on disk, the author's edits included, is kept.
+pub fn record(drafts: &Path, chapter_path: &Path, draft: &Draft, verdict: &Verdict, model: &str) -> Result<bool> {
+    let _lock = crate::review::chapter_lock(drafts, chapter_path, || {})?;
+    let text = match std::fs::read_to_string(&draft.path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", draft.path.display())),
+    };
+    let (mut meta, body) = store::parse(&text).with_context(|| format!("{}", draft.path.display()))?;
+    meta.score = Some(verdict.score);
+    meta.reasons = Some(verdict.reasons.clone());
+    meta.judge = Some(model.to_owned());
+    crate::atomic::write(&draft.path, store::to_text(&meta, &body)?.as_bytes())
+        .with_context(|| format!("cannot write {}", draft.path.display()))?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_are_validated() {
+        let ok = |s: &str| parse_verdict(s).map(|v| (v.score, v.reasons));
+        assert_eq!(ok(r#"{"score": 8, "reasons": "正确"}"#), Ok((8, "正确".into())));
+        assert_eq!(
+            ok("<think>{\"score\": 1}</think>```json\n{\"score\": 10.0, \"reasons\": \" 很好 \"}\n```"),
+            Ok((10, "很好".into()))
+        );
+        for bad in [
+            "八分",
+            r#"{"score": 11, "reasons": "x"}"#,
+            r#"{"score": 0, "reasons": "x"}"#,
+            r#"{"score": 7.5, "reasons": "x"}"#,
+            r#"{"score": "8", "reasons": "x"}"#,
+            r#"{"score": 8, "reasons": ""}"#,
+            r#"{"score": 8"#,
+        ] {
+            assert!(parse_verdict(bad).is_err(), "{bad}");
+        }
+    }
+}
