@@ -8,21 +8,9 @@ use std::process::{Command as StdCommand, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use common::Reply;
 
 const KEY: &str = "sk-test-SECRET-0123456789";
-
-fn aigcq(dir: &Path, url: &str) -> Command {
-    let mut cmd = Command::cargo_bin("aigcq").unwrap();
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("OPENAI_BASE_URL", url)
-        .env("AIGCQ_MODEL", "fake-model")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("AIGCQ_LOG");
-    cmd
-}
 
 /// Every file under `drafts/` but the prompts kept beside the drafts.
 fn drafts_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -83,7 +71,7 @@ fn the_key_is_sent_only_in_the_header_and_appears_nowhere_else() {
         }
     });
     let dir = common::project(&common::chapter_with_gaps(2), "[provider]\nconcurrency = 1\n");
-    let out = aigcq(dir.path(), &fake.url)
+    let out = common::aigcq_at(dir.path(), &fake.url)
         .args(["draft", "-vv"])
         .env("OPENAI_API_KEY", KEY)
         .output()
@@ -113,7 +101,7 @@ fn the_key_is_sent_only_in_the_header_and_appears_nowhere_else() {
     for (name, bytes) in common::files(dir.path()) {
         assert!(!String::from_utf8_lossy(&bytes).contains(KEY), "{name} holds the key");
     }
-    let config = aigcq(dir.path(), &fake.url)
+    let config = common::aigcq_at(dir.path(), &fake.url)
         .args(["config", "--json"])
         .env("OPENAI_API_KEY", KEY)
         .output()
@@ -127,7 +115,7 @@ fn the_key_is_sent_only_in_the_header_and_appears_nowhere_else() {
 #[test]
 fn a_key_is_not_sent_over_plain_http_to_another_host() {
     let dir = common::project(&common::chapter_with_gaps(1), "");
-    let out = aigcq(dir.path(), "http://192.0.2.1:9/v1")
+    let out = common::aigcq_at(dir.path(), "http://192.0.2.1:9/v1")
         .arg("draft")
         .env("OPENAI_API_KEY", KEY)
         .output()
@@ -147,7 +135,7 @@ fn config_shows_each_value_and_its_source() {
         "",
         "[provider]\nbase_url = \"https://file.example/v1\"\nconcurrency = 6\napi_key_env = \"MY_KEY\"\n",
     );
-    let out = aigcq(dir.path(), "https://env.example/v1")
+    let out = common::aigcq_at(dir.path(), "https://env.example/v1")
         .args(["config", "--temperature", "0.5"])
         .env("MY_KEY", KEY)
         .output()
@@ -184,7 +172,7 @@ fn config_shows_each_value_and_its_source() {
 fn dry_run_sends_nothing_and_counts_requests() {
     let fake = common::start_in_thread(|_, _| Reply::stream("x"));
     let dir = common::project(&common::chapter_with_gaps(3), "");
-    let out = aigcq(dir.path(), &fake.url)
+    let out = common::aigcq_at(dir.path(), &fake.url)
         .args(["draft", "--dry-run", "-n", "2", "--kind", "empty"])
         .output()
         .unwrap();
@@ -200,7 +188,7 @@ fn dry_run_sends_nothing_and_counts_requests() {
         "{stderr}"
     );
     assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 0);
-    let json = aigcq(dir.path(), &fake.url)
+    let json = common::aigcq_at(dir.path(), &fake.url)
         .args(["draft", "--dry-run", "--json", "ch.md#3"])
         .output()
         .unwrap();
@@ -213,12 +201,12 @@ fn dry_run_sends_nothing_and_counts_requests() {
 fn re_runs_skip_pending_questions_unless_forced() {
     let fake = common::start_in_thread(|n, _| Reply::stream(&format!("第 {n} 次的答案。")));
     let dir = common::project(&common::chapter_with_gaps(2), "");
-    aigcq(dir.path(), &fake.url).arg("draft").assert().success();
+    common::aigcq_at(dir.path(), &fake.url).arg("draft").assert().success();
     assert_eq!(drafts_in(dir.path()).len(), 2);
-    let again = aigcq(dir.path(), &fake.url).arg("draft").output().unwrap();
+    let again = common::aigcq_at(dir.path(), &fake.url).arg("draft").output().unwrap();
     assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to draft; 2 skipped with a pending draft"));
     assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 2);
-    aigcq(dir.path(), &fake.url)
+    common::aigcq_at(dir.path(), &fake.url)
         .args(["draft", "--force", "2"])
         .assert()
         .success();
@@ -229,13 +217,13 @@ fn re_runs_skip_pending_questions_unless_forced() {
 #[test]
 fn unknown_queries_and_missing_models_are_usage_errors() {
     let dir = common::project(&common::chapter_with_gaps(1), "");
-    let out = aigcq(dir.path(), "http://127.0.0.1:9/v1")
+    let out = common::aigcq_at(dir.path(), "http://127.0.0.1:9/v1")
         .args(["draft", "no-such-question"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing matches \"no-such-question\""));
-    let out = aigcq(dir.path(), "http://127.0.0.1:9/v1")
+    let out = common::aigcq_at(dir.path(), "http://127.0.0.1:9/v1")
         .env_remove("AIGCQ_MODEL")
         .arg("draft")
         .output()
@@ -249,12 +237,12 @@ fn feedback_on_a_pending_draft_continues_its_conversation() {
     let fake =
         common::start_in_thread(|n, _| Reply::stream(&format!("第 {n} 版答案：写得足够长、可以算作真正回答的内容。")));
     let dir = common::project(&common::chapter_with_gaps(1), "");
-    aigcq(dir.path(), &fake.url).arg("draft").assert().success();
+    common::aigcq_at(dir.path(), &fake.url).arg("draft").assert().success();
     let first = aigcq::store::Store::new(dir.path().join("drafts"))
         .pending()
         .0
         .remove(0);
-    let out = aigcq(dir.path(), &fake.url)
+    let out = common::aigcq_at(dir.path(), &fake.url)
         .args(["draft", &first.id, "--feedback", "更简洁一些"])
         .output()
         .unwrap();
@@ -276,7 +264,7 @@ fn feedback_on_a_pending_draft_continues_its_conversation() {
     );
     assert!(revised.body.starts_with("第 1 版答案"));
     // A feedback without ids is a usage error.
-    let out = aigcq(dir.path(), &fake.url)
+    let out = common::aigcq_at(dir.path(), &fake.url)
         .args(["draft", "--feedback", "x"])
         .output()
         .unwrap();
@@ -288,7 +276,10 @@ fn an_answered_question_is_rewritten_only_on_request_and_undo_restores_it() {
     let fake = common::start_in_thread(|_, _| Reply::stream("改进后的新答案：写得足够长、可以算作真正回答的内容。"));
     let text = common::chapter_with_gaps(1);
     let dir = common::project(&text, "");
-    let out = aigcq(dir.path(), &fake.url).args(["draft", "1"]).output().unwrap();
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args(["draft", "1"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -297,7 +288,7 @@ fn an_answered_question_is_rewritten_only_on_request_and_undo_restores_it() {
     );
     assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 0);
 
-    aigcq(dir.path(), &fake.url)
+    common::aigcq_at(dir.path(), &fake.url)
         .args(["draft", "1", "--rewrite"])
         .assert()
         .success();
@@ -312,14 +303,14 @@ fn an_answered_question_is_rewritten_only_on_request_and_undo_restores_it() {
         .0
         .remove(0);
     assert!(d.meta.rewrite);
-    let out = aigcq(dir.path(), &fake.url)
+    let out = common::aigcq_at(dir.path(), &fake.url)
         .args(["review", "--accept-all"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let merged = std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap();
     assert!(merged.contains("改进后的新答案") && !merged.contains("扩散模型通过逐步去噪"));
-    aigcq(dir.path(), &fake.url)
+    common::aigcq_at(dir.path(), &fake.url)
         .args(["review", "--undo"])
         .assert()
         .success();

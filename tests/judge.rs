@@ -8,21 +8,10 @@ mod common;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use assert_cmd::Command;
 use common::Reply;
 use serde_json::Value;
 
 const ANSWER: &str = "扩散模型先逐步加噪，再学习逐步去噪，从噪声生成清晰的图像，训练稳定。";
-
-fn aigcq(dir: &Path, url: &str) -> Command {
-    let mut cmd = Command::cargo_bin("aigcq").unwrap();
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("OPENAI_BASE_URL", url)
-        .env("AIGCQ_MODEL", "fake-model")
-        .env_remove("OPENAI_API_KEY");
-    cmd
-}
 
 fn is_judge(body: &Value) -> bool {
     body["messages"][0]["content"]
@@ -54,7 +43,7 @@ fn drafted(
         }
     });
     let dir = common::project(&common::chapter_with_gaps(3), toml);
-    let out = aigcq(dir.path(), &fake.url).arg("draft").output().unwrap();
+    let out = common::aigcq_at(dir.path(), &fake.url).arg("draft").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     (dir, fake)
 }
@@ -84,7 +73,7 @@ fn valid_verdicts_are_saved_with_the_schema_and_the_queue_sorts_and_filters_by_t
         format!(r#"{{"score": {}, "reasons": "第 {q} 题：要点齐全"}}"#, 10 - q)
     });
     let d = dir.path();
-    let out = aigcq(d, &fake.url).arg("judge").output().unwrap();
+    let out = common::aigcq_at(d, &fake.url).arg("judge").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -110,11 +99,11 @@ fn valid_verdicts_are_saved_with_the_schema_and_the_queue_sorts_and_filters_by_t
     assert!(user.contains(ANSWER), "{user}");
 
     // Judged already: nothing to do without --force.
-    let again = aigcq(d, &fake.url).arg("judge").output().unwrap();
+    let again = common::aigcq_at(d, &fake.url).arg("judge").output().unwrap();
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
     assert_eq!(judge_bodies(&fake).len(), 3);
 
-    let list = aigcq(d, &fake.url)
+    let list = common::aigcq_at(d, &fake.url)
         .args(["review", "--list", "--json", "--sort", "score"])
         .output()
         .unwrap();
@@ -122,7 +111,7 @@ fn valid_verdicts_are_saved_with_the_schema_and_the_queue_sorts_and_filters_by_t
     let order: Vec<u64> = rows.iter().map(|r| r["score"].as_u64().unwrap()).collect();
     assert_eq!(order, [8, 7, 6]);
 
-    let out = aigcq(d, &fake.url)
+    let out = common::aigcq_at(d, &fake.url)
         .args(["review", "--accept-all", "--min-score", "7"])
         .output()
         .unwrap();
@@ -141,7 +130,7 @@ fn invalid_output_is_asked_for_once_more_then_an_error_and_no_score() {
         _ => r#"{"score": 9, "reasons": "好"}"#.into(),
     });
     let d = dir.path();
-    let out = aigcq(d, &fake.url)
+    let out = common::aigcq_at(d, &fake.url)
         .args(["judge", "ch.md#2", "ch.md#3"])
         .output()
         .unwrap();
@@ -179,7 +168,7 @@ fn draft_with_judge_scores_each_draft_as_it_is_saved() {
         &common::chapter_with_gaps(2),
         "[judge]\nresponse_format = \"json_object\"\n",
     );
-    let out = aigcq(dir.path(), &fake.url)
+    let out = common::aigcq_at(dir.path(), &fake.url)
         .args(["draft", "--judge"])
         .output()
         .unwrap();

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use assert_cmd::Command;
 use axum::http::StatusCode;
 use axum::response::Html;
 use common::Reply;
@@ -18,44 +17,24 @@ use common::Reply;
 fn pages() -> (String, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let report = {
-                let h = h.clone();
-                move || async move {
-                    h.fetch_add(1, Ordering::SeqCst);
-                    Html("<html><head><style>p{}</style></head><body><h1>Seedream 4.0</h1><p>字节跳动 Seed 团队的<b>图像生成</b>模型。</p></body></html>")
-                }
-            };
-            let other = move || async move {
-                h.fetch_add(1, Ordering::SeqCst);
-                Html("<p>HiDream-I1 是一个稀疏 DiT 模型。</p>")
-            };
-            let app = axum::Router::new()
-                .route("/report.html", axum::routing::get(report))
-                .route("/other.html", axum::routing::get(other))
-                .route("/gone", axum::routing::get(|| async { (StatusCode::NOT_FOUND, "no") }));
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}", listener.local_addr().unwrap())).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    (rx.recv().unwrap(), hits)
-}
-
-fn aigcq(dir: &Path, url: &str) -> Command {
-    let mut cmd = Command::cargo_bin("aigcq").unwrap();
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("OPENAI_BASE_URL", url)
-        .env("AIGCQ_MODEL", "fake-model")
-        .env_remove("OPENAI_API_KEY");
-    cmd
+    let report = {
+        let h = h.clone();
+        move || async move {
+            h.fetch_add(1, Ordering::SeqCst);
+            Html(
+                "<html><head><style>p{}</style></head><body><h1>Seedream 4.0</h1><p>字节跳动 Seed 团队的<b>图像生成</b>模型。</p></body></html>",
+            )
+        }
+    };
+    let other = move || async move {
+        h.fetch_add(1, Ordering::SeqCst);
+        Html("<p>HiDream-I1 是一个稀疏 DiT 模型。</p>")
+    };
+    let app = axum::Router::new()
+        .route("/report.html", axum::routing::get(report))
+        .route("/other.html", axum::routing::get(other))
+        .route("/gone", axum::routing::get(|| async { (StatusCode::NOT_FOUND, "no") }));
+    (common::serve_in_thread(app), hits)
 }
 
 /// The user message of the request that asked question `index`.
@@ -89,7 +68,7 @@ fn references_from_refs_ref_and_listed_urls_reach_the_prompt_and_the_front_matte
     std::fs::write(d.join("refs/ch/3.md"), format!("{site}/gone\n")).unwrap();
     std::fs::write(d.join("extra.md"), "命令行给的资料。\n").unwrap();
 
-    let out = aigcq(d, &fake.url)
+    let out = common::aigcq_at(d, &fake.url)
         .args(["draft", "--ref", "extra.md", "--ref"])
         .arg(format!("{site}/other.html"))
         .output()
@@ -148,7 +127,7 @@ fn references_from_refs_ref_and_listed_urls_reach_the_prompt_and_the_front_matte
 
     // Fetched once: a second run reads the pages from the cache.
     assert_eq!(hits.load(Ordering::SeqCst), 2);
-    let again = aigcq(d, &fake.url)
+    let again = common::aigcq_at(d, &fake.url)
         .args(["draft", "--force", "ch.md#2", "--ref"])
         .arg(format!("{site}/other.html"))
         .output()
@@ -168,7 +147,7 @@ fn the_budget_holds_and_an_unreachable_url_names_itself() {
     std::fs::write(d.join("refs/ch/2-b.md"), para("乙").repeat(5)).unwrap();
     // Nothing listens on port 9 of this machine.
     std::fs::write(d.join("refs/ch/3.md"), "http://127.0.0.1:9/report\n").unwrap();
-    let out = aigcq(d, &fake.url).arg("draft").output().unwrap();
+    let out = common::aigcq_at(d, &fake.url).arg("draft").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("http://127.0.0.1:9/report"), "{stderr}");

@@ -286,8 +286,28 @@ pub async fn start(script: impl Fn(usize, &Value) -> Reply + Send + Sync + 'stat
 /// Starts the fake on a thread of its own, for tests that run the aigcq binary.
 pub fn start_in_thread(script: impl Fn(usize, &Value) -> Reply + Send + Sync + 'static) -> Fake {
     let seen = seen(script);
+    let url = serve_in_thread(app(seen.clone()));
+    Fake {
+        url: format!("{url}/v1"),
+        seen,
+    }
+}
+
+/// `aigcq` run in `dir` against the API at `url` with model `fake-model`, no key, no colour.
+pub fn aigcq_at(dir: &Path, url: &str) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("aigcq").unwrap();
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("OPENAI_BASE_URL", url)
+        .env("AIGCQ_MODEL", "fake-model")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("AIGCQ_LOG");
+    cmd
+}
+
+/// Serves `app` on 127.0.0.1 from a thread of its own; its base URL (`http://host:port`).
+pub fn serve_in_thread(app: axum::Router) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
-    let s = seen.clone();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -295,15 +315,11 @@ pub fn start_in_thread(script: impl Fn(usize, &Value) -> Reply + Send + Sync + '
             .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}/v1", listener.local_addr().unwrap()))
-                .unwrap();
-            axum::serve(listener, app(s)).await.unwrap();
+            tx.send(format!("http://{}", listener.local_addr().unwrap())).unwrap();
+            axum::serve(listener, app).await.unwrap();
         });
     });
-    Fake {
-        url: rx.recv().unwrap(),
-        seen,
-    }
+    rx.recv().unwrap()
 }
 
 /// A chapter with `n` empty questions (and one answered one for style), LF line endings.
