@@ -348,3 +348,34 @@ fn ctrl_c_prints_the_summary_and_exits_130() {
     p.expect("exit=130").unwrap();
     assert_eq!(store.pending().0.len(), 2);
 }
+
+#[test]
+fn the_header_shows_score_and_warnings_and_i_lists_the_references() {
+    let text = common::chapter_with_gaps(1);
+    let dir = common::project(&text, "");
+    let store = Store::new(dir.path().join("drafts"));
+    let mut meta = meta_for("ch.md", &text, 2);
+    meta.score = Some(8);
+    meta.reasons = Some("要点齐全，结构清晰".into());
+    meta.judge = Some("judge-model".into());
+    meta.warnings = vec![aigcq::store::Warning {
+        code: "links".into(),
+        message: "not in any reference or the chapter, possibly made up: https://x.example".into(),
+    }];
+    meta.references = vec![aigcq::refs::Record {
+        source: "refs/ch/2-notes.md".into(),
+        hash: "0123456789ab".into(),
+        chars: 420,
+        truncated: true,
+    }];
+    store.save(&meta, "一个写得足够长、可以算作真正回答的答案。\n").unwrap();
+    let mut p = session(dir.path(), Path::new("true"));
+    p.expect("[1/1]").unwrap();
+    p.expect("! links: not in any reference").unwrap();
+    p.expect("score 8/10 (judge-model): 要点齐全，结构清晰").unwrap();
+    p.send("i").unwrap();
+    p.expect("reference  refs/ch/2-notes.md (420 chars, cut to fit, 0123456789ab)")
+        .unwrap();
+    p.send("q").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+}

@@ -16,6 +16,7 @@ Examples:
   aigcq draft 7 --dry-run           show the prompt for question 7, send nothing
   aigcq review                      accept or reject each draft, seeing its diff
   aigcq review --list --json        pending drafts, for scripts
+  aigcq judge                       score pending drafts with a judge model
   aigcq config                      show the effective provider settings
   aigcq init my-book                start a new question bank";
 
@@ -71,6 +72,8 @@ Examples:
   aigcq draft 第一章_主流AIGC图像生成编辑大模型高频考点.md#7 -n 3
   aigcq draft DiT --kind empty --limit 5 --dry-run
   aigcq draft 7 --rewrite                    a new version of an answered question
+  aigcq draft 7 --ref notes.md --ref https://example.com/report.html   with references
+  aigcq draft --judge                        score each draft as it is saved
   aigcq draft 007-a17d65b9 --feedback \"用对比表格列出各版本的创新\"
   OPENAI_BASE_URL=http://127.0.0.1:8089/v1 aigcq draft --model local")]
     Draft(DraftArgs),
