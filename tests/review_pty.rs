@@ -342,6 +342,10 @@ fn ctrl_c_prints_the_summary_and_exits_130() {
         .current_dir(dir.path());
     let mut p = spawn(cmd, Duration::from_secs(20));
     p.expect("[1/2]").unwrap();
+    // The legend is the last line before the key is read; a moment more lets the terminal
+    // go raw, so that Ctrl-C arrives as a key rather than as SIGINT (seen once under load).
+    p.expect("? help").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     p.send("\x03").unwrap();
     p.expect("interrupted: accepted 0, rejected 0, skipped 1, not seen 1")
         .unwrap();
