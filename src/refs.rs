@@ -152,10 +152,22 @@ pub struct Loaded {
 impl Loader {
     /// `timeout` bounds each fetch; no key or provider header is ever sent with one.
     pub fn new(root: &Path, cache: &Path, timeout: Duration, allow_insecure: bool) -> Result<Loader> {
+        // A redirect obeys the plain-http rule too.
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            let url = attempt.url();
+            if attempt.previous().len() >= 10 {
+                attempt.error("more than 10 redirects")
+            } else if url.scheme() == "http" && !crate::provider::is_loopback(url) && !allow_insecure {
+                attempt.error("redirected to plain http:// on another machine (use --allow-insecure)")
+            } else {
+                attempt.follow()
+            }
+        });
         let http = reqwest::Client::builder()
             .user_agent(concat!("aigcq/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(timeout)
+            .redirect(redirects)
             .build()?;
         Ok(Loader {
             http,

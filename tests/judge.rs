@@ -168,8 +168,12 @@ fn draft_with_judge_scores_each_draft_as_it_is_saved() {
         &common::chapter_with_gaps(2),
         "[judge]\nresponse_format = \"json_object\"\n",
     );
-    let out = common::aigcq_at(dir.path(), &fake.url)
-        .args(["draft", "--judge"])
+    // Without a [judge] model or base_url, the judge is the drafting endpoint and model, here
+    // given as flags only.
+    let out = common::aigcq_at(dir.path(), "http://127.0.0.1:9/v1")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("AIGCQ_MODEL")
+        .args(["draft", "--judge", "--base-url", &fake.url, "--model", "m"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -33,7 +33,12 @@ fn pages() -> (String, Arc<AtomicUsize>) {
     let app = axum::Router::new()
         .route("/report.html", axum::routing::get(report))
         .route("/other.html", axum::routing::get(other))
-        .route("/gone", axum::routing::get(|| async { (StatusCode::NOT_FOUND, "no") }));
+        .route("/gone", axum::routing::get(|| async { (StatusCode::NOT_FOUND, "no") }))
+        // `.invalid` never resolves: a redirect that were followed would go nowhere.
+        .route(
+            "/moved",
+            axum::routing::get(|| async { axum::response::Redirect::temporary("http://aigcq-test.invalid/x") }),
+        );
     (common::serve_in_thread(app), hits)
 }
 
@@ -162,4 +167,20 @@ fn the_budget_holds_and_an_unreachable_url_names_itself() {
     let two = prompt_for(&fake, 2);
     assert!(two.contains(&"甲".repeat(100)) && !two.contains(&"甲".repeat(101)));
     assert!(two.contains("资料截断"), "{two}");
+}
+
+#[test]
+fn a_redirect_to_plain_http_elsewhere_is_refused() {
+    let (site, _) = pages();
+    let fake = common::start_in_thread(|_, _| Reply::stream("一个足够长的答案，依据参考资料写成，这里只是测试。"));
+    let dir = common::project(&common::chapter_with_gaps(1), "");
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args(["draft", "--ref"])
+        .arg(format!("{site}/moved"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("redirected to plain http://"), "{stderr}");
+    assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 0);
 }

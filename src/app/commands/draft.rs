@@ -88,11 +88,15 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     )?;
     let host = provider.host();
     let judging = if args.judge {
-        Some(super::judge::Connection::open(
-            ctx,
-            &Overrides::default(),
-            args.allow_insecure,
-        )?)
+        // The drafting endpoint and model, unless [judge] names its own; not the drafting
+        // temperature or token limit.
+        let drafting = args.provider.overrides();
+        let flags = Overrides {
+            base_url: drafting.base_url,
+            model: drafting.model,
+            ..Overrides::default()
+        };
+        Some(super::judge::Connection::open(ctx, &flags, false, args.allow_insecure)?)
     } else {
         None
     };

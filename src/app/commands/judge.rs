@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, args: &JudgeArgs) -> Result<Status> {
         return Ok(if bad.is_empty() { Status::Clean } else { Status::Failed });
     }
     let overrides = args.provider.overrides();
-    let judge = Connection::open(ctx, &overrides, args.allow_insecure)?;
+    let judge = Connection::open(ctx, &overrides, true, args.allow_insecure)?;
     let refs = super::draft::references(ctx, &[], None, &overrides, args.allow_insecure)?;
     let rules = project.rules()?;
     let verdicts = Verdicts::new(ctx, &judge, &refs, &rules)?;
@@ -81,16 +81,25 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn open(ctx: &Context, flags: &Overrides, allow_insecure: bool) -> Result<Connection> {
+    /// `flags` are `aigcq judge`'s own when `judge_flags`, and win over `[judge]`; for
+    /// `draft --judge` they are the drafting ones, and `[judge]` wins over them.
+    pub fn open(ctx: &Context, flags: &Overrides, judge_flags: bool, allow_insecure: bool) -> Result<Connection> {
         let cfg = &ctx.project.config;
         let j = &cfg.judge;
         let mut file = cfg.provider.clone();
         file.api_key_env = j.api_key_env.clone().or(file.api_key_env);
         file.temperature = j.temperature.or(file.temperature);
         // The judge's own endpoint and model win over the drafting ones from the environment.
+        let pick = |flag: &Option<String>, judge: &Option<String>| {
+            if judge_flags {
+                flag.clone().or(judge.clone())
+            } else {
+                judge.clone().or(flag.clone())
+            }
+        };
         let overrides = Overrides {
-            base_url: flags.base_url.clone().or(j.base_url.clone()),
-            model: flags.model.clone().or(j.model.clone()),
+            base_url: pick(&flags.base_url, &j.base_url),
+            model: pick(&flags.model, &j.model),
             ..flags.clone()
         };
         let plain_provider = Provider::resolve(&file, |k| std::env::var(k).ok(), &overrides)?;
