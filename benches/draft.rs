@@ -9,7 +9,9 @@
 //!    and 1,000 gaps for peak memory.
 //! 2. One answer arriving as a single SSE line of 10 and 20 MB, sent in 16 KB pieces: the
 //!    client's CPU time must grow linearly with the line (it grew quadratically before).
-//! 3. Against the real local server (`scripts/local-llm`, llama.cpp with SmolLM2-135M,
+//! 3. A fake that admits 4 requests at once and answers 429 beyond: 64 gaps at concurrency 16,
+//!    the time against 4 in flight and the share of 429s.
+//! 4. Against the real local server (`scripts/local-llm`, llama.cpp with SmolLM2-135M,
 //!    n_parallel 4): completion tokens per second through aigcq against the same requests sent
 //!    directly, four at a time. `ignore_eos` makes every answer exactly `TOKENS` long.
 
@@ -125,8 +127,42 @@ fn main() {
         );
     }
 
+    rate_limited(&answer);
     long_lines();
     real_server();
+}
+
+/// A provider that admits 4 requests at once (each 200 ms) and answers 429 beyond, without
+/// Retry-After: 64 gaps at concurrency 16 against the 64 / 4 × 0.2 s = 3.2 s that 4 in
+/// flight take, and the share of requests answered 429. The targets are issue 13's, for
+/// adaptive concurrency; with a fixed `concurrency` every 429 is retried one by one.
+fn rate_limited(answer: &str) {
+    use std::sync::{Arc, Mutex};
+    let busy: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let limited = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reply = Reply::After(Duration::from_millis(200), Box::new(Reply::prepared(answer)));
+    let (b, l) = (busy.clone(), limited.clone());
+    let fake = common::start_in_thread(move |_, _| {
+        let mut busy = b.lock().unwrap();
+        let now = Instant::now();
+        busy.retain(|until| *until > now);
+        if busy.len() >= 4 {
+            l.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Reply::status(429, "Rate limit reached: 4 requests at once");
+        }
+        busy.push(now + Duration::from_millis(200));
+        reply.clone()
+    });
+    let m = draft(&fake.url, 64, 16, "", &[]);
+    let requests = fake.seen.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let limited = limited.load(std::sync::atomic::Ordering::SeqCst);
+    let ideal = 64.0 / 4.0 * 0.2;
+    println!(
+        "rate-limited fake (4 at once, 429 beyond), 64 gaps, concurrency 16: {:.3} s = {:.2}x the {ideal:.1} s of 4 in flight (target <= 1.25x); {limited} of {requests} requests answered 429 = {:.1} % (target <= 15 %)",
+        m.wall.as_secs_f64(),
+        m.wall.as_secs_f64() / ideal,
+        limited as f64 * 100.0 / requests as f64
+    );
 }
 
 /// CPU time of drafting one answer that arrives as one long SSE line, in small pieces.

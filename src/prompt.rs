@@ -204,6 +204,7 @@ pub struct ChapterFacts<'c> {
     /// Worked out on first use, once per chapter.
     median_chars: std::sync::OnceLock<Option<usize>>,
     question_keys: std::sync::OnceLock<Vec<(usize, String, String)>>,
+    toc_keys: std::sync::OnceLock<std::collections::HashSet<String>>,
 }
 
 impl<'c> ChapterFacts<'c> {
@@ -233,6 +234,7 @@ impl<'c> ChapterFacts<'c> {
                 .collect(),
             median_chars: std::sync::OnceLock::new(),
             question_keys: std::sync::OnceLock::new(),
+            toc_keys: std::sync::OnceLock::new(),
         }
     }
 
@@ -241,9 +243,17 @@ impl<'c> ChapterFacts<'c> {
         self.language
     }
 
-    /// The texts of the chapter's table-of-contents entries.
-    pub fn toc_texts(&self) -> impl Iterator<Item = &str> {
-        self.context.toc.iter().map(|t| t.text.as_str())
+    /// [`crate::chapter::near_key`]s of the chapter's table-of-contents entries (those of
+    /// four characters or more), worked out once per chapter.
+    pub fn toc_keys(&self) -> &std::collections::HashSet<String> {
+        self.toc_keys.get_or_init(|| {
+            self.context
+                .toc
+                .iter()
+                .map(|t| crate::chapter::near_key(&t.text))
+                .filter(|k| k.chars().count() >= 4)
+                .collect()
+        })
     }
 
     /// The median length (visible characters) of the chapter's answers, when it has at least

@@ -3,7 +3,7 @@
 //! another question, broken Markdown or a made-up link arrive flagged rather than as
 //! ordinary candidates. Each finding is a [`Warning`] with a code; none blocks the draft.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -155,8 +155,11 @@ fn repetition(body: &str) -> Option<String> {
     if chars.len() < SHINGLE * 20 {
         return None;
     }
-    let total = chars.len() - SHINGLE + 1;
-    let distinct: HashSet<&[char]> = chars.windows(SHINGLE).collect();
+    let mut hashes = shingles(&chars);
+    let total = hashes.len();
+    hashes.sort_unstable();
+    hashes.dedup();
+    let distinct = hashes;
     (distinct.len() * 5 < total * 2).then(|| {
         format!(
             "only {}% of its {SHINGLE}-character passages are distinct: it repeats itself",
@@ -165,18 +168,36 @@ fn repetition(body: &str) -> Option<String> {
     })
 }
 
+/// A rolling hash of every `SHINGLE` characters in a row: sorting and searching these costs
+/// far less than hashing each window's characters into a set, on every draft.
+fn shingles(chars: &[char]) -> Vec<u64> {
+    const BASE: u64 = 1_000_003;
+    if chars.len() < SHINGLE {
+        return Vec::new();
+    }
+    let top = (1..SHINGLE).fold(1u64, |p, _| p.wrapping_mul(BASE));
+    let mut h = chars[..SHINGLE]
+        .iter()
+        .fold(0u64, |h, &c| h.wrapping_mul(BASE).wrapping_add(c as u64));
+    let mut out = Vec::with_capacity(chars.len() - SHINGLE + 1);
+    out.push(h);
+    for i in SHINGLE..chars.len() {
+        h = h
+            .wrapping_sub((chars[i - SHINGLE] as u64).wrapping_mul(top))
+            .wrapping_mul(BASE)
+            .wrapping_add(chars[i] as u64);
+        out.push(h);
+    }
+    out
+}
+
 /// Non-blank characters of a passage that count as copied.
 const COPIED_CHARS: usize = 60;
 /// Table-of-contents entries an answer may repeat as lines of its own.
 const TOC_LINES: usize = 3;
 
 fn copied(body: &str, s: &Subject) -> Option<String> {
-    let toc: HashSet<String> = s
-        .facts
-        .toc_texts()
-        .map(near_key)
-        .filter(|k| k.chars().count() >= 4)
-        .collect();
+    let toc = s.facts.toc_keys();
     let listed = body
         .lines()
         .map(|l| near_key(l.trim().trim_start_matches(['-', '*', '+', '#']).trim()))
@@ -201,11 +222,12 @@ fn copied(body: &str, s: &Subject) -> Option<String> {
     if source.len() < SHINGLE || text.len() < COPIED_CHARS {
         return None;
     }
-    let seen: HashSet<&[char]> = source.windows(SHINGLE).collect();
+    let mut seen = shingles(&source);
+    seen.sort_unstable();
     // The longest run of consecutive shingles that the prompt holds.
     let (mut best, mut run, mut best_end) = (0, 0, 0);
-    for (i, w) in text.windows(SHINGLE).enumerate() {
-        run = if seen.contains(w) { run + 1 } else { 0 };
+    for (i, h) in shingles(&text).into_iter().enumerate() {
+        run = if seen.binary_search(&h).is_ok() { run + 1 } else { 0 };
         if run > best {
             best = run;
             best_end = i + SHINGLE;
