@@ -226,14 +226,7 @@ fn blank_draft_accept_restores_every_bank() {
         let dir = common::project(&blanked, "[provider]\nconcurrency = 2\n");
         let only: Vec<String> = originals.iter().map(|(i, _)| format!("ch.md#{i}")).collect();
         let run = |args: &[&str]| {
-            let out = assert_cmd::Command::cargo_bin("aigcq")
-                .unwrap()
-                .current_dir(dir.path())
-                .env("NO_COLOR", "1")
-                .env_remove("OPENAI_API_KEY")
-                .args(args)
-                .output()
-                .unwrap();
+            let out = common::aigcq_at(dir.path(), &fake.url).args(args).output().unwrap();
             assert!(
                 out.status.success(),
                 "{} {args:?}: {}",

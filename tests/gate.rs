@@ -7,7 +7,6 @@ mod common;
 use std::collections::BTreeMap;
 
 use aigcq::chapter::slug;
-use assert_cmd::Command;
 use common::Reply;
 
 const ANSWER_1: &str = "扩散模型先在前向过程中逐步向数据加入高斯噪声，直到数据变成纯噪声；再训练一个神经网络学习反向去噪过程，每一步预测并去除一部分噪声。生成时从随机噪声出发，反复调用去噪网络，最终得到清晰的样本。它训练稳定、样本多样性好，是当前图像生成的主流方法。";
@@ -61,16 +60,7 @@ fn each_reply_gets_exactly_its_warning_and_clean_accepts_only_the_good_one() {
         Reply::stream(&replies[i - 4])
     });
     let dir = common::project(&chapter(cases.len()), "[provider]\nconcurrency = 2\n");
-    let run = |args: &[&str]| {
-        Command::cargo_bin("aigcq")
-            .unwrap()
-            .current_dir(dir.path())
-            .env("NO_COLOR", "1")
-            .env_remove("OPENAI_API_KEY")
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| common::aigcq_at(dir.path(), &fake.url).args(args).output().unwrap();
     let out = run(&["draft", "--base-url", &fake.url, "--model", "m"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
