@@ -427,18 +427,17 @@ impl Reviser<'_> {
             .choices
             .first()
             .ok_or_else(|| anyhow!("the reply has no answer"))?;
-        let anchors = chapter.headings.iter().map(|h| h.anchor()).collect();
-        let contained = chapter
+        let facts = ChapterFacts::new(chapter, &draft.meta.chapter);
+        let question = chapter
             .questions
             .iter()
-            .find(|q| chapter.heading(q).anchor() == draft.meta.anchor)
-            .is_some_and(|q| q.holder != Holder::Section);
+            .find(|q| chapter.heading(q).anchor() == draft.meta.anchor);
         let target = Target {
             question: &draft.meta.question,
             level: draft.meta.level,
             crlf: chapter.newline() == "\r\n",
-            anchors: &anchors,
-            contained,
+            anchors: &facts.anchors,
+            contained: question.is_some_and(|q| q.holder != Holder::Section),
         };
         let cleaned = postprocess::clean(&choice.content, target, self.rules)?;
         let (truncated, filtered) = stopped(choice);
@@ -453,12 +452,7 @@ impl Reviser<'_> {
         meta.candidate = candidate;
         meta.candidates = candidate;
         meta.warnings = repairs(&cleaned, filtered);
-        let facts = ChapterFacts::new(chapter, &draft.meta.chapter);
-        let existing = chapter
-            .questions
-            .iter()
-            .find(|q| chapter.heading(q).anchor() == draft.meta.anchor)
-            .map(|q| chapter.answer_body(q));
+        let existing = question.map(|q| chapter.answer_body(q));
         let subject = gate::Subject {
             facts: &facts,
             question: (&draft.meta).into(),
