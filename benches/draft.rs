@@ -1,8 +1,9 @@
 //! `cargo bench --bench draft`: the drafting client as a user runs it (the release binary as a
 //! child process).
 //!
-//! 1. Against the in-process fake that answers after a fixed 200 ms with a streamed answer of
-//!    about 950 characters in 242 SSE events: 64 gaps at concurrency 8 (ideal 64 / 8 × 0.2 s =
+//! 1. Against the in-process fake that admits each request at once (status and headers, as a
+//!    streaming server does) and streams an answer of about 950 characters in 242 SSE events
+//!    after a fixed 200 ms: 64 gaps at concurrency 8 (ideal 64 / 8 × 0.2 s =
 //!    1.6 s), with the child's CPU time per request, once with the events sent in one write
 //!    (the fake costs nothing; the client still parses every event) and once with one write
 //!    per event (the fake's own work, on the same two cores, is then in the figure); then 100
@@ -94,7 +95,7 @@ fn draft(url: &str, gaps: usize, concurrency: usize, toml: &str, extra: &[&str])
 fn main() {
     let answer = "**扩散模型（Diffusion Model）** 通过逐步去噪生成数据。\n\n1. 前向过程：逐步加噪。\n2. 反向过程：学习去噪。\n\n"
         .repeat(14);
-    let after = |r: Reply| Reply::After(Duration::from_millis(200), Box::new(r));
+    let after = |r: Reply| Reply::Thinking(Duration::from_millis(200), Box::new(r));
     let (one_write, per_event) = (after(Reply::prepared(&answer)), after(Reply::stream(&answer)));
     let fake = common::start_in_thread(move |_, _| one_write.clone());
     let slow_fake = common::start_in_thread(move |_, _| per_event.clone());
@@ -134,13 +135,13 @@ fn main() {
 
 /// A provider that admits 4 requests at once (each 200 ms) and answers 429 beyond, without
 /// Retry-After: 64 gaps at concurrency 16 against the 64 / 4 × 0.2 s = 3.2 s that 4 in
-/// flight take, and the share of requests answered 429. The targets are issue 13's, for
-/// adaptive concurrency; with a fixed `concurrency` every 429 is retried one by one.
+/// flight take, and the share of requests answered 429 (issue 13's targets for adaptive
+/// concurrency).
 fn rate_limited(answer: &str) {
     use std::sync::{Arc, Mutex};
     let busy: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let limited = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let reply = Reply::After(Duration::from_millis(200), Box::new(Reply::prepared(answer)));
+    let reply = Reply::Thinking(Duration::from_millis(200), Box::new(Reply::prepared(answer)));
     let (b, l) = (busy.clone(), limited.clone());
     let fake = common::start_in_thread(move |_, _| {
         let mut busy = b.lock().unwrap();

@@ -316,3 +316,46 @@ fn an_answered_question_is_rewritten_only_on_request_and_undo_restores_it() {
         .success();
     assert_eq!(std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap(), text);
 }
+
+/// Issue 13: with `concurrency` as the maximum, a server that admits 2 requests at once and
+/// answers 429 beyond is learnt from its first rejections; the rest of the run keeps to it,
+/// with a 429 only now and then (a fixed window of 8 had most of each wave refused), and
+/// `-v` logs each change of the window.
+#[test]
+fn a_rate_limit_is_learnt_and_kept_to() {
+    use std::sync::{Arc, Mutex};
+    let busy: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let limited = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (b, l) = (busy.clone(), limited.clone());
+    let fake = common::start_in_thread(move |_, _| {
+        let mut busy = b.lock().unwrap();
+        let now = Instant::now();
+        busy.retain(|until| *until > now);
+        if busy.len() >= 2 {
+            l.fetch_add(1, Ordering::SeqCst);
+            return Reply::status(429, "Rate limit reached: 2 requests at once");
+        }
+        busy.push(now + Duration::from_millis(60));
+        Reply::Thinking(
+            Duration::from_millis(50),
+            Box::new(Reply::stream("限流之下也写完的答案，足够长的一段。")),
+        )
+    });
+    let dir = common::project(&common::chapter_with_gaps(24), "");
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args(["-v", "draft", "--concurrency", "8"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        aigcq::store::Store::new(dir.path().join("drafts")).pending().0.len(),
+        24
+    );
+    let (limited, requests) = (
+        limited.load(Ordering::SeqCst),
+        fake.seen.requests.load(Ordering::SeqCst),
+    );
+    assert!(limited <= 8, "{limited} of {requests} answered 429:\n{stderr}");
+    assert!(stderr.contains("concurrency") && stderr.contains("to=2"), "{stderr}");
+}

@@ -4,6 +4,7 @@
 //! `usage`, HTML error pages from proxies, streams cut short.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -13,6 +14,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::pace::{Change, Pace, Permit};
 use crate::config::TokenParam;
 use crate::prompt::Messages;
 use crate::provider::{ApiKey, Provider, display_url};
@@ -98,6 +100,15 @@ impl ApiError {
             ApiError::InStream(m) => ApiError::InStream(f(&m)),
             ApiError::Invalid(m) => ApiError::Invalid(f(&m)),
             ApiError::Refused(m) => ApiError::Refused(f(&m)),
+        }
+    }
+
+    /// A rate limit: 429, or 503 with `Retry-After`.
+    fn rate_limited(&self) -> bool {
+        match self.status() {
+            Some(429) => true,
+            Some(503) => self.retry_after().is_some(),
+            _ => false,
         }
     }
 
@@ -197,6 +208,8 @@ pub struct Client {
     max_retries: u32,
     /// First backoff delay; doubled per attempt, with jitter.
     min_delay: Duration,
+    /// How many attempts may be in flight, adapted to the server's rate limits.
+    pace: Pace,
 }
 
 impl Client {
@@ -243,6 +256,7 @@ impl Client {
             stream,
             max_retries: p.max_retries.value,
             min_delay: Duration::from_secs(1),
+            pace: Pace::new(p.concurrency.value),
         })
     }
 
@@ -319,15 +333,35 @@ impl Client {
             .with_factor(2.0)
             .with_jitter()
             .with_max_times(self.max_retries as usize);
+        // Set when the last attempt's rejection cut the window: its retry then waits for a
+        // place in the smaller window rather than for a backoff delay.
+        let cut = std::sync::atomic::AtomicBool::new(false);
         let mut got = (|| async {
-            self.attempt(&body, on_delta)
+            let permit = self.pace.acquire().await;
+            let r = self
+                .attempt(&body, on_delta, &permit)
                 .await
-                .map_err(|e| e.map_text(|t| self.redact(t)))
+                .map_err(|e| e.map_text(|t| self.redact(t)));
+            let change = match &r {
+                Ok(_) => permit.succeeded(),
+                Err(e) if e.rate_limited() => permit.limited(),
+                Err(_) => None,
+            };
+            cut.store(change.is_some_and(|c| c.to < c.from), Ordering::Relaxed);
+            if let Some(Change { from, to }) = change {
+                tracing::debug!(from, to, "concurrency");
+            }
+            r
         })
         .retry(backoff)
         .sleep(tokio::time::sleep)
         .when(ApiError::retryable)
-        .adjust(|e, d| d.map(|d| e.retry_after().unwrap_or(d)))
+        .adjust(|e, d| {
+            d.map(|d| {
+                e.retry_after()
+                    .unwrap_or(if cut.load(Ordering::Relaxed) { Duration::ZERO } else { d })
+            })
+        })
         .notify(|e, d| on_retry(e, d))
         .await?;
         for c in &mut got.choices {
@@ -349,7 +383,12 @@ impl Client {
         self.redact_cow(s).into_owned()
     }
 
-    async fn attempt(&self, body: &Value, on_delta: &(dyn Fn(usize) + Sync)) -> Result<Completion, ApiError> {
+    async fn attempt(
+        &self,
+        body: &Value,
+        on_delta: &(dyn Fn(usize) + Sync),
+        permit: &Permit<'_>,
+    ) -> Result<Completion, ApiError> {
         let authorization = if self.key.is_some() {
             "Bearer [redacted]"
         } else {
@@ -389,6 +428,9 @@ impl Client {
                 message,
                 retry_after,
             });
+        }
+        if let Some(Change { from, to }) = permit.admitted() {
+            tracing::debug!(from, to, "concurrency");
         }
         if content_type.contains("text/event-stream") {
             return read_stream(resp, self.timeout, on_delta).await;

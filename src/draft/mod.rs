@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod gate;
+pub mod pace;
 pub mod postprocess;
 
 use std::sync::atomic::{AtomicBool, Ordering};

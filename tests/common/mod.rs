@@ -52,6 +52,9 @@ pub enum Reply {
     Chunked(Bytes, usize),
     /// Waits (tokio time) first.
     After(Duration, Box<Reply>),
+    /// Status and headers at once, then the body of the stream it wraps after the delay: a
+    /// streaming server admitting the request and then working on it.
+    Thinking(Duration, Box<Reply>),
 }
 
 impl Reply {
@@ -184,6 +187,18 @@ fn respond(reply: Reply, guard: InFlight) -> std::pin::Pin<Box<dyn std::future::
                 false,
             ),
             Reply::Prepared(body) => sse(vec![Ok(body)], guard, false),
+            Reply::Thinking(d, inner) => {
+                use futures_util::StreamExt;
+                let later = futures_util::stream::once(async move {
+                    tokio::time::sleep(d).await;
+                    respond(*inner, guard).await.into_body().into_data_stream()
+                })
+                .flatten();
+                Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(Body::from_stream(later))
+                    .unwrap()
+            }
             Reply::Whole { content, finish } => {
                 drop(guard);
                 let body = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}]});

@@ -1,0 +1,270 @@
+//! Adaptive concurrency: how many requests may be in flight, below the configured
+//! `concurrency`, learnt from the server's 429s.
+//!
+//! The window starts at half the maximum and, until the first rejection, grows by one for
+//! each request the server admits (its 2xx status, which a streaming server sends before the
+//! answer): a server without limits is at the maximum within the first few requests, while a
+//! first burst does not send everything at once. A 429, or a 503 with `Retry-After`, cuts it
+//! to the requests the server is still serving, which is what it admits, but by at most half
+//! per rejection and never below 1. From then on it grows by one only after a run of
+//! completed requests (four windows' worth), and the run doubles each time a probe above the
+//! limit is rejected, so that a steady limit costs few 429s.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// The window shared by every request of a client.
+pub struct Pace {
+    max: usize,
+    permits: Semaphore,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    window: usize,
+    in_flight: usize,
+    /// Permits to retire as they come back: the window was cut below what was lent out.
+    debt: usize,
+    /// No rejection yet: grow on every admission.
+    slow_start: bool,
+    /// Successes since the last change.
+    streak: usize,
+    /// The window was grown since the last cut: a rejection now is a failed probe.
+    probing: bool,
+    /// Each failed probe doubles the successes the next growth waits for.
+    failed_probes: u32,
+}
+
+/// One request's place in the window; dropping it without [`Permit::succeeded`] or
+/// [`Permit::limited`] (a failure of another kind) leaves the window as it is.
+pub struct Permit<'a> {
+    pace: &'a Pace,
+    permit: Option<SemaphorePermit<'a>>,
+    admitted: AtomicBool,
+}
+
+/// A change of the window, for `-v`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub from: usize,
+    pub to: usize,
+}
+
+impl Pace {
+    /// A window below `max` (at least 1).
+    pub fn new(max: usize) -> Pace {
+        let max = max.max(1);
+        let window = max.div_ceil(2);
+        Pace {
+            max,
+            permits: Semaphore::new(window),
+            state: Mutex::new(State {
+                window,
+                in_flight: 0,
+                debt: 0,
+                slow_start: true,
+                streak: 0,
+                probing: false,
+                failed_probes: 0,
+            }),
+        }
+    }
+
+    /// The current window.
+    pub fn window(&self) -> usize {
+        self.lock().window
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for a place in the window.
+    pub async fn acquire(&self) -> Permit<'_> {
+        let permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        self.lock().in_flight += 1;
+        Permit {
+            pace: self,
+            permit: Some(permit),
+            admitted: AtomicBool::new(false),
+        }
+    }
+
+    fn grow(&self, s: &mut State) -> Option<Change> {
+        if s.window >= self.max {
+            return None;
+        }
+        let from = s.window;
+        s.window += 1;
+        s.streak = 0;
+        s.probing = !s.slow_start;
+        if s.debt > 0 {
+            s.debt -= 1;
+        } else {
+            self.permits.add_permits(1);
+        }
+        Some(Change { from, to: s.window })
+    }
+}
+
+impl Permit<'_> {
+    /// The server admitted the request (a 2xx status): in the slow start the window grows.
+    pub fn admitted(&self) -> Option<Change> {
+        if self.admitted.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        let mut s = self.pace.lock();
+        if s.slow_start { self.pace.grow(&mut s) } else { None }
+    }
+
+    /// The request completed: after a run of them the window may grow.
+    pub fn succeeded(mut self) -> Option<Change> {
+        let mut change = self.admitted();
+        let pace = self.pace;
+        let mut s = pace.lock();
+        s.streak += 1;
+        let run = (4 * s.window) << s.failed_probes;
+        if !s.slow_start && s.streak >= run {
+            change = pace.grow(&mut s);
+        }
+        self.release(&mut s);
+        change
+    }
+
+    /// The server refused the request for its rate limit: the window is cut.
+    pub fn limited(mut self) -> Option<Change> {
+        let pace = self.pace;
+        let mut s = pace.lock();
+        let from = s.window;
+        let others = s.in_flight - 1;
+        let to = others.min(from - 1).max(from / 2).max(1);
+        let change = (to < from).then(|| {
+            s.window = to;
+            let cut = from - to;
+            let retired = pace.permits.forget_permits(cut);
+            s.debt += cut - retired;
+            Change { from, to }
+        });
+        if s.probing {
+            s.failed_probes = (s.failed_probes + 1).min(4);
+        }
+        s.slow_start = false;
+        s.probing = false;
+        s.streak = 0;
+        self.release(&mut s);
+        change
+    }
+
+    fn release(&mut self, s: &mut State) {
+        if let Some(p) = self.permit.take() {
+            s.in_flight -= 1;
+            if s.debt > 0 {
+                s.debt -= 1;
+                p.forget();
+            }
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if self.permit.is_some() {
+            let pace = self.pace;
+            let mut s = pace.lock();
+            self.release(&mut s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that admits `limit` at once and answers 429 beyond, at once, driven in
+    /// waves of one answer time: everything the window has room for is sent together and
+    /// answered in order (an admission or a 429), then the admitted ones complete. Returns
+    /// the requests sent in each wave and the rejections.
+    async fn waves(max: usize, limit: usize, successes: usize) -> (Vec<usize>, usize) {
+        let pace = Pace::new(max);
+        let (mut done, mut refused, mut sent) = (0, 0, Vec::new());
+        while done < successes {
+            let (mut serving, mut wave) = (Vec::new(), 0);
+            loop {
+                let room = pace.permits.available_permits().min(successes - done - serving.len());
+                if room == 0 {
+                    break;
+                }
+                let burst: Vec<_> = futures_util::future::join_all((0..room).map(|_| pace.acquire())).await;
+                wave += burst.len();
+                for p in burst {
+                    if serving.len() < limit {
+                        p.admitted();
+                        serving.push(p);
+                    } else {
+                        p.limited();
+                        refused += 1;
+                    }
+                }
+            }
+            done += serving.len();
+            serving.into_iter().for_each(|p| {
+                p.succeeded();
+            });
+            sent.push(wave);
+        }
+        (sent, refused)
+    }
+
+    #[tokio::test]
+    async fn a_server_without_limits_gets_the_maximum_in_the_first_wave() {
+        for max in [1, 8, 16] {
+            let (sent, refused) = waves(max, 100, 64).await;
+            assert_eq!(refused, 0);
+            assert!(sent.iter().all(|&n| n == max), "{max}: {sent:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_concurrency_limit_is_found_and_probed_rarely() {
+        let (sent, refused) = waves(16, 4, 64).await;
+        // The first burst of 8 costs 4 rejections; after that a probe now and then.
+        assert_eq!(sent[0], 8, "{sent:?}");
+        assert!(refused <= 7, "{refused} rejections: {sent:?}");
+        assert!(sent[1..].iter().all(|w| (4..=5).contains(w)), "{sent:?}");
+    }
+
+    #[tokio::test]
+    async fn rejections_with_nothing_else_in_flight_halve_down_to_one() {
+        let pace = Pace::new(16);
+        let mut windows = Vec::new();
+        for _ in 0..5 {
+            let p = pace.acquire().await;
+            p.limited();
+            windows.push(pace.window());
+        }
+        assert_eq!(windows, [4, 2, 1, 1, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_cut_below_what_is_lent_out_retires_permits_as_they_return() {
+        let pace = Pace::new(12);
+        let held: Vec<_> = futures_util::future::join_all((0..6).map(|_| pace.acquire())).await;
+        let mut held = held.into_iter();
+        held.next().unwrap().limited();
+        assert_eq!(pace.window(), 5);
+        held.next().unwrap().limited();
+        assert_eq!(pace.window(), 4);
+        drop(held);
+        assert_eq!(pace.permits.available_permits(), 4);
+        // Growth after a cut waits for a run of successes.
+        for _ in 0..15 {
+            pace.acquire().await.succeeded();
+        }
+        assert_eq!(pace.window(), 4);
+        assert_eq!(pace.acquire().await.succeeded(), Some(Change { from: 4, to: 5 }));
+        assert_eq!(pace.permits.available_permits(), 5);
+    }
+}
