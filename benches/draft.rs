@@ -11,7 +11,8 @@
 //! 2. One answer arriving as a single SSE line of 10 and 20 MB, sent in 16 KB pieces: the
 //!    client's CPU time must grow linearly with the line (it grew quadratically before).
 //! 3. A fake that admits 4 requests at once and answers 429 beyond: 64 gaps at concurrency 16,
-//!    the time against 4 in flight and the share of 429s.
+//!    the time against 4 in flight and the share of 429s; a fake prompt cache: the share of
+//!    prompt tokens cached over 10 gaps of a real chapter.
 //! 4. Against the real local server (`scripts/local-llm`, llama.cpp with SmolLM2-135M,
 //!    n_parallel 4): completion tokens per second through aigcq against the same requests sent
 //!    directly, four at a time. `ignore_eos` makes every answer exactly `TOKENS` long.
@@ -129,6 +130,7 @@ fn main() {
     }
 
     rate_limited(&answer);
+    prompt_cache(&answer);
     long_lines();
     real_server();
 }
@@ -164,6 +166,91 @@ fn rate_limited(answer: &str) {
         m.wall.as_secs_f64() / ideal,
         limited as f64 * 100.0 / requests as f64
     );
+}
+
+/// A provider's prompt cache, faked: a prompt's cached tokens are the longest prefix it
+/// shares with a prompt the fake received at least 10 ms earlier (its prefill done), counted
+/// in whole 128-token blocks from 1,024 tokens as OpenAI does, with aigcq's own token
+/// estimate. 10 gaps of a real chapter of the book at concurrency 4; `AIGCQ_BEFORE=<binary>`
+/// also runs an older aigcq (the template before issue 13) for comparison.
+fn prompt_cache(answer: &str) {
+    use std::sync::{Arc, Mutex};
+    let chapter = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/aigc-interview-book/AI视频基础New/01_AI视频核心基础知识.md");
+    let Ok(text) = std::fs::read_to_string(&chapter) else {
+        println!("prompt cache: skipped, {} is not there", chapter.display());
+        return;
+    };
+    type Seen = Vec<(String, Instant)>;
+    let seen: Arc<Mutex<(Seen, u64, u64)>> = Arc::default();
+    let s = seen.clone();
+    let answer = answer.to_owned();
+    let fake = common::start_in_thread(move |_, body| {
+        let prompt: Vec<&str> = body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["content"].as_str())
+            .collect();
+        let prompt = prompt.join("\n");
+        let mut s = s.lock().unwrap();
+        let now = Instant::now();
+        let shared =
+            s.0.iter()
+                .filter(|(_, ready)| *ready <= now)
+                .map(|(p, _)| p.chars().zip(prompt.chars()).take_while(|(a, b)| a == b).count())
+                .max()
+                .unwrap_or(0);
+        let total = aigcq::tokens::estimate(&prompt);
+        let prefix: String = prompt.chars().take(shared).collect();
+        let cached = match aigcq::tokens::estimate(&prefix) {
+            t if t >= 1024 => t / 128 * 128,
+            _ => 0,
+        };
+        s.0.push((prompt, now + Duration::from_millis(10)));
+        s.1 += total;
+        s.2 += cached;
+        let usage = serde_json::json!({"prompt_tokens": total, "completion_tokens": 240, "prompt_tokens_details": {"cached_tokens": cached}});
+        Reply::Thinking(Duration::from_millis(200), Box::new(Reply::with_usage(&answer, usage)))
+    });
+    let mut runs = vec![(
+        "the cache-friendly layout",
+        std::path::PathBuf::from(env!("CARGO_BIN_EXE_aigcq")),
+    )];
+    if let Some(before) = std::env::var_os("AIGCQ_BEFORE") {
+        runs.push(("before issue 13", before.into()));
+    }
+    println!(
+        "prompt cache (fake: shared prefix from 1,024 tokens), 10 gaps of {}, concurrency 4:",
+        chapter.file_name().unwrap().to_string_lossy()
+    );
+    for (label, bin) in runs {
+        *seen.lock().unwrap() = Default::default();
+        let dir = common::project(&text, "");
+        let m = measure(
+            Command::new(bin)
+                .current_dir(dir.path())
+                .env("NO_COLOR", "1")
+                .env_remove("OPENAI_API_KEY")
+                .args([
+                    "draft",
+                    "--base-url",
+                    &fake.url,
+                    "--model",
+                    "bench",
+                    "--concurrency",
+                    "4",
+                    "--limit",
+                    "10",
+                ]),
+        );
+        let (_, total, cached) = &*seen.lock().unwrap();
+        println!(
+            "  {label}: {cached} of {total} prompt tokens cached = {:.1} % (target >= 60 %), {:.2} s",
+            *cached as f64 * 100.0 / *total as f64,
+            m.wall.as_secs_f64()
+        );
+    }
 }
 
 /// CPU time of drafting one answer that arrives as one long SSE line, in small pieces.

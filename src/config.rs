@@ -24,6 +24,9 @@ pub struct Config {
     pub draft: DraftConfig,
     pub judge: JudgeConfig,
     pub review: ReviewConfig,
+    /// `[prices."MODEL"]`: what a model costs, for estimates and actual costs.
+    pub prices: std::collections::BTreeMap<String, crate::cost::Price>,
+    pub batch: BatchConfig,
 }
 
 /// The `[judge]` table: the model that scores drafts (`aigcq judge`, `draft --judge`).
@@ -132,6 +135,37 @@ impl TokenParam {
     }
 }
 
+/// The `[batch]` table: the provider's Batch API (`draft --batch`, `aigcq batch`). The
+/// defaults are OpenAI's, which DashScope (Qwen), Moonshot and Zhipu (GLM, with `endpoint =
+/// "/v4/chat/completions"`) share.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchConfig {
+    /// The file and batch endpoints, below `base_url`.
+    pub files_path: String,
+    pub batches_path: String,
+    /// The `url` each request line names: the chat endpoint's path as the batch service
+    /// expects it.
+    pub endpoint: String,
+    pub completion_window: String,
+    /// A provider's limits per input file; a larger run is split into several batches.
+    pub max_lines: usize,
+    pub max_bytes: u64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            files_path: "files".into(),
+            batches_path: "batches".into(),
+            endpoint: "/v1/chat/completions".into(),
+            completion_window: "24h".into(),
+            max_lines: 50_000,
+            max_bytes: 200 << 20,
+        }
+    }
+}
+
 /// The `[draft]` table.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -144,6 +178,13 @@ pub struct DraftConfig {
     pub example_chars: usize,
     /// Characters of reference material per prompt, shared fairly between the references.
     pub ref_chars: usize,
+    /// Send each chapter's name as `prompt_cache_key` (OpenAI), so that its prompts meet
+    /// the same cache.
+    pub prompt_cache_key: bool,
+    /// When a chapter's shared prompt prefix is estimated at this many tokens or more (the
+    /// providers' caching starts at 1,024), its first request goes alone until the answer
+    /// starts, so that the rest find the prefix cached. 0 sends everything at once.
+    pub cache_warmup: u64,
 }
 
 impl Default for DraftConfig {
@@ -153,6 +194,8 @@ impl Default for DraftConfig {
             candidates: 1,
             example_chars: 4000,
             ref_chars: 8000,
+            prompt_cache_key: false,
+            cache_warmup: 1024,
         }
     }
 }

@@ -37,7 +37,8 @@ pub const STYLE_FILE: &str = "style.md";
 pub struct PromptContext<'a> {
     pub question: QuestionContext,
     pub chapter: &'a ChapterContext,
-    /// Answered questions nearest before and after, in chapter order.
+    /// Answered questions nearest before and after, in chapter order, other than the
+    /// chapter's fixed `chapter.examples`.
     pub examples: Vec<Example>,
     /// `zh` when at least a fifth of the chapter's letters are CJK, else `en`.
     pub language: &'static str,
@@ -75,6 +76,9 @@ pub struct ChapterContext {
     pub title: String,
     pub path: String,
     pub toc: Vec<TocItem>,
+    /// The chapter's best style examples, the same for every question of the chapter so that
+    /// its prompts share a long prefix a provider can cache.
+    pub examples: Vec<Example>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,6 +104,10 @@ pub struct Messages {
     /// Later turns: the model's draft and the author's feedback on it, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub turns: Vec<Turn>,
+    /// Sent as `prompt_cache_key` (`[draft] prompt_cache_key`): the chapter, so that the
+    /// provider routes its prompts to the same cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_key: Option<String>,
 }
 
 /// One message of a conversation.
@@ -149,6 +157,7 @@ impl Messages {
             system,
             user: user.content.clone(),
             turns: rest.cloned().collect(),
+            cache_key: None,
         })
     }
 }
@@ -172,11 +181,14 @@ pub fn language(text: &str) -> &'static str {
     let (mut cjk, mut letters) = (0usize, 0usize);
     for c in text.chars().filter(|c| c.is_alphabetic()) {
         letters += 1;
-        cjk += usize::from(
-            matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}'),
-        );
+        cjk += usize::from(is_cjk(c));
     }
     if letters > 0 && cjk * 5 >= letters { "zh" } else { "en" }
+}
+
+/// A Chinese, Japanese or Korean character.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}')
 }
 
 /// Cuts `s` to at most `budget` characters, at a line end when there is one.
@@ -196,6 +208,8 @@ pub struct ChapterFacts<'c> {
     /// The chapter's path below the content root.
     pub name: &'c str,
     context: ChapterContext,
+    /// `context` with the chapter's style examples, chosen on first use.
+    shared: std::sync::OnceLock<(ChapterContext, std::collections::HashSet<usize>)>,
     language: &'static str,
     /// Indices into `chapter.questions` of the answered questions, in order.
     answered: Vec<usize>,
@@ -226,7 +240,9 @@ impl<'c> ChapterFacts<'c> {
                         anchor: t.anchor.clone(),
                     })
                     .collect(),
+                examples: Vec::new(),
             },
+            shared: std::sync::OnceLock::new(),
             language: language(chapter.text()),
             anchors: chapter.headings.iter().map(|h| h.anchor()).collect(),
             answered: (0..chapter.questions.len())
@@ -284,10 +300,76 @@ impl<'c> ChapterFacts<'c> {
         })
     }
 
-    /// Style examples: the answered questions nearest to `gap`, alternating before and
-    /// after, while they fit in `budget` characters. The nearest one is cut to fit rather
-    /// than dropped, so a chapter with long answers still gives one example.
-    fn examples(&self, gap: &Gap, budget: usize) -> Vec<Example> {
+    /// The chapter's context with its fixed style examples, and their question indices:
+    /// the answers closest to the chapter's median length among those with the most of its
+    /// structure (bold, lists, tables or sub-headings), while they fit in `budget`
+    /// characters, in chapter order. Chosen once per chapter.
+    fn shared(&self, budget: usize) -> &(ChapterContext, std::collections::HashSet<usize>) {
+        self.shared.get_or_init(|| {
+            let chapter = self.chapter;
+            let answers: Vec<(usize, String)> = self
+                .answered
+                .iter()
+                .map(|&i| (i, chapter.answer_body(&chapter.questions[i]).trim().to_owned()))
+                .collect();
+            let mut lens: Vec<usize> = answers.iter().map(|(_, a)| a.chars().count()).collect();
+            lens.sort_unstable();
+            let median = lens.get(lens.len() / 2).copied().unwrap_or(0) as i64;
+            let structure = |a: &str| {
+                let lines = || a.lines().map(str::trim_start);
+                usize::from(a.contains("**"))
+                    + usize::from(lines().any(|l| {
+                        l.starts_with("- ")
+                            || l.starts_with("* ")
+                            || l.split_once(". ")
+                                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    }))
+                    + usize::from(lines().any(|l| l.starts_with('|') || l.starts_with('#')))
+            };
+            let mut ranked: Vec<(usize, i64, usize, &str)> = answers
+                .iter()
+                .map(|(i, a)| (structure(a), (a.chars().count() as i64 - median).abs(), *i, a.as_str()))
+                .collect();
+            ranked.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+            let mut left = budget;
+            let mut chosen: Vec<(usize, String, bool)> = Vec::new();
+            for &(_, _, i, a) in &ranked {
+                let len = a.chars().count();
+                if len <= left {
+                    left -= len;
+                    chosen.push((i, a.to_owned(), false));
+                }
+            }
+            if chosen.is_empty()
+                && budget > 0
+                && let Some(&(_, _, i, a)) = ranked.first()
+            {
+                chosen.push((i, cut(a, budget).to_owned(), true));
+            }
+            chosen.sort_by_key(|(i, ..)| *i);
+            let indices = chosen.iter().map(|(i, ..)| chapter.questions[*i].index).collect();
+            let mut context = self.context.clone();
+            context.examples = chosen
+                .into_iter()
+                .map(|(i, answer, truncated)| {
+                    let q = &chapter.questions[i];
+                    Example {
+                        index: q.index,
+                        question: chapter.heading(q).text.clone(),
+                        answer,
+                        truncated,
+                    }
+                })
+                .collect();
+            (context, indices)
+        })
+    }
+
+    /// Style examples: the answered questions nearest to `gap` other than those in `skip`,
+    /// alternating before and after, while they fit in `budget` characters. The nearest one
+    /// is cut to fit rather than dropped, so a chapter with long answers still gives one
+    /// example.
+    fn examples(&self, gap: &Gap, budget: usize, skip: &std::collections::HashSet<usize>) -> Vec<Example> {
         let chapter = self.chapter;
         let split = self
             .answered
@@ -302,6 +384,9 @@ impl<'c> ChapterFacts<'c> {
             }
             for &i in b.into_iter().chain(a) {
                 let q = &chapter.questions[i];
+                if skip.contains(&q.index) {
+                    continue;
+                }
                 let body = chapter.answer_body(q);
                 let answer = body.trim();
                 let len = answer.chars().count();
@@ -325,6 +410,27 @@ impl<'c> ChapterFacts<'c> {
             })
             .collect()
     }
+
+    /// Estimated tokens of what the chapter's prompts share (title, TOC and style
+    /// examples), for the cache warm-up's threshold.
+    pub fn shared_tokens(&self, example_chars: usize) -> u64 {
+        let (context, _) = self.shared(shared_budget(example_chars));
+        let est = crate::tokens::estimate;
+        est(&context.title)
+            + est(&context.path)
+            + context.toc.iter().map(|t| est(&t.text) + 2).sum::<u64>()
+            + context
+                .examples
+                .iter()
+                .map(|e| est(&e.question) + est(&e.answer) + 10)
+                .sum::<u64>()
+    }
+}
+
+/// The part of `example_chars` that goes to the chapter's fixed style examples (three
+/// fifths); the nearest answers get the rest.
+fn shared_budget(example_chars: usize) -> usize {
+    example_chars.saturating_mul(3) / 5
 }
 
 /// What stays the same for every gap of a run.
@@ -332,8 +438,11 @@ impl<'c> ChapterFacts<'c> {
 pub struct RunContext {
     pub style: Option<String>,
     pub today: String,
-    /// Character budget for [`PromptContext::examples`].
+    /// Character budget for the style examples: three fifths for the chapter's fixed ones
+    /// ([`ChapterContext::examples`]), the rest for [`PromptContext::examples`].
     pub example_chars: usize,
+    /// Set [`Messages::cache_key`] to the chapter.
+    pub prompt_cache_key: bool,
 }
 
 /// Builds the context for one gap of the chapter `facts` describes; `rewrite` asks for a new
@@ -347,6 +456,8 @@ pub fn context<'a>(
     references: &'a [crate::refs::Reference],
 ) -> PromptContext<'a> {
     let chapter = facts.chapter;
+    let shared = shared_budget(run.example_chars);
+    let (chapter_context, fixed) = facts.shared(shared);
     let (existing, sub_questions) = match (gap.kind, gap.question) {
         (_, Some(q)) if rewrite => (Some(chapter.answer_body(q).trim().to_owned()), Vec::new()),
         (GapKind::Stub | GapKind::Outline, Some(q)) => {
@@ -375,8 +486,8 @@ pub fn context<'a>(
                 .and_then(|q| q.stem.clone())
                 .map(|r| chapter.text()[r].trim().to_owned()),
         },
-        chapter: &facts.context,
-        examples: facts.examples(gap, run.example_chars),
+        chapter: chapter_context,
+        examples: facts.examples(gap, run.example_chars - shared, fixed),
         language: facts.language,
         style: run.style.as_deref(),
         today: &run.today,
@@ -497,6 +608,7 @@ impl Templates {
                 system,
                 user,
                 turns: Vec::new(),
+                cache_key: None,
             })
         })
     }

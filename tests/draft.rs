@@ -36,6 +36,7 @@ fn messages() -> Messages {
         system: Some("你是面试官".into()),
         user: "什么是 DiT？".into(),
         turns: Vec::new(),
+        cache_key: None,
     }
 }
 
@@ -218,6 +219,7 @@ async fn draft_chapter(
         style: None,
         today: "2026-01-01".into(),
         example_chars: 1000,
+        prompt_cache_key: false,
     };
     let c = client(url, ProviderConfig::default(), true);
     let drafter = Drafter {
@@ -234,6 +236,7 @@ async fn draft_chapter(
         refs: None,
         content: None,
         judge: None,
+        cache_warmup: 1024,
     };
     let events = Mutex::new(Vec::new());
     let report = |e: Event| {

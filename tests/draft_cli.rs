@@ -359,3 +359,49 @@ fn a_rate_limit_is_learnt_and_kept_to() {
     assert!(limited <= 8, "{limited} of {requests} answered 429:\n{stderr}");
     assert!(stderr.contains("concurrency") && stderr.contains("to=2"), "{stderr}");
 }
+
+/// Issue 13: the bundled chapter's prompts share more than 1,024 tokens (its TOC and fixed
+/// style examples), so its first request goes alone and the rest follow once its answer
+/// starts; `cache_warmup = 0` sends them together. `prompt_cache_key` names the chapter the
+/// same way in each, and the summary gives the share of prompt tokens the server cached.
+#[test]
+fn a_chapters_first_request_warms_the_cache_for_the_rest() {
+    use std::sync::{Arc, Mutex};
+    let chapter = std::fs::read_to_string(
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("content"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "md"))
+            .unwrap(),
+    )
+    .unwrap();
+    for (warmup, alone) in [(1024, true), (0, false)] {
+        let arrived: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let a = arrived.clone();
+        let fake = common::start_in_thread(move |_, _| {
+            a.lock().unwrap().push(Instant::now());
+            let usage = serde_json::json!({"prompt_tokens": 2000, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 1500}});
+            Reply::Thinking(
+                Duration::from_millis(300),
+                Box::new(Reply::with_usage("缓存预热之后的答案，足够长的一段文字。", usage)),
+            )
+        });
+        let toml = format!("[draft]\nprompt_cache_key = true\ncache_warmup = {warmup}\n");
+        let dir = common::project(&chapter, &toml);
+        let out = common::aigcq_at(dir.path(), &fake.url)
+            .args(["draft", "--concurrency", "4"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let arrived = arrived.lock().unwrap();
+        assert_eq!(arrived.len(), 4, "{stderr}");
+        let later = arrived[1..].iter().map(|t| t.duration_since(arrived[0])).min().unwrap();
+        assert_eq!(later >= Duration::from_millis(300), alone, "{later:?} after the first");
+        let bodies = fake.seen.bodies.lock().unwrap();
+        let keys: std::collections::HashSet<&str> =
+            bodies.iter().map(|b| b["prompt_cache_key"].as_str().unwrap()).collect();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        assert!(stderr.contains("cache hit 75 % of prompt tokens"), "{stderr}");
+    }
+}

@@ -22,6 +22,7 @@ fn default_prompt_for_question_7_of_the_bundled_chapter() {
         ),
         today: "2026-11-26".into(),
         example_chars: 4000,
+        prompt_cache_key: false,
     };
     let facts = prompt::ChapterFacts::new(&chapter, name);
     let ctx = prompt::context(&facts, &gap, &rules, &run, false, &[]);
@@ -61,6 +62,7 @@ fn template_errors_name_the_file_and_line() {
         style: None,
         today: "2026-11-26".into(),
         example_chars: 0,
+        prompt_cache_key: false,
     };
     let e = t
         .render(&prompt::context(
@@ -98,6 +100,7 @@ fn outlines_list_their_sub_questions_and_stubs_their_text() {
         style: None,
         today: "2026-11-26".into(),
         example_chars: 0,
+        prompt_cache_key: false,
     };
     let templates = Templates::load(Path::new("/nonexistent"), "default").unwrap();
     let user = |index: usize| {

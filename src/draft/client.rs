@@ -281,6 +281,9 @@ impl Client {
         if n > 1 {
             obj.insert("n".into(), n.into());
         }
+        if let Some(k) = &messages.cache_key {
+            obj.insert("prompt_cache_key".into(), k.as_str().into());
+        }
         if let Some(t) = self.temperature {
             obj.insert("temperature".into(), t.into());
         }
@@ -299,6 +302,7 @@ impl Client {
             system: None,
             user: String::new(),
             turns: Vec::new(),
+            cache_key: None,
         };
         let mut body = self.body(&empty, n);
         let obj = body.as_object_mut().expect("an object");
@@ -519,11 +523,21 @@ struct WholeBody {
     error: Option<Value>,
 }
 
-/// `usage` as servers send it: any field may be missing.
+/// `usage` as servers send it: any field may be missing. Cached prompt tokens come as
+/// `prompt_tokens_details.cached_tokens` (OpenAI, Qwen, GLM), `prompt_cache_hit_tokens`
+/// (DeepSeek) or a top-level `cached_tokens` (Moonshot).
 #[derive(Deserialize, Clone, Copy)]
 struct RawUsage {
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
+    prompt_tokens_details: Option<PromptDetails>,
+    prompt_cache_hit_tokens: Option<u64>,
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+struct PromptDetails {
+    cached_tokens: Option<u64>,
 }
 
 impl From<RawUsage> for Usage {
@@ -531,6 +545,12 @@ impl From<RawUsage> for Usage {
         Usage {
             prompt_tokens: u.prompt_tokens.unwrap_or(0),
             completion_tokens: u.completion_tokens.unwrap_or(0),
+            cached_tokens: u
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .or(u.prompt_cache_hit_tokens)
+                .or(u.cached_tokens)
+                .unwrap_or(0),
         }
     }
 }
@@ -728,6 +748,29 @@ fn parse_sse_text(text: &str) -> Result<Completion, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_prompt_tokens_are_read_in_each_providers_spelling() {
+        for (usage, cached) in [
+            (
+                r#"{"prompt_tokens":9,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":6}}"#,
+                6,
+            ),
+            (
+                r#"{"prompt_tokens":9,"completion_tokens":1,"prompt_cache_hit_tokens":5,"prompt_cache_miss_tokens":4}"#,
+                5,
+            ),
+            (r#"{"prompt_tokens":9,"completion_tokens":1,"cached_tokens":4}"#, 4),
+            (
+                r#"{"prompt_tokens":9,"completion_tokens":1,"prompt_tokens_details":null}"#,
+                0,
+            ),
+        ] {
+            let body = format!(r#"{{"choices":[{{"message":{{"content":"答"}}}}],"usage":{usage}}}"#);
+            let u = parse_whole(&body).unwrap().usage.unwrap();
+            assert_eq!((u.prompt_tokens, u.cached_tokens), (9, cached), "{usage}");
+        }
+    }
 
     #[test]
     fn streams_keep_reasoning_out_and_detect_cuts() {

@@ -44,14 +44,21 @@ impl Job<'_> {
         run: &RunContext,
         references: &[Reference],
     ) -> Result<Messages> {
-        templates.render(&prompt::context(
+        let mut messages = templates.render(&prompt::context(
             self.facts,
             &self.gap,
             rules,
             run,
             self.rewrite,
             references,
-        ))
+        ))?;
+        if run.prompt_cache_key {
+            messages.cache_key = Some(format!(
+                "aigcq-{}",
+                identity::short_hash(&[self.facts.name.as_bytes()], 24)
+            ));
+        }
+        Ok(messages)
     }
 
     /// Its references, read and fetched (none without `refs`).
@@ -130,6 +137,9 @@ pub struct Drafter<'a> {
     pub content: Option<&'a std::path::Path>,
     /// `draft --judge`: each candidate is judged as soon as it is saved (needs `content`).
     pub judge: Option<&'a crate::judge::Judge<'a>>,
+    /// `[draft] cache_warmup`: estimated shared-prefix tokens from which a chapter's first
+    /// request goes alone (0: never).
+    pub cache_warmup: u64,
 }
 
 /// A question's saved candidates, or why none was saved.
@@ -153,20 +163,53 @@ impl Drafter<'_> {
         move |target: &str| folder.as_ref().is_none_or(|f| f.join(target).exists())
     }
 
-    /// Drafts every job, `concurrency` at a time, reporting each result as it lands.
+    /// Drafts every job, `concurrency` at a time, reporting each result as it lands. Jobs
+    /// come chapter by chapter; a chapter whose prompts share a prefix worth caching sends
+    /// its first request alone, and the rest once its answer starts (the provider has then
+    /// cached the prefix), while other chapters' requests go on.
     pub async fn run(&self, jobs: Vec<Job<'_>>, report: &(dyn Fn(Event) + Sync)) -> Totals {
         let mut summary = Totals::default();
         // Set once the server answers `n > 1` with fewer choices or an error: from then on
         // each candidate is its own request.
         let n_unsupported = AtomicBool::new(false);
         let n_unsupported = &n_unsupported;
-        let mut results = futures_util::stream::iter(jobs)
-            .map(|job| async move {
+        let style = self.run.style.as_deref().map_or(0, crate::tokens::estimate);
+        let warm = |job: &Job, next: Option<&Job>| {
+            self.cache_warmup > 0
+                && next.is_some_and(|n| std::ptr::eq(n.facts, job.facts))
+                && style + job.facts.shared_tokens(self.run.example_chars) >= self.cache_warmup
+        };
+        type Gate<'f> = Option<(&'f ChapterFacts<'f>, tokio::sync::oneshot::Receiver<()>)>;
+        let queue = futures_util::stream::unfold(
+            (jobs.into_iter().peekable(), None as Gate, None as Option<&ChapterFacts>),
+            move |(mut jobs, gate, previous)| async move {
+                let job = jobs.next()?;
+                let gate = match gate {
+                    Some((facts, rx)) if std::ptr::eq(facts, job.facts) => {
+                        // Sent or dropped: either way the first request is past its prefix.
+                        let _ = rx.await;
+                        None
+                    }
+                    g => g,
+                };
+                let first = !previous.is_some_and(|p| std::ptr::eq(p, job.facts));
+                let (started, gate) = if first && warm(&job, jobs.peek()) {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    (Some(tx), Some((job.facts, rx)))
+                } else {
+                    (None, gate)
+                };
+                Some(((job, started), (jobs, gate, Some(job.facts))))
+            },
+        );
+        let results = queue
+            .map(|(job, started)| async move {
                 let id = job.id();
-                let r = self.one(job, &id, n_unsupported, report).await;
+                let r = self.one(job, &id, started, n_unsupported, report).await;
                 (id, r)
             })
             .buffer_unordered(self.concurrency);
+        let mut results = std::pin::pin!(results);
         while let Some((id, r)) = results.next().await {
             match r {
                 Ok(o) => {
@@ -174,8 +217,7 @@ impl Drafter<'_> {
                     summary.candidates += o.saved.len();
                     summary.truncated += o.truncated;
                     summary.unjudged += o.unjudged;
-                    summary.usage.prompt_tokens += o.usage.prompt_tokens;
-                    summary.usage.completion_tokens += o.usage.completion_tokens;
+                    summary.usage += o.usage;
                     report(Event::Drafted {
                         id: &id,
                         saved: &o.saved,
@@ -198,12 +240,19 @@ impl Drafter<'_> {
         &self,
         messages: &Messages,
         id: &str,
+        started: Option<tokio::sync::oneshot::Sender<()>>,
         n_unsupported: &AtomicBool,
         report: &(dyn Fn(Event) + Sync),
     ) -> Result<Completion, ApiError> {
         let k = self.candidates;
         let on_retry = |error: &ApiError, delay| report(Event::Retrying { id, error, delay });
-        let on_delta = |deltas| report(Event::Receiving { id, deltas });
+        let started = std::sync::Mutex::new(started);
+        let on_delta = |deltas| {
+            if let Some(tx) = started.lock().ok().and_then(|mut s| s.take()) {
+                let _ = tx.send(());
+            }
+            report(Event::Receiving { id, deltas })
+        };
         let mut got = Completion::default();
         if k > 1 && !n_unsupported.load(Ordering::Relaxed) {
             match self.client.complete_with(messages, k, on_retry, &on_delta).await {
@@ -221,26 +270,26 @@ impl Drafter<'_> {
             choice.index = got.choices.len() as u32;
             got.choices.push(choice);
             if let Some(u) = one.usage {
-                let t = got.usage.get_or_insert_default();
-                t.prompt_tokens += u.prompt_tokens;
-                t.completion_tokens += u.completion_tokens;
+                *got.usage.get_or_insert_default() += u;
             }
         }
         got.choices.truncate(k as usize);
         Ok(got)
     }
 
+    /// Drafts one job; `started` hears when its answer starts arriving (or is dropped).
     async fn one(
         &self,
         job: Job<'_>,
         id: &str,
+        started: Option<tokio::sync::oneshot::Sender<()>>,
         n_unsupported: &AtomicBool,
         report: &(dyn Fn(Event) + Sync),
     ) -> Result<Drafted> {
         let references = job.references(self.refs).await?;
         let messages = job.messages(self.templates, self.rules, self.run, &references)?;
         let completion = self
-            .ask(&messages, id, n_unsupported, report)
+            .ask(&messages, id, started, n_unsupported, report)
             .await
             .map_err(|e| anyhow!(e))?;
         let chapter = job.facts.chapter;

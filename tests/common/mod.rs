@@ -65,6 +65,13 @@ impl Reply {
             n: 1,
         }
     }
+    /// [`Reply::prepared`] reporting this `usage`.
+    pub fn with_usage(content: &str, usage: Value) -> Reply {
+        let mut parts = stream_events(content, "stop", 1);
+        let last = parts.len() - 2;
+        parts[last] = event(json!({"choices": [], "usage": usage}));
+        Reply::Prepared(parts.concat().into())
+    }
     pub fn prepared(content: &str) -> Reply {
         Reply::Prepared(stream_events(content, "stop", 1).concat().into())
     }

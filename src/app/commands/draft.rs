@@ -49,6 +49,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         style: house_rules(ctx)?,
         today: jiff::Zoned::now().date().to_string(),
         example_chars: args.example_chars.unwrap_or(cfg.example_chars),
+        prompt_cache_key: cfg.prompt_cache_key,
     };
     let candidates = args.candidates.unwrap_or(cfg.candidates).max(1);
 
@@ -118,6 +119,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         refs: Some(&refs),
         content: Some(&content),
         judge: verdicts.as_ref().map(|v| v.judge_ref()),
+        cache_warmup: cfg.cache_warmup,
     };
 
     let progress = Progress::new(jobs.len() as u64, &ctx.cwd);

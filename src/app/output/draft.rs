@@ -107,6 +107,17 @@ pub fn interrupted() {
     );
 }
 
+/// `, cache hit 78 % of prompt tokens`, when the provider reported cached tokens.
+pub fn cache_hit(u: &aigcq::store::Usage) -> String {
+    if u.cached_tokens == 0 || u.prompt_tokens == 0 {
+        return String::new();
+    }
+    format!(
+        ", cache hit {} % of prompt tokens",
+        (u.cached_tokens * 100 + u.prompt_tokens / 2) / u.prompt_tokens
+    )
+}
+
 /// The closing line.
 pub fn summary(s: &Totals, skipped: usize, wall: Duration) {
     let failed = if s.failed > 0 {
@@ -120,11 +131,12 @@ pub fn summary(s: &Totals, skipped: usize, wall: Duration) {
         String::new()
     };
     eprintln!(
-        "drafted {} ({}{truncated}), {failed}, {skipped} skipped · tokens {} prompt + {} completion · {:.1} s",
+        "drafted {} ({}{truncated}), {failed}, {skipped} skipped · tokens {} prompt + {} completion{} · {:.1} s",
         plural(s.drafted, "question"),
         plural(s.candidates, "candidate"),
         s.usage.prompt_tokens,
         s.usage.completion_tokens,
+        cache_hit(&s.usage),
         wall.as_secs_f64()
     );
 }

@@ -1,0 +1,145 @@
+//! What a run costs: a model's prices from `[prices."MODEL"]`, the cost of reported `usage`,
+//! and the low–high estimate `draft --dry-run` prints before anything is sent.
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::Usage;
+
+/// A model's prices per million tokens, as its provider publishes them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    /// Prompt tokens served from the provider's cache (default: `input`).
+    pub cached_input: Option<f64>,
+    pub output: f64,
+    /// `USD`, `CNY`, …
+    pub currency: String,
+    /// When the prices were read off the provider's page (`YYYY-MM-DD`): prices change.
+    pub effective: Option<String>,
+    /// What batch requests cost as a share of the normal price (default 0.5).
+    #[serde(default = "half")]
+    pub batch: f64,
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+impl Price {
+    /// The cost of `usage`; `batch` applies the batch discount.
+    pub fn cost(&self, usage: &Usage, batch: bool) -> f64 {
+        let cached = usage.cached_tokens.min(usage.prompt_tokens);
+        let fresh = usage.prompt_tokens - cached;
+        let m = 1e-6 * if batch { self.batch } else { 1.0 };
+        m * (fresh as f64 * self.input
+            + cached as f64 * self.cached_input.unwrap_or(self.input)
+            + usage.completion_tokens as f64 * self.output)
+    }
+
+    /// `0.0123 USD`, with as many decimals as a small sum needs.
+    pub fn format(&self, amount: f64) -> String {
+        format!("{} {}", amount_text(amount), self.currency)
+    }
+}
+
+fn amount_text(amount: f64) -> String {
+    match amount.abs() {
+        a if a >= 100.0 => format!("{amount:.0}"),
+        a if a >= 1.0 => format!("{amount:.2}"),
+        a if a >= 0.01 => format!("{amount:.3}"),
+        _ => format!("{amount:.4}"),
+    }
+}
+
+/// Token counts of a planned run: prompts exactly as rendered, answers as a range.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub requests: u64,
+    pub prompt_tokens: u64,
+    /// Of the prompt tokens, those a provider's cache can serve: the prefix each prompt
+    /// shares with its chapter's first, when that prefix is long enough to be cached.
+    pub cacheable_tokens: u64,
+    pub output_low: u64,
+    pub output_high: u64,
+}
+
+/// Low and high costs of a [`Plan`], for the three ways of running it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Every prompt token at the input price.
+    pub run: (f64, f64),
+    /// Cacheable tokens at the cached price.
+    pub cached: (f64, f64),
+    /// `draft --batch`: the batch discount, no cache.
+    pub batch: (f64, f64),
+}
+
+impl Plan {
+    pub fn estimate(&self, price: &Price) -> Estimate {
+        let usage = |output, cached| Usage {
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: output,
+            cached_tokens: cached,
+        };
+        let range = |cached, batch| {
+            (
+                price.cost(&usage(self.output_low, cached), batch),
+                price.cost(&usage(self.output_high, cached), batch),
+            )
+        };
+        Estimate {
+            run: range(0, false),
+            cached: range(self.cacheable_tokens, false),
+            batch: range(0, true),
+        }
+    }
+}
+
+/// The smallest prompt prefix providers cache (OpenAI, DeepSeek, Qwen start here).
+pub const MIN_CACHED_PREFIX: u64 = 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price() -> Price {
+        Price {
+            input: 2.0,
+            cached_input: Some(0.5),
+            output: 8.0,
+            currency: "USD".into(),
+            effective: None,
+            batch: 0.5,
+        }
+    }
+
+    #[test]
+    fn cached_tokens_cost_the_cached_price_and_batch_halves_everything() {
+        let u = Usage {
+            prompt_tokens: 1_000_000,
+            completion_tokens: 500_000,
+            cached_tokens: 400_000,
+        };
+        let p = price();
+        assert!((p.cost(&u, false) - (0.6 * 2.0 + 0.4 * 0.5 + 0.5 * 8.0)).abs() < 1e-9);
+        assert!((p.cost(&u, true) - p.cost(&u, false) / 2.0).abs() < 1e-9);
+        assert_eq!(p.format(0.00123), "0.0012 USD");
+        assert_eq!(p.format(12.345), "12.35 USD");
+    }
+
+    #[test]
+    fn an_estimate_spans_the_answer_range_for_each_way_of_running() {
+        let plan = Plan {
+            requests: 2,
+            prompt_tokens: 1_000_000,
+            cacheable_tokens: 500_000,
+            output_low: 100_000,
+            output_high: 300_000,
+        };
+        let e = plan.estimate(&price());
+        assert!((e.run.0 - 2.8).abs() < 1e-9 && (e.run.1 - 4.4).abs() < 1e-9, "{e:?}");
+        assert!((e.cached.0 - 2.05).abs() < 1e-9, "{e:?}");
+        assert!((e.batch.1 - 2.2).abs() < 1e-9, "{e:?}");
+    }
+}
