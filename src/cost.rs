@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::prompt::Messages;
 use crate::store::Usage;
+use crate::tokens::Counter;
 
 /// A model's prices per million tokens, as its provider publishes them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -40,6 +42,11 @@ impl Price {
     /// `0.0123 USD`, with as many decimals as a small sum needs.
     pub fn format(&self, amount: f64) -> String {
         format!("{} {}", amount_text(amount), self.currency)
+    }
+
+    /// `0.012–0.025 USD`.
+    pub fn format_range(&self, low: f64, high: f64) -> String {
+        format!("{}–{} {}", amount_text(low), amount_text(high), self.currency)
     }
 }
 
@@ -99,6 +106,49 @@ impl Plan {
 /// The smallest prompt prefix providers cache (OpenAI, DeepSeek, Qwen start here).
 pub const MIN_CACHED_PREFIX: u64 = 1024;
 
+/// One planned request: its chapter, its rendered messages and the range of answer tokens
+/// expected (all candidates together).
+pub struct Request<'a> {
+    pub chapter: &'a str,
+    pub messages: &'a Messages,
+    pub output: (u64, u64),
+}
+
+/// The token counts of `requests`. A request's cacheable tokens are the prefix its text
+/// shares with the first request of its chapter, when that prefix reaches
+/// [`MIN_CACHED_PREFIX`].
+pub fn plan<'a>(requests: impl IntoIterator<Item = Request<'a>>, counter: &Counter) -> Plan {
+    let mut plan = Plan::default();
+    let mut first: Option<(&str, String)> = None;
+    for r in requests {
+        let text = sent_text(r.messages);
+        plan.requests += 1;
+        plan.prompt_tokens += crate::tokens::messages(counter, r.messages);
+        plan.output_low += r.output.0;
+        plan.output_high += r.output.1;
+        match &first {
+            Some((chapter, head)) if *chapter == r.chapter => {
+                let shared = head
+                    .char_indices()
+                    .zip(text.chars())
+                    .find(|((_, a), b)| a != b)
+                    .map_or(head.len().min(text.len()), |((i, _), _)| i);
+                let tokens = counter.count(&text[..shared]);
+                if tokens >= MIN_CACHED_PREFIX {
+                    plan.cacheable_tokens += tokens;
+                }
+            }
+            _ => first = Some((r.chapter, text)),
+        }
+    }
+    plan
+}
+
+/// The messages' text in the order sent.
+fn sent_text(m: &Messages) -> String {
+    m.all().into_iter().map(|t| t.content).collect::<Vec<_>>().join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +176,34 @@ mod tests {
         assert!((p.cost(&u, true) - p.cost(&u, false) / 2.0).abs() < 1e-9);
         assert_eq!(p.format(0.00123), "0.0012 USD");
         assert_eq!(p.format(12.345), "12.35 USD");
+    }
+
+    #[test]
+    fn prompts_sharing_a_long_prefix_with_their_chapters_first_are_cacheable() {
+        let shared = "共享的章节前缀，".repeat(300);
+        let m = |chapter_text: &str, q: &str| Messages {
+            system: Some("规则".into()),
+            user: format!("{chapter_text}{q}"),
+            turns: Vec::new(),
+            cache_key: None,
+        };
+        let (a, b, c) = (m(&shared, "第一题"), m(&shared, "第二题"), m("短", "第三题"));
+        let req = |chapter, messages| Request {
+            chapter,
+            messages,
+            output: (10, 30),
+        };
+        let counter = Counter::Estimate;
+        let p = plan(
+            [req("a.md", &a), req("a.md", &b), req("b.md", &c), req("b.md", &c)],
+            &counter,
+        );
+        assert_eq!(p.requests, 4);
+        assert_eq!((p.output_low, p.output_high), (40, 120));
+        // b shares the rules and the chapter text with a; c's chapter is too short to cache.
+        let prefix = crate::tokens::estimate(&format!("规则\n{shared}第"));
+        assert_eq!(p.cacheable_tokens, prefix);
+        assert!(p.prompt_tokens > 2 * prefix);
     }
 
     #[test]

@@ -286,6 +286,18 @@ impl<'c> ChapterFacts<'c> {
         })
     }
 
+    /// The 25th and 75th percentiles of the estimated tokens of the chapter's answers, when
+    /// it has any: the dry run's range for an answer.
+    pub fn answer_tokens(&self) -> Option<(u64, u64)> {
+        let mut t: Vec<u64> = self
+            .answered
+            .iter()
+            .map(|&i| crate::tokens::estimate(self.chapter.answer_body(&self.chapter.questions[i]).trim()))
+            .collect();
+        t.sort_unstable();
+        (!t.is_empty()).then(|| (t[t.len() / 4], t[(t.len() * 3 / 4).min(t.len() - 1)]))
+    }
+
     /// Each question's index, heading text and [`crate::chapter::near_key`] of it.
     pub fn question_keys(&self) -> &[(usize, String, String)] {
         self.question_keys.get_or_init(|| {

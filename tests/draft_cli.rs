@@ -405,3 +405,58 @@ fn a_chapters_first_request_warms_the_cache_for_the_rest() {
         assert!(stderr.contains("cache hit 75 % of prompt tokens"), "{stderr}");
     }
 }
+
+/// Issue 13: `--dry-run` estimates tokens and prints the cost for the run, the cached and the
+/// batch cases from `[prices]`; a real run prints the actual cost of the usage the server
+/// reported, cached tokens at the cached price.
+#[test]
+fn the_cost_is_estimated_before_and_reported_after() {
+    let fake = common::start_in_thread(|_, _| {
+        Reply::with_usage(
+            "按价格表计算费用的答案，足够长的一段。",
+            serde_json::json!({"prompt_tokens": 1000, "completion_tokens": 500, "prompt_tokens_details": {"cached_tokens": 400}}),
+        )
+    });
+    let toml = "[prices.fake-model]\ninput = 2.0\ncached_input = 0.5\noutput = 8.0\ncurrency = \"USD\"\neffective = \"2026-12-01\"\n\n\
+                [prices.only-output]\ninput = 0.0\noutput = 1000000.0\ncurrency = \"X\"\nbatch = 0.25\n";
+    let dir = common::project(&common::chapter_with_gaps(2), toml);
+
+    // The only answer sets the answer range: its estimated tokens, for each of 2 questions,
+    // at 1 X a token (0.25 X as a batch).
+    let answer = "扩散模型通过逐步去噪从噪声中生成数据，是当前图像生成的主流方法。";
+    let t = aigcq::tokens::estimate(answer) as f64;
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args(["draft", "--dry-run", "--model", "only-output"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("estimated at 0.6 per Chinese character"), "{stderr}");
+    let (run, batch) = (format!("{:.2}", 2.0 * t), format!("{:.2}", 0.5 * t));
+    assert!(
+        stderr.contains(&format!("cost at only-output's prices: {run}–{run} X · with the prompt cache {run}–{run} X · as a batch (draft --batch) {batch}–{batch} X")),
+        "{stderr}"
+    );
+    assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 0);
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args(["draft", "--dry-run", "--model", "gpt-4o-mini"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("counted with OpenAI's tokenizer") && stderr.contains("no price for gpt-4o-mini"),
+        "{stderr}"
+    );
+
+    // 2 × (600 × 2 + 400 × 0.5 + 500 × 8) / 1e6 = 0.0108 USD.
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args(["draft"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("tokens 2000 prompt + 1000 completion, cache hit 40 % of prompt tokens · cost 0.011 USD"),
+        "{stderr}"
+    );
+}

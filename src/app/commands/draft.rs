@@ -73,6 +73,34 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
             })
             .collect();
         failed |= output::draft::dry_run(&prompts, candidates, args.json)?;
+        // Tokens and cost, from the model's tokenizer or an estimate.
+        let provider = Provider::resolve(
+            &project.config.provider,
+            |k| std::env::var(k).ok(),
+            &args.provider.overrides(),
+        )
+        .ok();
+        let model = provider.as_ref().and_then(|p| p.model.value.clone());
+        let max_tokens = provider.as_ref().and_then(|p| p.max_tokens.value).map(u64::from);
+        let counter = model
+            .as_deref()
+            .map_or(aigcq::tokens::Counter::Estimate, aigcq::tokens::Counter::for_model);
+        let plan = aigcq::cost::plan(
+            jobs.iter().zip(&prompts).filter_map(|(job, p)| {
+                let (low, high) = job.facts.answer_tokens().unwrap_or(DEFAULT_ANSWER_TOKENS);
+                let cap = |t: u64| max_tokens.map_or(t, |m| t.min(m)) * u64::from(candidates);
+                Some(aigcq::cost::Request {
+                    chapter: job.facts.name,
+                    messages: p.messages.as_ref().ok()?,
+                    output: (cap(low), cap(high)),
+                })
+            }),
+            &counter,
+        );
+        let price = model
+            .as_deref()
+            .and_then(|m| project.config.prices.get(m).map(|p| (m, p)));
+        output::draft::estimate(&plan, counter.method(), model.as_deref(), price);
         return Ok(if failed { Status::Failed } else { Status::Clean });
     }
     if jobs.is_empty() {
@@ -140,7 +168,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         output::draft::interrupted();
         return Ok(Status::Interrupted);
     };
-    output::draft::summary(&totals, skipped, started.elapsed());
+    output::draft::summary(&totals, skipped, started.elapsed(), project.config.prices.get(&model));
     Ok(if failed || totals.failed > 0 || totals.unjudged > 0 {
         Status::Failed
     } else {
@@ -195,6 +223,9 @@ fn read_chapters(ctx: &Context) -> Result<(Vec<(std::path::PathBuf, String)>, bo
 
 /// The jobs a run drafts, in chapter and question order, and how many gaps were skipped
 /// because they have a pending draft.
+/// The answer-length range when a chapter has no answers to measure.
+const DEFAULT_ANSWER_TOKENS: (u64, u64) = (300, 1200);
+
 fn plan<'c>(
     ctx: &Context,
     args: &DraftArgs,

@@ -90,6 +90,37 @@ pub fn dry_run(prompts: &[Prompt], candidates: u32, as_json: bool) -> Result<boo
     Ok(failed)
 }
 
+/// The dry run's tokens and, with the model's prices, its cost: low–high for the run as
+/// sent, with the prompt cache, and as a batch.
+pub fn estimate(
+    plan: &aigcq::cost::Plan,
+    method: &str,
+    model: Option<&str>,
+    price: Option<(&str, &aigcq::cost::Price)>,
+) {
+    eprintln!(
+        "tokens: {} prompt ({method}), {} of them cacheable; {}–{} answer tokens (the middle half of the chapters' answer lengths)",
+        plan.prompt_tokens, plan.cacheable_tokens, plan.output_low, plan.output_high
+    );
+    match (price, model) {
+        (Some((model, p)), _) => {
+            let e = plan.estimate(p);
+            let range = |(low, high): (f64, f64)| p.format_range(low, high);
+            eprintln!(
+                "cost at {model}'s prices{}: {} · with the prompt cache {} · as a batch (draft --batch) {}",
+                p.effective.as_deref().map(|d| format!(" of {d}")).unwrap_or_default(),
+                range(e.run),
+                range(e.cached),
+                range(e.batch)
+            );
+        }
+        (None, Some(model)) => {
+            eprintln!("no price for {model}: add [prices.\"{model}\"] to aigcq.toml to see the cost")
+        }
+        (None, None) => {}
+    }
+}
+
 /// A draft revised by feedback.
 pub fn revised(parent: &str, saved: &Path, cwd: &Path) {
     eprintln!(
@@ -118,8 +149,13 @@ pub fn cache_hit(u: &aigcq::store::Usage) -> String {
     )
 }
 
+/// ` · cost 0.012 USD`, with the model's prices.
+pub fn cost(u: &aigcq::store::Usage, price: Option<&aigcq::cost::Price>, batch: bool) -> String {
+    price.map_or(String::new(), |p| format!(" · cost {}", p.format(p.cost(u, batch))))
+}
+
 /// The closing line.
-pub fn summary(s: &Totals, skipped: usize, wall: Duration) {
+pub fn summary(s: &Totals, skipped: usize, wall: Duration, price: Option<&aigcq::cost::Price>) {
     let failed = if s.failed > 0 {
         style(format!("{} failed", s.failed)).red().for_stderr().to_string()
     } else {
@@ -131,12 +167,13 @@ pub fn summary(s: &Totals, skipped: usize, wall: Duration) {
         String::new()
     };
     eprintln!(
-        "drafted {} ({}{truncated}), {failed}, {skipped} skipped · tokens {} prompt + {} completion{} · {:.1} s",
+        "drafted {} ({}{truncated}), {failed}, {skipped} skipped · tokens {} prompt + {} completion{}{} · {:.1} s",
         plural(s.drafted, "question"),
         plural(s.candidates, "candidate"),
         s.usage.prompt_tokens,
         s.usage.completion_tokens,
         cache_hit(&s.usage),
+        cost(&s.usage, price, false),
         wall.as_secs_f64()
     );
 }
