@@ -190,9 +190,23 @@ fn looks_like_html(content_type: &str, body: &str) -> bool {
     content_type.contains("html") || body.trim_start().starts_with('<')
 }
 
+/// The body of a [`Client::call`].
+pub enum Call {
+    Empty,
+    Json(Value),
+    /// A multipart file upload (`POST /files`).
+    File {
+        purpose: &'static str,
+        name: String,
+        bytes: bytes::Bytes,
+    },
+}
+
 /// The client for one run.
 pub struct Client {
     http: reqwest::Client,
+    /// `base_url` without a trailing slash.
+    base: String,
     url: String,
     model: String,
     key_env: String,
@@ -244,6 +258,7 @@ impl Client {
             .build()?;
         Ok(Client {
             http,
+            base: p.base_url.value.trim_end_matches('/').to_owned(),
             url: format!("{}/chat/completions", p.base_url.value.trim_end_matches('/')),
             model: model.to_owned(),
             key_env: p.api_key_env.value.clone(),
@@ -331,14 +346,9 @@ impl Client {
         on_delta: &(dyn Fn(usize) + Sync),
     ) -> Result<Completion, ApiError> {
         let body = self.body(messages, n);
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.min_delay)
-            .with_max_delay(Duration::from_secs(60))
-            .with_factor(2.0)
-            .with_jitter()
-            .with_max_times(self.max_retries as usize);
-        // Set when the last attempt's rejection cut the window: its retry then waits for a
-        // place in the smaller window rather than for a backoff delay.
+        let backoff = self.backoff();
+        // Set when the last attempt's rejection cut the window or others are in flight: its
+        // retry then waits for a place in the window rather than for a backoff delay.
         let cut = std::sync::atomic::AtomicBool::new(false);
         let mut got = (|| async {
             let permit = self.pace.acquire().await;
@@ -346,12 +356,15 @@ impl Client {
                 .attempt(&body, on_delta, &permit)
                 .await
                 .map_err(|e| e.map_text(|t| self.redact(t)));
-            let change = match &r {
-                Ok(_) => permit.succeeded(),
-                Err(e) if e.rate_limited() => permit.limited(),
-                Err(_) => None,
+            let (change, paced) = match &r {
+                Ok(_) => (permit.succeeded(), false),
+                Err(e) if e.rate_limited() => {
+                    let l = permit.limited();
+                    (l.change, l.change.is_some() || l.others_in_flight)
+                }
+                Err(_) => (None, false),
             };
-            cut.store(change.is_some_and(|c| c.to < c.from), Ordering::Relaxed);
+            cut.store(paced, Ordering::Relaxed);
             if let Some(Change { from, to }) = change {
                 tracing::debug!(from, to, "concurrency");
             }
@@ -374,6 +387,85 @@ impl Client {
             }
         }
         Ok(got)
+    }
+
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(Duration::from_secs(60))
+            .with_factor(2.0)
+            .with_jitter()
+            .with_max_times(self.max_retries as usize)
+    }
+
+    /// A call to another endpoint of the same API, `path` below the base URL (the Batch
+    /// API's files and batches): the same key, retries and redaction as a completion. Returns
+    /// the response, whose status is a success.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: &Call) -> Result<reqwest::Response, ApiError> {
+        let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
+        (|| async {
+            tracing::debug!(url = %display_url(&url), %method, "call");
+            let mut req = self.http.request(method.clone(), &url);
+            req = match body {
+                Call::Empty => req,
+                Call::Json(v) => req.json(v),
+                Call::File { purpose, name, bytes } => {
+                    let part = reqwest::multipart::Part::stream(bytes.clone())
+                        .file_name(name.clone())
+                        .mime_str("application/jsonl")
+                        .map_err(transport)?;
+                    req.multipart(
+                        reqwest::multipart::Form::new()
+                            .text("purpose", *purpose)
+                            .part("file", part),
+                    )
+                }
+            };
+            let resp = req.send().await.map_err(transport)?;
+            if resp.status().is_success() {
+                return Ok(resp);
+            }
+            let content_type = resp
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            Err(self.error_of(resp, &content_type).await.map_text(|t| self.redact(t)))
+        })
+        .retry(self.backoff())
+        .sleep(tokio::time::sleep)
+        .when(ApiError::retryable)
+        .adjust(|e, d| d.map(|d| e.retry_after().unwrap_or(d)))
+        .await
+    }
+
+    /// A chat completion this client's API sent as JSON by another way (a batch's output
+    /// line), read and redacted as a reply to [`Client::complete`] is.
+    pub fn completion_from(&self, body: &str) -> Result<Completion, ApiError> {
+        let mut got = parse_whole(body).map_err(|e| e.map_text(|t| self.redact(t)))?;
+        for c in &mut got.choices {
+            if let std::borrow::Cow::Owned(clean) = self.redact_cow(&c.content) {
+                c.content = clean;
+            }
+        }
+        Ok(got)
+    }
+
+    /// The key redacted from `s`.
+    pub fn redacted(&self, s: &str) -> String {
+        self.redact(s)
+    }
+
+    /// [`Client::call`] answered with JSON.
+    pub async fn call_json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Call,
+    ) -> Result<T, ApiError> {
+        let text = self.call(method, path, body).await?.text().await.map_err(transport)?;
+        serde_json::from_str(&text).map_err(|e| ApiError::Invalid(format!("{path}: {e}")))
     }
 
     fn redact_cow<'s>(&self, s: &'s str) -> std::borrow::Cow<'s, str> {
@@ -410,28 +502,7 @@ impl Client {
             .unwrap_or("")
             .to_ascii_lowercase();
         if !status.is_success() {
-            let retry_after = parse_retry_after(resp.headers());
-            let too_long = retry_after.filter(|d| *d > MAX_RETRY_AFTER).map(|d| {
-                format!(
-                    "the server asks to wait {} s before trying again, longer than the {} s aigcq waits; try again later",
-                    d.as_secs(),
-                    MAX_RETRY_AFTER.as_secs()
-                )
-            });
-            let text = resp.text().await.unwrap_or_default();
-            if looks_like_html(&content_type, &text) {
-                return Err(ApiError::Html {
-                    status: status.as_u16(),
-                    title: html_title(&text),
-                });
-            }
-            let message = error_message(&text);
-            return Err(ApiError::Status {
-                status: status.as_u16(),
-                hint: too_long.or_else(|| self.hint(status.as_u16(), &message)),
-                message,
-                retry_after,
-            });
+            return Err(self.error_of(resp, &content_type).await);
         }
         if let Some(Change { from, to }) = permit.admitted() {
             tracing::debug!(from, to, "concurrency");
@@ -451,6 +522,33 @@ impl Client {
             return parse_sse_text(&text);
         }
         parse_whole(&text)
+    }
+
+    /// The error an unsuccessful response carries.
+    async fn error_of(&self, resp: reqwest::Response, content_type: &str) -> ApiError {
+        let status = resp.status();
+        let retry_after = parse_retry_after(resp.headers());
+        let too_long = retry_after.filter(|d| *d > MAX_RETRY_AFTER).map(|d| {
+            format!(
+                "the server asks to wait {} s before trying again, longer than the {} s aigcq waits; try again later",
+                d.as_secs(),
+                MAX_RETRY_AFTER.as_secs()
+            )
+        });
+        let text = resp.text().await.unwrap_or_default();
+        if looks_like_html(content_type, &text) {
+            return ApiError::Html {
+                status: status.as_u16(),
+                title: html_title(&text),
+            };
+        }
+        let message = error_message(&text);
+        ApiError::Status {
+            status: status.as_u16(),
+            hint: too_long.or_else(|| self.hint(status.as_u16(), &message)),
+            message,
+            retry_after,
+        }
     }
 
     /// What to do about an error status that retrying will not fix.

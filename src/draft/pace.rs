@@ -46,6 +46,14 @@ pub struct Permit<'a> {
     admitted: AtomicBool,
 }
 
+/// What a rejection did to the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    pub change: Option<Change>,
+    /// Other requests were in flight: one of them will free a place.
+    pub others_in_flight: bool,
+}
+
 /// A change of the window, for `-v`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Change {
@@ -134,8 +142,10 @@ impl Permit<'_> {
         change
     }
 
-    /// The server refused the request for its rate limit: the window is cut.
-    pub fn limited(mut self) -> Option<Change> {
+    /// The server refused the request for its rate limit: the window is cut. Also says
+    /// whether other requests are in flight, so that the retry can wait for one of their
+    /// places rather than for a backoff delay.
+    pub fn limited(mut self) -> Limited {
         let pace = self.pace;
         let mut s = pace.lock();
         let from = s.window;
@@ -155,7 +165,10 @@ impl Permit<'_> {
         s.probing = false;
         s.streak = 0;
         self.release(&mut s);
-        change
+        Limited {
+            change,
+            others_in_flight: others > 0,
+        }
     }
 
     fn release(&mut self, s: &mut State) {
