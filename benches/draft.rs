@@ -131,6 +131,7 @@ fn main() {
 
     rate_limited(&answer);
     prompt_cache(&answer);
+    batch_scale(&answer);
     long_lines();
     real_server();
 }
@@ -251,6 +252,56 @@ fn prompt_cache(answer: &str) {
             m.wall.as_secs_f64()
         );
     }
+}
+
+/// `draft --batch` with 10,000 questions against the Batch API fake, `max_lines = 3000`: the
+/// run is split into 4 batches, and collecting joins each output (in shuffled order) back to
+/// its 10,000 questions; wall time and peak memory of submit and collect.
+fn batch_scale(answer: &str) {
+    let n = 10_000;
+    let answer = answer.to_owned();
+    let fake = common::batch::start(
+        move |_| {
+            Ok((
+                answer.clone(),
+                serde_json::json!({"prompt_tokens": 900, "completion_tokens": 240}),
+            ))
+        },
+        false,
+    );
+    let dir = common::project(&common::chapter_with_gaps(n), "[batch]\nmax_lines = 3000\n");
+    let run = |args: &[&str]| {
+        measure(
+            Command::new(env!("CARGO_BIN_EXE_aigcq"))
+                .current_dir(dir.path())
+                .env("NO_COLOR", "1")
+                .env("OPENAI_BASE_URL", &fake.url)
+                .env("AIGCQ_MODEL", "bench")
+                .env_remove("OPENAI_API_KEY")
+                .args(args),
+        )
+    };
+    let submit = run(&["draft", "--batch", "--example-chars", "0"]);
+    for _ in 0..3 {
+        run(&["batch", "status"]);
+    }
+    let collect = run(&["batch", "collect"]);
+    let (drafts, errors) = aigcq::store::Store::new(dir.path().join("drafts")).pending();
+    let questions: std::collections::HashSet<usize> = drafts.iter().map(|d| d.meta.index).collect();
+    assert_eq!(
+        (drafts.len(), questions.len(), errors.len()),
+        (n, n, 0),
+        "{}",
+        collect.stderr
+    );
+    println!(
+        "batch mode, {n} questions, max_lines 3000: {} batches; submit {:.2} s, peak RSS {:.1} MB; collect {:.2} s, peak RSS {:.1} MB; {n} drafts, one per question",
+        fake.api.lock().unwrap().created.len(),
+        submit.wall.as_secs_f64(),
+        submit.max_rss_kib as f64 / 1024.0,
+        collect.wall.as_secs_f64(),
+        collect.max_rss_kib as f64 / 1024.0
+    );
 }
 
 /// CPU time of drafting one answer that arrives as one long SSE line, in small pieces.

@@ -11,6 +11,7 @@
 //! [`atomic`], the HTTP client).
 
 pub mod atomic;
+pub mod batch;
 pub mod chapter;
 pub mod check;
 pub mod config;

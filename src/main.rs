@@ -46,6 +46,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Gaps(args) => commands::gaps::run(&ctx, args),
         Command::Check(args) => commands::check::run(&ctx, args),
         Command::Draft(args) => commands::draft::run(&ctx, args),
+        Command::Batch(args) => commands::batch::run(&ctx, args),
         Command::Config(args) => commands::config::run(&ctx, args),
         Command::Review(args) => commands::review::run(&ctx, args),
         Command::Judge(args) => commands::judge::run(&ctx, args),

@@ -43,7 +43,7 @@ fn is_url(s: &str) -> bool {
 }
 
 /// A reference as the prompt gets it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reference {
     /// The file (relative to the project) or the URL.
     pub source: String,

@@ -136,6 +136,9 @@ pub struct Meta {
     pub reasons: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge: Option<String>,
+    /// The provider's batch that answered it (`draft --batch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 /// What produced a draft, kept beside it (`<draft>.prompt.json`) so that the reviewer can
@@ -390,6 +393,7 @@ mod tests {
             score: None,
             reasons: None,
             judge: None,
+            batch: None,
         }
     }
 

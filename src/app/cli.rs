@@ -77,6 +77,19 @@ Examples:
   aigcq draft 007-a17d65b9 --feedback \"用对比表格列出各版本的创新\"
   OPENAI_BASE_URL=http://127.0.0.1:8089/v1 aigcq draft --model local")]
     Draft(DraftArgs),
+    /// Batches sent with `draft --batch`: their progress, and their answers as drafts.
+    #[command(after_help = "\
+States: validating, in_progress, finalizing, completed, failed, expired, cancelling, cancelled.
+
+Exit status: 0 done, 2 a batch or a question of it failed, or bad usage.
+
+Examples:
+  aigcq draft --batch                     submit every gap
+  aigcq batch list
+  aigcq batch status batch_abc123 --json
+  aigcq batch collect                     every finished batch not yet collected
+  aigcq batch cancel batch_abc123")]
+    Batch(BatchArgs),
     /// Review pending drafts: see each as a diff of its chapter, accept, reject, skip or edit it.
     #[command(after_help = "\
 Interactive keys: a accept, r reject, s skip, e edit ($VISUAL/$EDITOR), n/p next/previous
@@ -178,6 +191,37 @@ impl ProviderArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BatchArgs {
+    #[command(subcommand)]
+    pub command: BatchCommand,
+    /// Allow sending the API key over plain http:// to a host that is not this machine.
+    #[arg(long, global = true)]
+    pub allow_insecure: bool,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BatchCommand {
+    /// The batches submitted from this project, with their state now.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One batch's state and request counts (default: every batch not collected yet).
+    Status {
+        id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download the answers of finished batches and save them as drafts (default: every
+    /// batch not collected yet). Safe to stop and run again.
+    Collect { ids: Vec<String> },
+    /// Ask the provider to stop a batch; answers already made can still be collected.
+    Cancel { id: String },
+}
+
+#[derive(Debug, Args)]
 pub struct DraftArgs {
     /// Which questions to draft (see below).
     #[arg(value_name = "QUERY")]
@@ -203,9 +247,13 @@ pub struct DraftArgs {
     /// candidate.
     #[arg(long, value_name = "NOTE", conflicts_with_all = ["rewrite", "dry_run"])]
     pub feedback: Option<String>,
-    /// Print the rendered prompts and the request count; send nothing.
+    /// Print the rendered prompts, the token count and the cost; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Send the requests through the provider's Batch API (half the price, answers within
+    /// 24 h) instead of now; collect the drafts later with `aigcq batch collect`.
+    #[arg(long, conflicts_with_all = ["dry_run", "judge", "feedback"])]
+    pub batch: bool,
     /// With --dry-run: print the prompts as JSON.
     #[arg(long, requires = "dry_run")]
     pub json: bool,

@@ -826,6 +826,7 @@ mod tests {
             score: None,
             reasons: None,
             judge: None,
+            batch: None,
         };
         let body = "Seedream 是字节跳动 Seed 团队的文生图模型。\n";
         let s = store::Store::new(drafts.clone());

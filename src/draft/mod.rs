@@ -142,13 +142,26 @@ pub struct Drafter<'a> {
     pub cache_warmup: u64,
 }
 
-/// A question's saved candidates, or why none was saved.
-struct Drafted {
-    saved: Vec<std::path::PathBuf>,
-    truncated: usize,
-    unjudged: usize,
-    problems: Vec<String>,
-    usage: Usage,
+/// A question's saved candidates.
+pub struct Drafted {
+    pub saved: Vec<std::path::PathBuf>,
+    /// Candidates saved although the model hit its token limit.
+    pub truncated: usize,
+    pub unjudged: usize,
+    /// Candidates that could not be used, and why.
+    pub problems: Vec<String>,
+    pub usage: Usage,
+}
+
+/// Where a completion came from, when not from a request of this run: a batch's result is
+/// saved with the question's span hash and the time of its submission and the batch's id.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub span_hash: Option<String>,
+    pub created: Option<String>,
+    pub batch: Option<String>,
+    /// The request as it was sent.
+    pub prompt: Option<Prompt>,
 }
 
 impl Drafter<'_> {
@@ -292,6 +305,31 @@ impl Drafter<'_> {
             .ask(&messages, id, started, n_unsupported, report)
             .await
             .map_err(|e| anyhow!(e))?;
+        self.finish(
+            job,
+            id,
+            &messages,
+            &references,
+            completion,
+            &Provenance::default(),
+            report,
+        )
+        .await
+    }
+
+    /// Cleans, checks and saves the candidates of a completion for `job`, asked for with
+    /// `messages`: the part of a run that a batch's results go through too.
+    #[allow(clippy::too_many_arguments)] // what was asked and what came back, each needed
+    pub async fn finish(
+        &self,
+        job: Job<'_>,
+        id: &str,
+        messages: &Messages,
+        references: &[Reference],
+        completion: Completion,
+        provenance: &Provenance,
+        report: &(dyn Fn(Event) + Sync),
+    ) -> Result<Drafted> {
         let chapter = job.facts.chapter;
         let target = Target {
             question: job.gap.text,
@@ -300,16 +338,19 @@ impl Drafter<'_> {
             anchors: &job.facts.anchors,
             contained: job.gap.question.is_some_and(|q| q.holder != Holder::Section),
         };
-        let span_hash = identity::span_hash(chapter, &job.gap);
-        let created = store::now();
-        let prompt = Prompt {
+        let span_hash = provenance
+            .span_hash
+            .clone()
+            .unwrap_or_else(|| identity::span_hash(chapter, &job.gap));
+        let created = provenance.created.clone().unwrap_or_else(store::now);
+        let prompt = provenance.prompt.clone().unwrap_or_else(|| Prompt {
             model: self.model.to_owned(),
             host: self.host.to_owned(),
             template: self.templates.name.clone(),
             template_hash: self.templates.hash.clone(),
             params: self.client.params(self.candidates),
             messages: messages.all(),
-        };
+        });
         let total = completion.choices.len() as u32;
         let mut out = Drafted {
             saved: Vec::new(),
@@ -337,10 +378,10 @@ impl Drafter<'_> {
                 kind: job.gap.kind,
                 level: target.level,
                 span_hash: span_hash.clone(),
-                model: self.model.to_owned(),
-                host: self.host.to_owned(),
-                template: self.templates.name.clone(),
-                template_hash: self.templates.hash.clone(),
+                model: prompt.model.clone(),
+                host: prompt.host.clone(),
+                template: prompt.template.clone(),
+                template_hash: prompt.template_hash.clone(),
                 temperature: self.temperature,
                 created: created.clone(),
                 finish_reason: choice.finish_reason.clone(),
@@ -358,6 +399,7 @@ impl Drafter<'_> {
                 score: None,
                 reasons: None,
                 judge: None,
+                batch: provenance.batch.clone(),
             };
             let existing = job.gap.question.map(|q| chapter.answer_body(q));
             let exists = self.exists_for(job.facts.name);
@@ -365,8 +407,8 @@ impl Drafter<'_> {
                 facts: job.facts,
                 question: (&meta).into(),
                 index: job.gap.index,
-                messages: &messages,
-                references: &references,
+                messages,
+                references,
                 existing: existing.as_deref().map(str::trim),
                 rules: self.rules,
                 exists: &exists,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod batch;
+
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -417,6 +419,7 @@ pub fn metas_for(name: &str, text: &str) -> Vec<aigcq::store::Meta> {
             score: None,
             reasons: None,
             judge: None,
+            batch: None,
         })
         .collect()
 }

@@ -107,6 +107,14 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         output::draft::nothing(skipped);
         return Ok(if failed { Status::Failed } else { Status::Clean });
     }
+    if args.batch {
+        let submitted = super::batch::submit(ctx, args, &jobs, &templates, &rules, &run_ctx, &refs, candidates)?;
+        return Ok(if failed || submitted == Status::Failed {
+            Status::Failed
+        } else {
+            submitted
+        });
+    }
 
     let (provider, model, client) = connect(
         ctx,
@@ -221,11 +229,11 @@ fn read_chapters(ctx: &Context) -> Result<(Vec<(std::path::PathBuf, String)>, bo
     Ok(super::report_errors(&errors, read))
 }
 
-/// The jobs a run drafts, in chapter and question order, and how many gaps were skipped
-/// because they have a pending draft.
 /// The answer-length range when a chapter has no answers to measure.
 const DEFAULT_ANSWER_TOKENS: (u64, u64) = (300, 1200);
 
+/// The jobs a run drafts, in chapter and question order, and how many gaps were skipped
+/// because they have a pending draft.
 fn plan<'c>(
     ctx: &Context,
     args: &DraftArgs,

@@ -1,5 +1,6 @@
 //! Running each subcommand: reading files, calling the stage, printing, choosing the exit code.
 
+pub mod batch;
 pub mod check;
 pub mod config;
 pub mod draft;

@@ -1,6 +1,7 @@
 //! All printing: human-readable listings with colour, JSON, progress and summaries, one file
 //! per command. The commands hand over engine data; nothing here decides anything.
 
+pub mod batch;
 pub mod check;
 pub mod config;
 pub mod draft;

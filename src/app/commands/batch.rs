@@ -1,0 +1,353 @@
+//! `draft --batch` and `aigcq batch`: submitting a run to the provider's Batch API, following
+//! it, and collecting its answers as drafts.
+
+use std::collections::HashMap;
+
+use anyhow::{Result, anyhow};
+use serde_json::json;
+
+use super::draft::connect;
+use super::{Context, Status};
+use crate::app::cli::{BatchArgs, BatchCommand, DraftArgs};
+use crate::app::output;
+use aigcq::batch::{self, Batches, Entry, Outcome, Record};
+use aigcq::chapter::{Chapter, GapKind, Rules};
+use aigcq::draft::client::Client;
+use aigcq::draft::{Drafter, Event, Job, Provenance, Totals};
+use aigcq::prompt::{ChapterFacts, Messages, RunContext, Templates};
+use aigcq::refs::Refs;
+use aigcq::store::{Prompt, Store};
+
+/// `draft --batch`: the run's requests, built as a normal run builds them, uploaded in as
+/// many files as the provider's limits need, one batch each.
+#[allow(clippy::too_many_arguments)]
+pub fn submit(
+    ctx: &Context,
+    args: &DraftArgs,
+    jobs: &[Job],
+    templates: &Templates,
+    rules: &Rules,
+    run: &RunContext,
+    refs: &Refs,
+    candidates: u32,
+) -> Result<Status> {
+    let (provider, model, client) = connect(ctx, &args.provider.overrides(), args.allow_insecure, false, None)?;
+    let host = provider.host();
+    let cfg = &ctx.project.config.batch;
+    let batches = Batches::new(&ctx.project.drafts_dir());
+    let waiting = batches.waiting()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (mut items, mut failed, mut skipped) = (Vec::new(), false, 0);
+    for job in jobs {
+        let id = job.id();
+        let custom_id = batch::custom_id(&id, job.rewrite);
+        if waiting.contains(&custom_id) {
+            skipped += 1;
+            continue;
+        }
+        let built = runtime
+            .block_on(job.references(Some(refs)))
+            .and_then(|r| Ok((job.messages(templates, rules, run, &r)?, r)));
+        let (messages, references) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                output::error(format!("{id}: {e:#}"));
+                failed = true;
+                continue;
+            }
+        };
+        let entry = Entry {
+            custom_id,
+            chapter: job.facts.name.to_owned(),
+            anchor: job.gap.anchor.to_owned(),
+            question_id: id,
+            rewrite: job.rewrite,
+            span_hash: aigcq::identity::span_hash(job.facts.chapter, &job.gap),
+            prompt: Prompt {
+                model: model.clone(),
+                host: host.clone(),
+                template: templates.name.clone(),
+                template_hash: templates.hash.clone(),
+                params: client.params(candidates),
+                messages: messages.all(),
+            },
+            references,
+        };
+        let line = batch::line(&entry, &client.body(&messages, candidates), &cfg.endpoint);
+        items.push((entry, line));
+    }
+    let project = ctx
+        .project
+        .root
+        .file_name()
+        .map_or_else(|| "aigcq".into(), |n| n.to_string_lossy().into_owned());
+    let metadata = json!({"project": project, "created_by": "aigcq"});
+    for file in batch::split(items, cfg.max_lines, cfg.max_bytes) {
+        let n = file.len();
+        match runtime.block_on(batches.submit(&client, cfg, metadata.clone(), file, &model, &host)) {
+            Ok(record) => output::batch::submitted(&record),
+            Err(e) => {
+                output::error(format!("{n} requests were not submitted: {e:#}"));
+                failed = true;
+            }
+        }
+    }
+    output::batch::skipped_waiting(skipped);
+    Ok(if failed { Status::Failed } else { Status::Clean })
+}
+
+pub fn run(ctx: &Context, args: &BatchArgs) -> Result<Status> {
+    let batches = Batches::new(&ctx.project.drafts_dir());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let client = |model: &str| -> Result<Client> {
+        Ok(connect(ctx, &args.provider.overrides(), args.allow_insecure, false, Some(model))?.2)
+    };
+    let cfg = &ctx.project.config.batch;
+    match &args.command {
+        BatchCommand::List { json } | BatchCommand::Status { id: None, json } => {
+            let list = matches!(args.command, BatchCommand::List { .. });
+            let mut failed = false;
+            let mut shown = Vec::new();
+            for r in batches.list()? {
+                let collected = batches.collected_count(&r.id)?;
+                if !list && collected >= r.requests {
+                    continue;
+                }
+                let r = if batch::finished(&r.remote.status) {
+                    r
+                } else {
+                    match runtime.block_on(batches.refresh(&client(&r.model)?, cfg, r.clone())) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            output::error(format!("{e:#}"));
+                            failed = true;
+                            r
+                        }
+                    }
+                };
+                shown.push((r, collected));
+            }
+            output::batch::list(&shown, *json)?;
+            Ok(if failed { Status::Failed } else { Status::Clean })
+        }
+        BatchCommand::Status { id: Some(id), json } => {
+            let r = batches.get(id)?;
+            let r = runtime.block_on(batches.refresh(&client(&r.model)?, cfg, r))?;
+            let collected = batches.collected_count(&r.id)?;
+            output::batch::list(&[(r, collected)], *json)?;
+            Ok(Status::Clean)
+        }
+        BatchCommand::Cancel { id } => {
+            let r = batches.get(id)?;
+            let r = runtime.block_on(batches.cancel(&client(&r.model)?, cfg, r))?;
+            output::batch::cancelled(&r);
+            Ok(Status::Clean)
+        }
+        BatchCommand::Collect { ids } => {
+            let records: Vec<Record> = if ids.is_empty() {
+                let mut open = Vec::new();
+                for r in batches.list()? {
+                    if batches.collected_count(&r.id)? < r.requests {
+                        open.push(r);
+                    }
+                }
+                open
+            } else {
+                ids.iter().map(|id| batches.get(id)).collect::<Result<_>>()?
+            };
+            if records.is_empty() {
+                output::batch::nothing_to_collect();
+                return Ok(Status::Clean);
+            }
+            let collect = async {
+                let mut failed = false;
+                for r in records {
+                    match collect_one(ctx, &batches, &client(&r.model)?, r).await {
+                        Ok(f) => failed |= f,
+                        Err(e) => {
+                            output::error(format!("{e:#}"));
+                            failed = true;
+                        }
+                    }
+                }
+                anyhow::Ok(failed)
+            };
+            let failed = runtime.block_on(async {
+                tokio::select! {
+                    f = collect => Some(f),
+                    _ = tokio::signal::ctrl_c() => None,
+                }
+            });
+            match failed {
+                None => {
+                    output::batch::interrupted();
+                    Ok(Status::Interrupted)
+                }
+                Some(f) => Ok(if f? { Status::Failed } else { Status::Clean }),
+            }
+        }
+    }
+}
+
+/// Collects one batch if it has finished. Returns whether a question of it failed.
+async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: Record) -> Result<bool> {
+    let project = &ctx.project;
+    let cfg = &project.config.batch;
+    let record = batches.refresh(client, cfg, record).await?;
+    if !batch::finished(&record.remote.status) {
+        output::batch::not_finished(&record);
+        return Ok(false);
+    }
+    let results = batches.results(client, cfg, &record).await?;
+
+    // The chapters the results belong to, read now: an edit since submission makes the
+    // draft stale, as review will say.
+    let rules = project.rules()?;
+    let content = project.content_dir();
+    let mut names: Vec<String> = results.iter().map(|(e, _)| e.chapter.clone()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let texts: Vec<Option<String>> = names
+        .iter()
+        .map(|n| aigcq::scan::read_chapter(&content.join(n)).ok())
+        .collect();
+    let chapters: Vec<Option<Chapter>> = texts
+        .iter()
+        .map(|t| t.as_deref().map(|t| Chapter::parse(t, &rules)))
+        .collect();
+    let facts: HashMap<&str, ChapterFacts> = names
+        .iter()
+        .zip(&chapters)
+        .filter_map(|(n, c)| Some((n.as_str(), ChapterFacts::new(c.as_ref()?, n))))
+        .collect();
+
+    let store = Store::new(project.drafts_dir());
+    let templates = Templates::load(&project.prompts_dir(), &project.config.draft.template)?;
+    let run = RunContext {
+        style: None,
+        today: String::new(),
+        example_chars: 0,
+        prompt_cache_key: false,
+    };
+    let drafter = Drafter {
+        client,
+        templates: &templates,
+        rules: &rules,
+        run: &run,
+        store: &store,
+        candidates: 1,
+        concurrency: 1,
+        model: &record.model,
+        host: &record.host,
+        temperature: None,
+        refs: None,
+        content: Some(&content),
+        judge: None,
+        cache_warmup: 0,
+    };
+    let created = record
+        .remote
+        .completed_at
+        .and_then(|t| jiff::Timestamp::from_second(t).ok())
+        .map_or_else(
+            || record.submitted.clone(),
+            |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        );
+    let progress = output::draft::Progress::new(results.len() as u64, &ctx.cwd);
+    let report = |e: Event| progress.event(&e);
+    let mut totals = Totals::default();
+    for (entry, outcome) in results {
+        let id = entry.question_id.clone();
+        let done = match outcome {
+            Outcome::Answered(completion) => {
+                save(&drafter, &facts, &entry, completion, &record, &created, &report).await
+            }
+            Outcome::Failed(m) => Err(anyhow!("{m}")),
+            Outcome::Missing => Err(anyhow!(
+                "not answered: the batch ended {}; draft it again",
+                record.remote.status
+            )),
+        };
+        match done {
+            Ok(d) => {
+                totals.drafted += 1;
+                totals.candidates += d.saved.len();
+                totals.truncated += d.truncated;
+                totals.usage += d.usage;
+                report(Event::Drafted {
+                    id: &id,
+                    saved: &d.saved,
+                    truncated: d.truncated > 0,
+                    problems: &d.problems,
+                });
+            }
+            Err(error) => {
+                totals.failed += 1;
+                report(Event::Failed { id: &id, error: &error });
+            }
+        }
+        // Every outcome is final: a rerun neither saves it again nor reports it again.
+        batches.mark_collected(&record.id, &entry.custom_id)?;
+    }
+    progress.finish();
+    output::batch::collected(&record, &totals, project.config.prices.get(&record.model));
+    Ok(totals.failed > 0)
+}
+
+/// Saves one answered request's drafts through the same clean-up and checks as a run.
+async fn save(
+    drafter: &Drafter<'_>,
+    facts: &HashMap<&str, ChapterFacts<'_>>,
+    entry: &Entry,
+    completion: aigcq::draft::client::Completion,
+    record: &Record,
+    created: &str,
+    report: &(dyn Fn(Event) + Sync),
+) -> Result<aigcq::draft::Drafted> {
+    let facts = facts.get(entry.chapter.as_str()).ok_or_else(|| {
+        anyhow!(
+            "{} cannot be read; its answer stays in the batch's output file",
+            entry.chapter
+        )
+    })?;
+    let chapter = facts.chapter;
+    let gap = chapter
+        .gaps()
+        .find(|g| g.anchor == entry.anchor)
+        .or_else(|| {
+            chapter
+                .questions
+                .iter()
+                .find(|q| chapter.heading(q).anchor() == entry.anchor)
+                .map(|q| chapter.as_gap(q, GapKind::Stub))
+        })
+        .ok_or_else(|| {
+            anyhow!(
+                "the question is no longer in {}; its answer stays in the batch's output file",
+                entry.chapter
+            )
+        })?;
+    let job = Job {
+        facts,
+        gap,
+        rewrite: entry.rewrite,
+    };
+    let messages = Messages::from_turns(&entry.prompt.messages)?;
+    let provenance = Provenance {
+        span_hash: Some(entry.span_hash.clone()),
+        created: Some(created.to_owned()),
+        batch: Some(record.id.clone()),
+        prompt: Some(entry.prompt.clone()),
+    };
+    drafter
+        .finish(
+            job,
+            &entry.question_id,
+            &messages,
+            &entry.references,
+            completion,
+            &provenance,
+            report,
+        )
+        .await
+}
