@@ -186,6 +186,15 @@ fn html_title(body: &str) -> Option<String> {
     Some(body[start..end].trim().to_owned()).filter(|t| !t.is_empty())
 }
 
+/// The response's content type, lower-cased (empty when absent).
+fn content_type(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
 fn looks_like_html(content_type: &str, body: &str) -> bool {
     content_type.contains("html") || body.trim_start().starts_with('<')
 }
@@ -425,13 +434,7 @@ impl Client {
             if resp.status().is_success() {
                 return Ok(resp);
             }
-            let content_type = resp
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            Err(self.error_of(resp, &content_type).await.map_text(|t| self.redact(t)))
+            Err(self.error_of(resp).await.map_text(|t| self.redact(t)))
         })
         .retry(self.backoff())
         .sleep(tokio::time::sleep)
@@ -495,14 +498,9 @@ impl Client {
         let resp = self.http.post(&self.url).json(body).send().await.map_err(transport)?;
         let status = resp.status();
         tracing::debug!(status = status.as_u16(), "response");
-        let content_type = resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let content_type = content_type(&resp);
         if !status.is_success() {
-            return Err(self.error_of(resp, &content_type).await);
+            return Err(self.error_of(resp).await);
         }
         if let Some(Change { from, to }) = permit.admitted() {
             tracing::debug!(from, to, "concurrency");
@@ -525,8 +523,9 @@ impl Client {
     }
 
     /// The error an unsuccessful response carries.
-    async fn error_of(&self, resp: reqwest::Response, content_type: &str) -> ApiError {
+    async fn error_of(&self, resp: reqwest::Response) -> ApiError {
         let status = resp.status();
+        let content_type = content_type(&resp);
         let retry_after = parse_retry_after(resp.headers());
         let too_long = retry_after.filter(|d| *d > MAX_RETRY_AFTER).map(|d| {
             format!(
@@ -536,7 +535,7 @@ impl Client {
             )
         });
         let text = resp.text().await.unwrap_or_default();
-        if looks_like_html(content_type, &text) {
+        if looks_like_html(&content_type, &text) {
             return ApiError::Html {
                 status: status.as_u16(),
                 title: html_title(&text),
