@@ -120,6 +120,17 @@ pub struct Totals {
     pub usage: Usage,
 }
 
+impl Totals {
+    /// Counts a question's saved candidates.
+    pub fn add(&mut self, d: &Drafted) {
+        self.drafted += 1;
+        self.candidates += d.saved.len();
+        self.truncated += d.truncated;
+        self.unjudged += d.unjudged;
+        self.usage += d.usage;
+    }
+}
+
 /// The fixed parts of a run. `candidates` and `concurrency` are at least 1.
 pub struct Drafter<'a> {
     pub client: &'a Client,
@@ -226,11 +237,7 @@ impl Drafter<'_> {
         while let Some((id, r)) = results.next().await {
             match r {
                 Ok(o) => {
-                    summary.drafted += 1;
-                    summary.candidates += o.saved.len();
-                    summary.truncated += o.truncated;
-                    summary.unjudged += o.unjudged;
-                    summary.usage += o.usage;
+                    summary.add(&o);
                     report(Event::Drafted {
                         id: &id,
                         saved: &o.saved,

@@ -270,10 +270,7 @@ async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: 
         };
         match done {
             Ok(d) => {
-                totals.drafted += 1;
-                totals.candidates += d.saved.len();
-                totals.truncated += d.truncated;
-                totals.usage += d.usage;
+                totals.add(&d);
                 report(Event::Drafted {
                     id: &id,
                     saved: &d.saved,
