@@ -16,6 +16,9 @@
 //! 4. Against the real local server (`scripts/local-llm`, llama.cpp with SmolLM2-135M,
 //!    n_parallel 4): completion tokens per second through aigcq against the same requests sent
 //!    directly, four at a time. `ignore_eos` makes every answer exactly `TOKENS` long.
+//!
+//! `cargo bench --bench draft -- NAME` runs only the items whose name contains NAME
+//! (`concurrency`, `rate_limited`, `prompt_cache`, `batch_scale`, `long_lines`, `real_server`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -96,11 +99,30 @@ fn draft(url: &str, gaps: usize, concurrency: usize, toml: &str, extra: &[&str])
 fn main() {
     let answer = "**扩散模型（Diffusion Model）** 通过逐步去噪生成数据。\n\n1. 前向过程：逐步加噪。\n2. 反向过程：学习去噪。\n\n"
         .repeat(14);
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    let items: [(&str, Item); 6] = [
+        ("concurrency", concurrency),
+        ("rate_limited", rate_limited),
+        ("prompt_cache", prompt_cache),
+        ("batch_scale", batch_scale),
+        ("long_lines", |_| long_lines()),
+        ("real_server", |_| real_server()),
+    ];
+    for (_, item) in items.into_iter().filter(|(name, _)| wanted(name)) {
+        item(&answer);
+    }
+}
+
+/// One item of the benchmark, given the answer the fakes send.
+type Item = fn(&str);
+
+/// Item 1: the unlimited fake at concurrency 8, then 100 and 1,000 gaps for memory.
+fn concurrency(answer: &str) {
     let after = |r: Reply| Reply::Thinking(Duration::from_millis(200), Box::new(r));
-    let (one_write, per_event) = (after(Reply::prepared(&answer)), after(Reply::stream(&answer)));
+    let (one_write, per_event) = (after(Reply::prepared(answer)), after(Reply::stream(answer)));
     let fake = common::start_in_thread(move |_, _| one_write.clone());
     let slow_fake = common::start_in_thread(move |_, _| per_event.clone());
-
     let chars = answer.chars().count();
     println!(
         "fake server, 200 ms per answer ({chars} chars in {} SSE events):",
@@ -128,12 +150,6 @@ fn main() {
             m.max_rss_kib as f64 / 1024.0
         );
     }
-
-    rate_limited(&answer);
-    prompt_cache(&answer);
-    batch_scale(&answer);
-    long_lines();
-    real_server();
 }
 
 /// A provider that admits 4 requests at once (each 200 ms) and answers 429 beyond, without
