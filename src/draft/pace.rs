@@ -5,8 +5,10 @@
 //! each request the server admits (its 2xx status, which a streaming server sends before the
 //! answer): a server without limits is at the maximum within the first few requests, while a
 //! first burst does not send everything at once. A 429, or a 503 with `Retry-After`, cuts it
-//! to the requests the server is still serving, which is what it admits, but by at most half
-//! per rejection and never below 1. From then on it grows by one only after a run of
+//! to the requests the server is serving (admitted and not yet complete), which is what it
+//! admits, or to half when it serves none, never below 1. Only a request sent under the current window
+//! cuts it: the other rejections of a burst were already answered by that cut (one cut per
+//! burst, as TCP cuts once per window of losses). From then on it grows by one only after a run of
 //! completed requests (four windows' worth), and the run doubles each time a probe above the
 //! limit is rejected, so that a steady limit costs few 429s.
 
@@ -26,6 +28,10 @@ pub struct Pace {
 struct State {
     window: usize,
     in_flight: usize,
+    /// Admitted by the server and not complete.
+    serving: usize,
+    /// Counts the cuts: a request sent before the last one asked under a larger window.
+    epoch: u64,
     /// Permits to retire as they come back: the window was cut below what was lent out.
     debt: usize,
     /// No rejection yet: grow on every admission.
@@ -44,6 +50,7 @@ pub struct Permit<'a> {
     pace: &'a Pace,
     permit: Option<SemaphorePermit<'a>>,
     admitted: AtomicBool,
+    epoch: u64,
 }
 
 /// What a rejection did to the window.
@@ -72,6 +79,8 @@ impl Pace {
             state: Mutex::new(State {
                 window,
                 in_flight: 0,
+                serving: 0,
+                epoch: 0,
                 debt: 0,
                 slow_start: true,
                 streak: 0,
@@ -93,11 +102,13 @@ impl Pace {
     /// Waits for a place in the window.
     pub async fn acquire(&self) -> Permit<'_> {
         let permit = self.permits.acquire().await.expect("the semaphore is never closed");
-        self.lock().in_flight += 1;
+        let mut s = self.lock();
+        s.in_flight += 1;
         Permit {
             pace: self,
             permit: Some(permit),
             admitted: AtomicBool::new(false),
+            epoch: s.epoch,
         }
     }
 
@@ -125,6 +136,7 @@ impl Permit<'_> {
             return None;
         }
         let mut s = self.pace.lock();
+        s.serving += 1;
         if s.slow_start { self.pace.grow(&mut s) } else { None }
     }
 
@@ -150,20 +162,28 @@ impl Permit<'_> {
         let mut s = pace.lock();
         let from = s.window;
         let others = s.in_flight - 1;
-        let to = others.min(from - 1).max(from / 2).max(1);
-        let change = (to < from).then(|| {
-            s.window = to;
-            let cut = from - to;
-            let retired = pace.permits.forget_permits(cut);
-            s.debt += cut - retired;
-            Change { from, to }
-        });
-        if s.probing {
-            s.failed_probes = (s.failed_probes + 1).min(4);
+        let mut change = None;
+        if self.epoch == s.epoch {
+            // With nothing being served there is nothing to measure the limit by: halve.
+            // Refused while the server serves the whole window: the request raced the cut
+            // (tokio grants a growth's permit to a waiter before its task reads the epoch),
+            // and the window is right.
+            let to = if s.serving > 0 { s.serving } else { from / 2 }.max(1);
+            if to < from {
+                s.window = to;
+                s.epoch += 1;
+                let cut = from - to;
+                let retired = pace.permits.forget_permits(cut);
+                s.debt += cut - retired;
+                change = Some(Change { from, to });
+            }
+            if s.probing {
+                s.failed_probes = (s.failed_probes + 1).min(4);
+            }
+            s.probing = false;
+            s.streak = 0;
         }
         s.slow_start = false;
-        s.probing = false;
-        s.streak = 0;
         self.release(&mut s);
         Limited {
             change,
@@ -174,6 +194,9 @@ impl Permit<'_> {
     fn release(&mut self, s: &mut State) {
         if let Some(p) = self.permit.take() {
             s.in_flight -= 1;
+            if *self.admitted.get_mut() {
+                s.serving -= 1;
+            }
             if s.debt > 0 {
                 s.debt -= 1;
                 p.forget();
@@ -266,18 +289,71 @@ mod tests {
         let pace = Pace::new(12);
         let held: Vec<_> = futures_util::future::join_all((0..6).map(|_| pace.acquire())).await;
         let mut held = held.into_iter();
+        // The server serves none of them: halved, and once only for the six.
         held.next().unwrap().limited();
-        assert_eq!(pace.window(), 5);
+        assert_eq!(pace.window(), 3);
         held.next().unwrap().limited();
-        assert_eq!(pace.window(), 4);
+        assert_eq!(pace.window(), 3);
         drop(held);
-        assert_eq!(pace.permits.available_permits(), 4);
+        assert_eq!(pace.permits.available_permits(), 3);
         // Growth after a cut waits for a run of successes.
-        for _ in 0..15 {
+        for _ in 0..11 {
             pace.acquire().await.succeeded();
         }
+        assert_eq!(pace.window(), 3);
+        assert_eq!(pace.acquire().await.succeeded(), Some(Change { from: 3, to: 4 }));
+        assert_eq!(pace.permits.available_permits(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_rejections_cuts_once_for_the_burst() {
+        // The benchmark's slow runs (`-v`): 8 sent, 4 admitted (the window grows to 12 and 4
+        // more go), then 8 rejections in a row took the window down one by one to 1.
+        let pace = Pace::new(16);
+        let mut burst: Vec<_> = futures_util::future::join_all((0..8).map(|_| pace.acquire())).await;
+        let mut served: Vec<_> = burst.drain(..4).collect();
+        served.iter().for_each(|p| {
+            p.admitted();
+        });
+        assert_eq!(pace.window(), 12);
+        burst.extend(futures_util::future::join_all((0..4).map(|_| pace.acquire())).await);
+        for p in burst {
+            p.limited();
+        }
+        // Cut once, to the 4 the server is serving.
         assert_eq!(pace.window(), 4);
-        assert_eq!(pace.acquire().await.succeeded(), Some(Change { from: 4, to: 5 }));
-        assert_eq!(pace.permits.available_permits(), 5);
+        // Refused while 3 are served (one completed first): sent under the window of 4, so it
+        // counts.
+        served.pop().unwrap().succeeded();
+        let probe = pace.acquire().await;
+        assert_eq!(probe.limited().change, Some(Change { from: 4, to: 3 }));
+        served.into_iter().for_each(|p| {
+            p.succeeded();
+        });
+        assert_eq!(pace.window(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_request_granted_before_a_cut_does_not_cut_again() {
+        let pace = Pace::new(8);
+        let mut held: Vec<_> = futures_util::future::join_all((0..4).map(|_| pace.acquire())).await;
+        for p in &held[..3] {
+            p.admitted();
+        }
+        held.extend(futures_util::future::join_all((0..3).map(|_| pace.acquire())).await);
+        assert_eq!(pace.window(), 7);
+        let late = pace.acquire();
+        tokio::pin!(late);
+        assert!(futures_util::poll!(late.as_mut()).is_pending());
+        // The fourth admission grows the window: its permit goes to the waiting request.
+        held[3].admitted();
+        let refused: Vec<_> = held.drain(4..).collect();
+        for p in refused {
+            p.limited();
+        }
+        assert_eq!(pace.window(), 4);
+        // It went out after the cut, beyond the window, and is refused with 4 served.
+        assert_eq!(late.await.limited().change, None);
+        assert_eq!(pace.window(), 4);
     }
 }
