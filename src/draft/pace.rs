@@ -6,11 +6,11 @@
 //! answer): a server without limits is at the maximum within the first few requests, while a
 //! first burst does not send everything at once. A 429, or a 503 with `Retry-After`, cuts it
 //! to the requests the server is serving (admitted and not yet complete), which is what it
-//! admits, or to half when it serves none, never below 1. Only a request sent under the current window
-//! cuts it: the other rejections of a burst were already answered by that cut (one cut per
-//! burst, as TCP cuts once per window of losses). From then on it grows by one only after a run of
-//! completed requests (four windows' worth), and the run doubles each time a probe above the
-//! limit is rejected, so that a steady limit costs few 429s.
+//! admits, or to half when it serves none, never below 1. Only a request sent under the
+//! current window cuts it: the other rejections of a burst were answered by that cut (one cut
+//! per burst, as TCP cuts once per window of losses). From then on it grows by one only after
+//! a run of completed requests (four windows' worth), and the run doubles each time a probe
+//! above the limit is rejected, so that a steady limit costs few 429s.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
