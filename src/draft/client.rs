@@ -356,8 +356,8 @@ impl Client {
     ) -> Result<Completion, ApiError> {
         let body = self.body(messages, n);
         let backoff = self.backoff();
-        // Set when the last attempt's rejection cut the window or others are in flight: its
-        // retry then waits for a place in the window rather than for a backoff delay.
+        // Set when the last attempt's rejection says its retry may wait for a place in the
+        // window rather than for a backoff delay.
         let cut = std::sync::atomic::AtomicBool::new(false);
         let mut got = (|| async {
             let permit = self.pace.acquire().await;
@@ -369,7 +369,7 @@ impl Client {
                 Ok(_) => (permit.succeeded(), false),
                 Err(e) if e.rate_limited() => {
                     let l = permit.limited();
-                    (l.change, l.change.is_some() || l.others_in_flight)
+                    (l.change, l.wait_for_place)
                 }
                 Err(_) => (None, false),
             };
@@ -384,8 +384,14 @@ impl Client {
         .when(ApiError::retryable)
         .adjust(|e, d| {
             d.map(|d| {
-                e.retry_after()
-                    .unwrap_or(if cut.load(Ordering::Relaxed) { Duration::ZERO } else { d })
+                if cut.load(Ordering::Relaxed) {
+                    return e.retry_after().unwrap_or(Duration::ZERO);
+                }
+                let d = e.retry_after().unwrap_or(d);
+                if e.rate_limited() {
+                    self.pace.hold(d);
+                }
+                d
             })
         })
         .notify(|e, d| on_retry(e, d))

@@ -14,8 +14,10 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
 
 /// The window shared by every request of a client.
 pub struct Pace {
@@ -42,6 +44,8 @@ struct State {
     probing: bool,
     /// Each failed probe doubles the successes the next growth waits for.
     failed_probes: u32,
+    /// No request goes out before this: the server refused one sent alone.
+    quiet_until: Option<Instant>,
 }
 
 /// One request's place in the window; dropping it without [`Permit::succeeded`] or
@@ -57,8 +61,10 @@ pub struct Permit<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limited {
     pub change: Option<Change>,
-    /// Other requests were in flight: one of them will free a place.
-    pub others_in_flight: bool,
+    /// The retry may go as soon as the window has room: this rejection cut it, a cut since
+    /// the request went out answered it, or other requests in flight will free a place.
+    /// Otherwise only a backoff delay helps.
+    pub wait_for_place: bool,
 }
 
 /// A change of the window, for `-v`.
@@ -86,6 +92,7 @@ impl Pace {
                 streak: 0,
                 probing: false,
                 failed_probes: 0,
+                quiet_until: None,
             }),
         }
     }
@@ -99,9 +106,25 @@ impl Pace {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits for a place in the window.
+    /// Holds every request back for `delay`: the server refused one sent alone (a
+    /// rejection without [`Limited::wait_for_place`]), so it refuses any other sent now too,
+    /// one after another as each rejection frees the only place.
+    pub fn hold(&self, delay: Duration) {
+        let until = Instant::now() + delay;
+        let mut s = self.lock();
+        s.quiet_until = Some(s.quiet_until.map_or(until, |u| u.max(until)));
+    }
+
+    /// Waits for a place in the window (and for the end of a [`Pace::hold`]).
     pub async fn acquire(&self) -> Permit<'_> {
         let permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        loop {
+            let until = self.lock().quiet_until.filter(|u| *u > Instant::now());
+            match until {
+                Some(u) => tokio::time::sleep_until(u).await,
+                None => break,
+            }
+        }
         let mut s = self.lock();
         s.in_flight += 1;
         Permit {
@@ -155,15 +178,15 @@ impl Permit<'_> {
     }
 
     /// The server refused the request for its rate limit: the window is cut. Also says
-    /// whether other requests are in flight, so that the retry can wait for one of their
-    /// places rather than for a backoff delay.
+    /// whether the retry can wait for a place rather than for a backoff delay.
     pub fn limited(mut self) -> Limited {
         let pace = self.pace;
         let mut s = pace.lock();
         let from = s.window;
         let others = s.in_flight - 1;
         let mut change = None;
-        if self.epoch == s.epoch {
+        let stale = self.epoch != s.epoch;
+        if !stale {
             // With nothing being served there is nothing to measure the limit by: halve.
             // Refused while the server serves the whole window: the request raced the cut
             // (tokio grants a growth's permit to a waiter before its task reads the epoch),
@@ -187,7 +210,7 @@ impl Permit<'_> {
         self.release(&mut s);
         Limited {
             change,
-            others_in_flight: others > 0,
+            wait_for_place: change.is_some() || stale || others > 0,
         }
     }
 
@@ -355,5 +378,38 @@ mod tests {
         // It went out after the cut, beyond the window, and is refused with 4 served.
         assert_eq!(late.await.limited().change, None);
         assert_eq!(pace.window(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_rejection_the_last_cut_answered_retries_at_once() {
+        // tests/draft_cli.rs found it: such a retry went to a backoff of seconds.
+        let pace = Pace::new(8);
+        let (a, b) = (pace.acquire().await, pace.acquire().await);
+        assert!(a.limited().change.is_some());
+        let late = b.limited();
+        assert_eq!((late.change, late.wait_for_place), (None, true));
+        // Nothing in flight and no cut behind it: only a backoff delay helps.
+        let alone = pace.acquire().await.limited();
+        assert_eq!(alone.change, Some(Change { from: 2, to: 1 }));
+        let alone = pace.acquire().await.limited();
+        assert_eq!((alone.change, alone.wait_for_place), (None, false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_keeps_every_request_back_for_its_delay() {
+        // tests/draft_cli.rs against a server that counts a request 10 ms past its answer:
+        // three waiting requests went one after another into the same refusal.
+        let pace = Pace::new(2);
+        let l = pace.acquire().await.limited();
+        assert!(!l.wait_for_place);
+        let start = Instant::now();
+        pace.hold(Duration::from_millis(300));
+        pace.hold(Duration::from_millis(100));
+        let p = pace.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(300));
+        drop(p);
+        let start = Instant::now();
+        drop(pace.acquire().await);
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }
