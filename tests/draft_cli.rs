@@ -335,9 +335,9 @@ fn a_rate_limit_is_learnt_and_kept_to() {
             l.fetch_add(1, Ordering::SeqCst);
             return Reply::status(429, "Rate limit reached: 2 requests at once");
         }
-        // Busy until its answer is sent, as a server counts it: it was 60 ms, 10 ms past
-        // the answer, which made every send right after a completion a refusal and rewarded a
-        // client that over-cut to 1 (half this server's limit).
+        // Busy until its answer is sent, as a server counts it: counted past its answer,
+        // every send right after a completion would be refused, and only a client cutting to
+        // 1 (half this server's limit) would keep to the bound below.
         busy.push(now + Duration::from_millis(50));
         Reply::Thinking(
             Duration::from_millis(50),

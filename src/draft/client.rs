@@ -358,7 +358,7 @@ impl Client {
         let backoff = self.backoff();
         // Set when the last attempt's rejection says its retry may wait for a place in the
         // window rather than for a backoff delay.
-        let cut = std::sync::atomic::AtomicBool::new(false);
+        let wait_for_place = std::sync::atomic::AtomicBool::new(false);
         let mut got = (|| async {
             let permit = self.pace.acquire().await;
             let r = self
@@ -373,7 +373,7 @@ impl Client {
                 }
                 Err(_) => (None, false),
             };
-            cut.store(paced, Ordering::Relaxed);
+            wait_for_place.store(paced, Ordering::Relaxed);
             if let Some(Change { from, to }) = change {
                 tracing::debug!(from, to, "concurrency");
             }
@@ -384,7 +384,7 @@ impl Client {
         .when(ApiError::retryable)
         .adjust(|e, d| {
             d.map(|d| {
-                if cut.load(Ordering::Relaxed) {
+                if wait_for_place.load(Ordering::Relaxed) {
                     return e.retry_after().unwrap_or(Duration::ZERO);
                 }
                 let d = e.retry_after().unwrap_or(d);
