@@ -97,18 +97,15 @@ pub fn clean(raw: &str, target: Target, rules: &Rules) -> Result<Cleaned, CleanE
             warnings.push(format!("demoted headings by {shifted} level(s)"));
         }
         body = demoted;
-        let bolded = bold_added_questions(&mut body, target, rules);
+        let (bolded, left) = bold_added_questions(&mut body, target, rules);
         if !bolded.is_empty() {
             warnings.push(format!(
                 "made headings that would read as questions bold lines: {}",
                 bolded.join(" | ")
             ));
         }
-        let added = added_questions(&body, target, rules);
-        if !added.is_empty() {
-            return Err(CleanError::AddsQuestions(
-                added.into_iter().map(|(_, h)| h.text).collect(),
-            ));
+        if !left.is_empty() {
+            return Err(CleanError::AddsQuestions(left));
         }
     }
     let mut text = body;
@@ -323,27 +320,34 @@ fn added_questions(body: &str, target: Target, rules: &Rules) -> Vec<(Range<usiz
 /// Rewrites headings that would become questions of their own as bold lines, so that the
 /// answer keeps its text and the chapter its outline: first the first of them alone (it may
 /// be what made the rest read as questions, numbered sections under it), then whichever still
-/// would, all at once, so that a reply full of headings costs three parses, not one each.
-/// Returns their texts.
-fn bold_added_questions(body: &mut String, target: Target, rules: &Rules) -> Vec<String> {
+/// would, all at once. A reply without any costs one parse, any reply three at most. Returns
+/// the texts made bold and those of the questions that are left (summaries, which have no
+/// line to rewrite).
+fn bold_added_questions(body: &mut String, target: Target, rules: &Rules) -> (Vec<String>, Vec<String>) {
     let mut bolded = Vec::new();
-    for round in 0..2 {
-        // A summary has no line to rewrite.
-        let mut found: Vec<_> = added_questions(body, target, rules)
-            .into_iter()
-            .filter(|(_, h)| h.style != HeadingStyle::Summary)
-            .collect();
-        if round == 0 {
-            found.truncate(1);
+    let mut round = 0;
+    loop {
+        let found = added_questions(body, target, rules);
+        let fixable = |(_, h): &(Range<usize>, Heading)| h.style != HeadingStyle::Summary;
+        if round == 2 || !found.iter().any(fixable) {
+            return (bolded, found.into_iter().map(|(_, h)| h.text).collect());
         }
+        let take = if round == 0 { 1 } else { found.len() };
         let start = bolded.len();
         // From the last, so that the ranges before stay where they are.
-        for (r, h) in found.into_iter().rev() {
+        for (r, h) in found
+            .into_iter()
+            .filter(fixable)
+            .take(take)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
             bold_line(body, r, &h);
             bolded.insert(start, h.text);
         }
+        round += 1;
     }
-    bolded
 }
 
 /// Replaces the heading at `r` with its text in bold, as a paragraph of its own.
@@ -546,30 +550,30 @@ mod tests {
                 "made headings that would read as questions bold lines: Seedream 的原理是什么？"
             ]
         );
-        // Inline markup survives, and blank lines keep the bold line a paragraph of its own.
-        let raw = "文字足够长的一段正文内容在这里。\n## 8、什么是 [VAE](https://x.org/vae)？\n另一段。\n";
-        let c = run(raw, 1, false).unwrap();
-        assert_eq!(
-            c.text,
-            "文字足够长的一段正文内容在这里。\n\n**8、什么是 [VAE](https://x.org/vae)？**\n\n另一段。\n"
-        );
-        assert_eq!(
-            c.warnings,
-            ["made headings that would read as questions bold lines: 8、什么是 VAE？"]
-        );
-        // What still reads as a question after the first goes in one more round.
-        let raw = "文字足够长的一段正文内容在这里。\n\n## 8、什么是 VAE？\n\n正文\n\n## 8. 什么是 CLIP？\n\n正文\n## 9. 什么是 LoRA？\n正文\n";
-        let c = run(raw, 1, false).unwrap();
-        assert_eq!(
-            c.text,
-            "文字足够长的一段正文内容在这里。\n\n**8、什么是 VAE？**\n\n正文\n\n**8. 什么是 CLIP？**\n\n正文\n\n**9. 什么是 LoRA？**\n\n正文\n"
-        );
-        assert_eq!(
-            c.warnings,
-            [
-                "made headings that would read as questions bold lines: 8、什么是 VAE？ | 8. 什么是 CLIP？ | 9. 什么是 LoRA？"
-            ]
-        );
+        let cases = [
+            // Inline markup survives, and blank lines keep the bold line a paragraph of its own.
+            (
+                "文字足够长的一段正文内容在这里。\n## 8、什么是 [VAE](https://x.org/vae)？\n另一段。\n",
+                "文字足够长的一段正文内容在这里。\n\n**8、什么是 [VAE](https://x.org/vae)？**\n\n另一段。\n",
+                "8、什么是 VAE？",
+            ),
+            // What still reads as a question after the first goes in one more round.
+            (
+                "文字足够长的一段正文内容在这里。\n\n## 8、什么是 VAE？\n\n正文\n\n## 8. 什么是 CLIP？\n\n正文\n## 9. 什么是 LoRA？\n正文\n",
+                "文字足够长的一段正文内容在这里。\n\n**8、什么是 VAE？**\n\n正文\n\n**8. 什么是 CLIP？**\n\n正文\n\n**9. 什么是 LoRA？**\n\n正文\n",
+                "8、什么是 VAE？ | 8. 什么是 CLIP？ | 9. 什么是 LoRA？",
+            ),
+        ];
+        for (raw, text, bolded) in cases {
+            let c = run(raw, 1, false).unwrap();
+            assert_eq!(c.text, text);
+            assert_eq!(
+                c.warnings,
+                [format!(
+                    "made headings that would read as questions bold lines: {bolded}"
+                )]
+            );
+        }
         // The last line of the reply (the proptest in tests/review.rs found this one).
         let c = run("文字足够长的一段正文内容在这里。\n\n## 8、什么是 CLIP？", 1, false).unwrap();
         assert_eq!(c.text, "文字足够长的一段正文内容在这里。\n\n**8、什么是 CLIP？**\n");
