@@ -55,6 +55,99 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// What [`replace`] found in the file it replaced, when that was not what the caller expected:
+/// another program saved it since the caller read it. The new bytes are in place; these are
+/// the saved ones, which the caller keeps and merges again.
+#[derive(Debug)]
+pub struct Raced {
+    pub saved: Vec<u8>,
+    /// The replaced file, renamed aside and locked (so that [`sweep`] leaves it) until the
+    /// caller has kept a copy and drops this.
+    aside: Option<(PathBuf, File)>,
+}
+
+impl Drop for Raced {
+    fn drop(&mut self) {
+        if let Some((path, _lock)) = &self.aside {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// Replaces the file at `path`, which the caller read as `expected`, with `bytes`, and tells
+/// exactly what the replacing rename took away: on Linux the new file and the old one swap
+/// names in one step (`renameat2(RENAME_EXCHANGE)`), so a save by another program up to that
+/// instant is never lost unseen; elsewhere (or on a file system without the exchange) the file
+/// is compared just before the rename, which leaves a window of microseconds. All slow work
+/// (writing and syncing the new file) happens before. `Ok(None)`: it held `expected`.
+pub fn replace(path: &Path, expected: &[u8], bytes: &[u8]) -> io::Result<Option<Raced>> {
+    let path = if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        fs::canonicalize(path)?
+    } else {
+        path.to_path_buf()
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let meta = fs::metadata(&path)?;
+    if meta.permissions().readonly() {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, "the file is read-only"));
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(&dir)?;
+    tmp.as_file().lock()?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().set_permissions(meta.permissions())?;
+    tmp.as_file().sync_all()?;
+    let raced = match exchange(tmp.path(), &path) {
+        Ok(()) => {
+            // The temporary name now holds what was at `path` an instant ago.
+            let (file, aside) = tmp.into_parts();
+            drop(file);
+            let aside = aside.keep().map_err(|e| e.error)?;
+            let old = File::open(&aside)?;
+            old.lock()?;
+            let saved = fs::read(&aside)?;
+            if saved == expected {
+                fs::remove_file(&aside)?;
+                None
+            } else {
+                Some(Raced {
+                    saved,
+                    aside: Some((aside, old)),
+                })
+            }
+        }
+        Err(_) => {
+            let now = fs::read(&path)?;
+            let raced = now != expected;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            raced.then_some(Raced {
+                saved: now,
+                aside: None,
+            })
+        }
+    };
+    if let Ok(d) = File::open(&dir) {
+        d.sync_all()?;
+    }
+    Ok(raced)
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
 /// An exclusive advisory lock, held until dropped.
 #[derive(Debug)]
 pub struct Lock {

@@ -2,7 +2,7 @@
 //! chapter's path, with TOML front matter between `+++` lines. `draft` writes it, `review`
 //! reads it; an author can open and edit a draft directly.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -202,15 +202,19 @@ pub fn now() -> String {
     jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// A draft file's text. The front matter uses the body's line ending.
+/// A draft file's text. The front matter uses the body's line ending, unless it holds a
+/// multi-line string, whose own line endings must stay as they are.
 pub fn to_text(meta: &Meta, body: &str) -> Result<String> {
     let toml = toml::to_string(meta)?;
-    let nl = if body.contains("\r\n") { "\r\n" } else { "\n" };
-    let toml = if nl == "\n" { toml } else { toml.replace('\n', nl) };
+    let crlf = body.contains("\r\n") && !toml.contains("\"\"\"") && !toml.contains("\'\'\'");
+    let nl = if crlf { "\r\n" } else { "\n" };
+    let toml = if crlf { toml.replace('\n', nl) } else { toml };
     Ok(format!("{FENCE}{nl}{toml}{FENCE}{nl}{body}"))
 }
 
-/// Splits a draft file into front matter and body.
+/// Splits a draft file into front matter and body. The front matter ends at the first `+++`
+/// line after which what came before is valid: a `+++` line inside a multi-line string (a
+/// judge's reasons, a feedback note) is part of the string.
 pub fn parse(text: &str) -> Result<(Meta, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let Some(rest) = text
@@ -219,18 +223,31 @@ pub fn parse(text: &str) -> Result<(Meta, String)> {
     else {
         bail!("no front matter (the file must start with a `+++` line)");
     };
-    let end = rest
-        .match_indices(FENCE)
-        .find(|&(i, _)| i == 0 || rest.as_bytes()[i - 1] == b'\n')
-        .map(|(i, _)| i)
-        .context("the front matter has no closing `+++` line")?;
-    let after = &rest[end + FENCE.len()..];
-    let body = after
-        .strip_prefix("\r\n")
-        .or_else(|| after.strip_prefix('\n'))
-        .unwrap_or(after);
-    let meta: Meta = toml::from_str(&rest[..end]).context("invalid front matter")?;
-    Ok((meta, body.to_owned()))
+    let fences = rest.match_indices(FENCE).map(|(i, _)| i).filter(|&i| {
+        let after = &rest[i + FENCE.len()..];
+        (i == 0 || rest.as_bytes()[i - 1] == b'\n')
+            && (after.is_empty() || after.starts_with('\n') || after.starts_with("\r\n"))
+    });
+    let mut first_error = None;
+    for end in fences {
+        match toml::from_str::<Meta>(&rest[..end]) {
+            Ok(meta) => {
+                let after = &rest[end + FENCE.len()..];
+                let body = after
+                    .strip_prefix("\r\n")
+                    .or_else(|| after.strip_prefix('\n'))
+                    .unwrap_or(after);
+                return Ok((meta, body.to_owned()));
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(anyhow::Error::from(e).context("invalid front matter")),
+        None => bail!("the front matter has no closing `+++` line"),
+    }
 }
 
 /// Drafts of `pending` by id, or by the last part of the id (`007-a17d65b9`), with or
@@ -255,6 +272,47 @@ pub fn by_ids<'d>(pending: &'d [Draft], ids: &[String]) -> Result<Vec<&'d Draft>
         .collect()
 }
 
+/// `rel`, a path read from a record (a draft's chapter, a ledger line, a batch request), below
+/// `root`: refused unless it is relative, made of plain names only (no `..`, no `.`, no
+/// empty part) and, once symbolic links are resolved, still inside `root`. The one check
+/// every path taken from the drafts folder goes through; `what` and `folder` name them in
+/// the error.
+pub fn inside(root: &Path, rel: &str, what: &str, folder: &str) -> Result<PathBuf> {
+    let mut parts = Path::new(rel).components();
+    if rel.is_empty() || rel.contains("//") || !parts.all(|c| matches!(c, Component::Normal(_))) {
+        bail!("{what} {rel:?} leaves {folder} (only plain names below it are allowed)");
+    }
+    let path = root.join(rel);
+    // The deepest part that exists decides where the path really leads.
+    let real_root = root
+        .canonicalize()
+        .with_context(|| format!("cannot read {}", root.display()))?;
+    let mut existing = path.as_path();
+    let real = loop {
+        match existing.canonicalize() {
+            Ok(r) => break r,
+            Err(_) => match existing.parent() {
+                Some(p) if p.starts_with(root) => existing = p,
+                _ => break real_root.clone(),
+            },
+        }
+    };
+    if !real.starts_with(&real_root) {
+        bail!("{what} {rel:?} leads outside {folder} (to {})", real.display());
+    }
+    Ok(path)
+}
+
+/// The chapter file a record names, below the content folder ([`inside`] it): what every
+/// stage that reads or writes a draft's chapter calls.
+pub fn chapter_path(content: &Path, chapter: &str) -> Result<PathBuf> {
+    let path = inside(content, chapter, "chapter path", "the content folder")?;
+    if !path.is_file() {
+        bail!("chapter {} not found", path.display());
+    }
+    Ok(path)
+}
+
 /// The drafts folder.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -266,10 +324,30 @@ impl Store {
         Store { root }
     }
 
-    /// `drafts/<chapter path without extension>/`.
-    fn dir_for(&self, chapter: &str) -> PathBuf {
-        let p = Path::new(chapter);
-        self.root.join(p.with_extension(""))
+    /// `drafts/<chapter path without extension>/`, refused when the chapter's path would
+    /// lead out of the drafts folder.
+    fn dir_for(&self, chapter: &str) -> Result<PathBuf> {
+        std::fs::create_dir_all(&self.root).with_context(|| format!("cannot create {}", self.root.display()))?;
+        let rel = Path::new(chapter).with_extension("");
+        inside(&self.root, &rel.to_string_lossy(), "chapter path", "the content folder")
+    }
+
+    /// The file of draft `id` in the folder `below` the store (`""` for pending drafts,
+    /// [`crate::review::REJECTED`] for rejected ones): refused when the id, read from a
+    /// record, holds a hidden or climbing part or leads out of the store.
+    pub fn draft_file(&self, below: &str, id: &str) -> Result<PathBuf> {
+        if Path::new(id)
+            .components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+        {
+            bail!("draft id {id:?} is not a draft's name");
+        }
+        let rel = if below.is_empty() {
+            format!("{id}.md")
+        } else {
+            format!("{below}/{id}.md")
+        };
+        inside(&self.root, &rel, "draft id", "the drafts folder")
     }
 
     /// Saves a candidate atomically and returns its path. The name holds the question's
@@ -281,7 +359,7 @@ impl Store {
 
     /// [`Store::save`], with the prompt that produced the draft written beside it first.
     pub fn save_with(&self, meta: &Meta, body: &str, prompt: Option<&Prompt>) -> Result<PathBuf> {
-        let dir = self.dir_for(&meta.chapter);
+        let dir = self.dir_for(&meta.chapter)?;
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let hash = identity::draft_key(&meta.question_id, meta.candidate, body);
         let path = dir.join(format!("{:03}-{hash}.md", meta.index));
@@ -436,6 +514,59 @@ mod tests {
             let (m, b) = parse(&text).unwrap();
             assert_eq!(m, meta());
             assert_eq!(b, body);
+        }
+    }
+
+    /// Text that breaks naive front matter: fences, quotes of every TOML string kind, line
+    /// endings of every kind, control characters.
+    fn hostile() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("\n+++\n".to_owned()),
+            Just("+++".to_owned()),
+            Just("\r\n".to_owned()),
+            Just("\r".to_owned()),
+            Just("\"\"\"".to_owned()),
+            Just("\'\'\'".to_owned()),
+            Just("\\".to_owned()),
+            Just("\u{1b}[2J".to_owned()),
+            Just("\u{0}".to_owned()),
+            any::<String>(),
+        ];
+        prop::collection::vec(piece, 0..6).prop_map(|p| p.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+        /// Bug 4 of issue 22: every free-text field, with either line ending in the body.
+        #[test]
+        fn front_matter_round_trips_any_string(
+            texts in proptest::collection::vec(hostile(), 13),
+            body in hostile(),
+            crlf in proptest::bool::ANY,
+        ) {
+            let mut m = meta();
+            let mut t = texts.into_iter();
+            let mut next = || t.next().unwrap();
+            m.chapter = next();
+            m.question_id = next();
+            m.anchor = next();
+            m.question = next();
+            m.model = next();
+            m.host = next();
+            m.template = next();
+            m.finish_reason = Some(next());
+            m.parent = Some(next());
+            m.feedback = Some(next());
+            m.reasons = Some(next());
+            m.judge = Some(next());
+            m.warnings = vec![Warning { code: "x".into(), message: next() }];
+            let body = if crlf { format!("一行\r\n{body}") } else { body };
+            let text = to_text(&m, &body).unwrap();
+            let (back, back_body) = parse(&text).unwrap();
+            proptest::prop_assert_eq!(back, m);
+            proptest::prop_assert_eq!(back_body, body);
         }
     }
 

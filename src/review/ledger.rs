@@ -33,6 +33,9 @@ pub struct Entry {
     pub template_hash: String,
     /// Hash of the answer as merged (or as rejected).
     pub answer_hash: String,
+    /// Its line in the ledger, 1-based, for errors about it (0 for a new entry).
+    #[serde(skip)]
+    pub line: usize,
     /// The answer was found already in the chapter (an earlier run stopped after writing it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recovered: bool,
@@ -113,7 +116,10 @@ pub fn read(drafts: &Path) -> Result<Vec<Entry>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| format!("{}:{}: not a ledger entry", path.display(), i + 1))
+            let mut e: Entry =
+                serde_json::from_str(l).with_context(|| format!("{}:{}: not a ledger entry", path.display(), i + 1))?;
+            e.line = i + 1;
+            Ok(e)
         })
         .collect()
 }
@@ -159,6 +165,7 @@ mod tests {
             model: "m".into(),
             template_hash: "t".into(),
             answer_hash: "a".into(),
+            line: 0,
             recovered: false,
             sibling: false,
             sibling_of: None,

@@ -118,6 +118,21 @@ impl<'c> Merger<'c> {
         self.by_text.get(&near_key(meta.text)).map(|&q| Place::Question(q))
     }
 
+    /// The bytes the draft's question owns now: its heading (with the blank lines before it)
+    /// and its answer; `None` when it is not in the chapter. What undo may take back lies
+    /// inside it.
+    pub fn section<'m>(&self, meta: impl Into<QuestionRef<'m>>) -> Option<Range<usize>> {
+        let Some(Place::Question(q)) = self.locate(&meta.into()) else {
+            return None;
+        };
+        let text = self.chapter.text().as_bytes();
+        let mut start = self.chapter.headings[q.heading].unit.start;
+        while start > 0 && matches!(text[start - 1], b'\n' | b'\r') {
+            start -= 1;
+        }
+        Some(start..q.answer.end)
+    }
+
     /// Where the draft stands. `body` is the draft's answer.
     pub fn state<'m>(&self, meta: impl Into<QuestionRef<'m>>, body: &str) -> State {
         let meta = meta.into();

@@ -16,7 +16,7 @@ pub mod merge;
 pub mod undo;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
@@ -36,8 +36,8 @@ pub const REPLACED: &str = ".replaced";
 /// The chapters' lock files, in the drafts folder.
 pub const LOCKS: &str = ".locks";
 
-/// How many times a merge is made again when the chapter changed under it (another program
-/// wrote it) before giving up.
+/// How many times a merge is made again when another program saved the chapter while it was
+/// made, before giving up.
 const ATTEMPTS: usize = 5;
 
 /// What one chapter write replaced, kept so that undo can put it back.
@@ -174,28 +174,9 @@ pub struct Review<'a> {
 }
 
 impl Review<'_> {
-    /// The chapter a draft names, refusing any path that would leave the content folder
-    /// (`..`, absolute paths, symbolic links pointing outside).
+    /// The chapter a draft names ([`store::chapter_path`]).
     pub fn chapter_path(&self, chapter: &str) -> Result<PathBuf> {
-        let rel = Path::new(chapter);
-        if chapter.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-            bail!("chapter path {chapter:?} leaves the content folder");
-        }
-        let path = self.content.join(rel);
-        let real = path
-            .canonicalize()
-            .with_context(|| format!("chapter {} not found", path.display()))?;
-        let root = self
-            .content
-            .canonicalize()
-            .with_context(|| format!("content folder {}", self.content.display()))?;
-        if !real.starts_with(&root) {
-            bail!(
-                "chapter path {chapter:?} leads outside the content folder (to {})",
-                real.display()
-            );
-        }
-        Ok(path)
+        store::chapter_path(self.content, chapter)
     }
 
     /// Takes the lock of the chapter at `path`, by the file it really is, so that a chapter
@@ -300,7 +281,8 @@ impl Review<'_> {
     }
 
     fn reject_in_chapter<'d>(&self, chapter: &str, drafts: &[&'d Draft]) -> Result<(Vec<&'d Draft>, Failures)> {
-        let path = self.content.join(chapter);
+        // The chapter may be gone; its name must still stay inside the content folder.
+        let path = store::inside(self.content, chapter, "chapter path", "the content folder")?;
         let _lock = self.lock(chapter, &path)?;
         let mut errors = Vec::new();
         let drafts = Self::still_pending(drafts, &mut errors);
@@ -321,32 +303,20 @@ impl Review<'_> {
         let _lock = self.lock(chapter, &path)?;
         let mut done = ChapterDone::default();
         let drafts = Self::still_pending(drafts, &mut done.errors);
-        let mut attempts = 0;
-        let mut plan = loop {
-            let text = scan::read_chapter(&path)?;
-            let plan = self.plan(text, &drafts, force);
-            // Compare before the rename: a program other than aigcq (an editor) may have
-            // written the chapter since it was read; then merge again on what it wrote.
-            if plan.edits.is_empty() || std::fs::read(&path)? == plan.text.as_bytes() {
-                break plan;
+        let text = scan::read_chapter(&path)?;
+        let (mut plan, undo) = self.write_chapter(chapter, &path, text, |text| {
+            let mut plan = self.plan(text, &drafts, force);
+            if plan.edits.is_empty() {
+                return Ok(((plan, None), None));
             }
-            attempts += 1;
-            if attempts == ATTEMPTS {
-                bail!(
-                    "{} keeps changing while aigcq merges into it; try again",
-                    path.display()
-                );
-            }
-        };
-        done.errors.extend(std::mem::take(&mut plan.errors));
-        let undo = if plan.edits.is_empty() {
-            None
-        } else {
             let undo = self.keep_replaced(chapter, &plan)?;
-            atomic::write(&path, plan.merged.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+            let merged = std::mem::take(&mut plan.merged);
+            Ok(((plan, Some(undo)), Some(merged)))
+        })?;
+        done.errors.extend(std::mem::take(&mut plan.errors));
+        if undo.is_some() {
             done.file = Some(path);
-            Some(undo)
-        };
+        }
         let mut entries = Vec::new();
         if !plan.recovered.is_empty() {
             let logged = ledger::read(self.drafts)?;
@@ -407,6 +377,70 @@ impl Review<'_> {
         }
         self.set_aside(&done.rejected)?;
         Ok(done)
+    }
+
+    /// Writes what `change` makes of the chapter at `path`, read as `text`: `change` returns
+    /// its result and the new text (`None`: nothing to write), doing its slow work (the
+    /// record of what it replaces) first; the chapter is then swapped in
+    /// ([`atomic::replace`]). When another program (an editor) saved the chapter since it was
+    /// read, what it saved is kept under `.replaced/` and `change` runs again on the save, so
+    /// no save is lost. (The records made on the older text are kept: they are copies too.)
+    fn write_chapter<T>(
+        &self,
+        chapter: &str,
+        path: &Path,
+        mut text: String,
+        change: impl Fn(String) -> Result<(T, Option<String>)>,
+    ) -> Result<T> {
+        let mut on_disk = text.clone().into_bytes();
+        for _ in 0..ATTEMPTS {
+            let (done, new) = change(text)?;
+            let Some(new) = new else { return Ok(done) };
+            let Some(raced) = atomic::replace(path, &on_disk, new.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?
+            else {
+                return Ok(done);
+            };
+            self.keep_saved(chapter, &raced.saved)?;
+            on_disk = new.into_bytes();
+            match String::from_utf8(raced.saved.clone()) {
+                Ok(saved) if !saved.contains('\0') => text = saved,
+                _ => {
+                    self.put_back(chapter, path, &on_disk, &raced.saved)?;
+                    bail!(
+                        "{} was saved by another program as a file that is not UTF-8 text; it is back as saved",
+                        path.display()
+                    );
+                }
+            }
+        }
+        self.put_back(chapter, path, &on_disk, text.as_bytes())?;
+        bail!(
+            "{} keeps changing while aigcq writes it; it is back as last saved; try again",
+            path.display()
+        )
+    }
+
+    /// Writes `saved` (another program's save, already kept) back over `merged`.
+    fn put_back(&self, chapter: &str, path: &Path, merged: &[u8], saved: &[u8]) -> Result<()> {
+        if let Some(again) = atomic::replace(path, merged, saved)? {
+            self.keep_saved(chapter, &again.saved)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a copy of what another program saved into a chapter while a merge was made
+    /// (`.replaced/<chapter>/<time>-saved-<hash>.md`), before anything else touches it.
+    fn keep_saved(&self, chapter: &str, saved: &[u8]) -> Result<PathBuf> {
+        let rel = Path::new(chapter).with_extension("");
+        let stamp = store::now().replace(':', "");
+        let name = format!("{stamp}-saved-{}.md", identity::short_hash(&[saved], 8));
+        let path = self.drafts.join(REPLACED).join(rel).join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        atomic::write(&path, saved).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(path)
     }
 
     /// The edits for `drafts` on `text`, each checked: a draft whose merge would leave its
@@ -532,6 +566,12 @@ impl Review<'_> {
                 prompt_text,
             });
         }
+        self.keep_record(chapter, edits)
+    }
+
+    /// Saves a record of replaced text under `.replaced/<chapter>/`; its path below the drafts
+    /// folder.
+    fn keep_record(&self, chapter: &str, edits: Vec<Replacement>) -> Result<String> {
         let record = Replaced {
             chapter: chapter.to_owned(),
             edits,
@@ -653,6 +693,7 @@ fn entry(d: &Draft, decision: Decision) -> Entry {
         model: d.meta.model.clone(),
         template_hash: d.meta.template_hash.clone(),
         answer_hash: identity::answer_hash(&merge::normalize(&d.body, "\n")),
+        line: 0,
         recovered: false,
         sibling: false,
         sibling_of: None,

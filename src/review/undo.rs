@@ -2,13 +2,17 @@
 //! puts back the bytes it replaced, exactly, and its draft (and the candidates it rejected)
 //! pending again; a reject brings its draft back from `.rejected/`. Each undo is logged.
 
+use std::ops::Range;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::ledger::{self, Decision, Entry};
-use super::{REJECTED, Replaced, Review, move_file};
-use crate::{atomic, scan, store};
+use super::merge::{self, Merger};
+use super::{REJECTED, REPLACED, Replaced, Replacement, Review, move_file};
+use crate::chapter::Chapter;
+use crate::store::{self, Store};
+use crate::{atomic, identity, scan};
 
 /// A decision taken back.
 #[derive(Debug, Clone)]
@@ -60,7 +64,12 @@ impl Review<'_> {
                     } else {
                         "reject"
                     };
-                    out.error = Some(err.context(format!("cannot undo the {what} of {}", e.draft)));
+                    out.error = Some(err.context(format!(
+                        "cannot undo the {what} of {} ({}:{})",
+                        e.draft,
+                        ledger::LEDGER,
+                        e.line
+                    )));
                     break;
                 }
             }
@@ -69,11 +78,17 @@ impl Review<'_> {
     }
 
     fn undo_accept(&self, e: &Entry, later: &[Entry]) -> Result<Undone> {
+        let store = Store::new(self.drafts.to_path_buf());
         let rel = e
             .undo
             .as_deref()
             .context("no copy of what it replaced was kept (accepted by an older aigcq); undo it by hand")?;
-        let record_path = self.drafts.join(rel);
+        if !rel.starts_with(&format!("{REPLACED}/")) {
+            bail!("its record {rel:?} is not below {REPLACED}/");
+        }
+        let record_path = store::inside(self.drafts, rel, "record", "the drafts folder")?;
+        let draft = store.draft_file("", &e.draft)?;
+        let path = self.chapter_path(&e.chapter)?;
         let record: Replaced = serde_json::from_str(
             &std::fs::read_to_string(&record_path).with_context(|| format!("cannot read {}", record_path.display()))?,
         )
@@ -81,29 +96,48 @@ impl Review<'_> {
         let edit = record
             .edits
             .iter()
-            .find(|r| r.draft == e.draft)
+            .find(|r| r.draft == e.draft && record.chapter == e.chapter)
             .with_context(|| format!("{} has no copy for this draft", record_path.display()))?;
-        let path = self.chapter_path(&e.chapter)?;
+        // The record must hold the very answer the ledger says was accepted for that question:
+        // undo takes back that answer and nothing else.
+        let (meta, body) = store::parse(&edit.draft_text)
+            .with_context(|| format!("{}: its copy of the draft is not a draft", record_path.display()))?;
+        if meta.chapter != e.chapter
+            || meta.question_id != e.question_id
+            || identity::answer_hash(&merge::normalize(&body, "\n")) != e.answer_hash
+        {
+            bail!(
+                "{} does not hold the answer the ledger says was accepted for {}",
+                record_path.display(),
+                e.question_id
+            );
+        }
         let _lock = self.lock(&e.chapter, &path)?;
         let text = scan::read_chapter(&path)?;
-        let at = if text.get(edit.offset..edit.offset + edit.after.len()) == Some(edit.after.as_str()) {
-            edit.offset
-        } else {
-            let mut found = text.match_indices(edit.after.as_str()).map(|(i, _)| i);
-            match (found.next(), found.next()) {
-                (Some(i), None) => i,
-                _ => bail!(
+        let copy = self.write_chapter(&e.chapter, &path, text, |text| {
+            let parsed = Chapter::parse(&text, self.rules);
+            let section = Merger::new(&parsed)
+                .section(&meta)
+                .with_context(|| format!("{} is no longer in the chapter; nothing was undone", e.question_id))?;
+            let at = find_in(&text, section, edit.offset, &edit.after).with_context(|| {
+                format!(
                     "the chapter changed at {} since it was accepted; nothing was undone",
                     e.question_id
-                ),
-            }
-        };
-        let mut restored = String::with_capacity(text.len() + edit.before.len());
-        restored.push_str(&text[..at]);
-        restored.push_str(&edit.before);
-        restored.push_str(&text[at + edit.after.len()..]);
-        atomic::write(&path, restored.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
-        let draft = self.draft_path(&e.draft);
+                )
+            })?;
+            let removed = Replacement {
+                offset: at,
+                before: edit.after.clone(),
+                after: edit.before.clone(),
+                ..edit.clone()
+            };
+            let copy = self.keep_record(&e.chapter, vec![removed])?;
+            let mut restored = String::with_capacity(text.len() + edit.before.len());
+            restored.push_str(&text[..at]);
+            restored.push_str(&edit.before);
+            restored.push_str(&text[at + edit.after.len()..]);
+            Ok((copy, Some(restored)))
+        })?;
         if !draft.exists() {
             if let Some(dir) = draft.parent() {
                 std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -120,9 +154,11 @@ impl Review<'_> {
             .filter(|s| s.sibling && s.sibling_of.as_deref() == Some(e.draft.as_str()))
         {
             // A sibling deleted with --purge stays deleted.
-            let _ = self.bring_back(&s.draft);
+            let _ = self.bring_back(&store, &s.draft);
         }
-        ledger::append(self.drafts, &[undone(e)])?;
+        let mut line = undone(e);
+        line.undo = Some(copy);
+        ledger::append(self.drafts, &[line])?;
         Ok(Undone {
             draft: e.draft.clone(),
             question_id: e.question_id.clone(),
@@ -132,9 +168,11 @@ impl Review<'_> {
     }
 
     fn undo_reject(&self, e: &Entry) -> Result<Undone> {
-        let path = self.content.join(&e.chapter);
+        let store = Store::new(self.drafts.to_path_buf());
+        // The chapter may be gone; its name must still stay inside the content folder.
+        let path = store::inside(self.content, &e.chapter, "chapter path", "the content folder")?;
         let _lock = self.lock(&e.chapter, &path)?;
-        self.bring_back(&e.draft)?;
+        self.bring_back(&store, &e.draft)?;
         ledger::append(self.drafts, &[undone(e)])?;
         Ok(Undone {
             draft: e.draft.clone(),
@@ -144,22 +182,33 @@ impl Review<'_> {
         })
     }
 
-    fn draft_path(&self, id: &str) -> PathBuf {
-        self.drafts.join(format!("{id}.md"))
-    }
-
     /// Moves a rejected draft back to pending.
-    fn bring_back(&self, id: &str) -> Result<()> {
-        let from = self.drafts.join(REJECTED).join(format!("{id}.md"));
-        if !from.exists() {
+    fn bring_back(&self, store: &Store, id: &str) -> Result<()> {
+        let from = store.draft_file(REJECTED, id)?;
+        let to = store.draft_file("", id)?;
+        if !from.is_file() {
             bail!("the draft was deleted (--purge); there is nothing to bring back");
         }
-        let to = self.draft_path(id);
         let side = store::prompt_path(&from);
-        if side.exists() {
+        if side.is_file() {
             move_file(&side, &store::prompt_path(&to))?;
         }
         move_file(&from, &to)
+    }
+}
+
+/// Where `after` stands in `text` within `section`: at `offset` when it is still there, else
+/// its only place in the section.
+fn find_in(text: &str, section: Range<usize>, offset: usize, after: &str) -> Option<usize> {
+    let fits = |at: usize| at >= section.start && at + after.len() <= section.end;
+    if fits(offset) && text.get(offset..offset + after.len()) == Some(after) {
+        return Some(offset);
+    }
+    let within = text.get(section.clone())?;
+    let mut found = within.match_indices(after).map(|(i, _)| section.start + i);
+    match (found.next(), found.next()) {
+        (Some(i), None) => Some(i),
+        _ => None,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use serde_json::json;
 
 use super::draft::connect;
@@ -207,18 +207,25 @@ async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: 
     let mut names: Vec<String> = results.iter().map(|(e, _)| e.chapter.clone()).collect();
     names.sort_unstable();
     names.dedup();
-    let texts: Vec<Option<String>> = names
+    let texts: Vec<Result<String>> = names
         .iter()
-        .map(|n| aigcq::scan::read_chapter(&content.join(n)).ok())
+        .map(|n| Ok(aigcq::scan::read_chapter(&aigcq::store::chapter_path(&content, n)?)?))
         .collect();
     let chapters: Vec<Option<Chapter>> = texts
         .iter()
-        .map(|t| t.as_deref().map(|t| Chapter::parse(t, &rules)))
+        .map(|t| t.as_deref().ok().map(|t| Chapter::parse(t, &rules)))
         .collect();
-    let facts: HashMap<&str, ChapterFacts> = names
+    let facts: HashMap<&str, Result<ChapterFacts, String>> = names
         .iter()
-        .zip(&chapters)
-        .filter_map(|(n, c)| Some((n.as_str(), ChapterFacts::new(c.as_ref()?, n))))
+        .zip(chapters.iter().zip(&texts))
+        .map(|(n, (c, t))| {
+            let f = match (c, t) {
+                (Some(c), _) => Ok(ChapterFacts::new(c, n)),
+                (None, Err(e)) => Err(format!("{e:#}")),
+                (None, Ok(_)) => Err("cannot be read".into()),
+            };
+            (n.as_str(), f)
+        })
         .collect();
 
     let store = Store::new(project.drafts_dir());
@@ -294,19 +301,18 @@ async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: 
 /// Saves one answered request's drafts through the same clean-up and checks as a run.
 async fn save(
     drafter: &Drafter<'_>,
-    facts: &HashMap<&str, ChapterFacts<'_>>,
+    facts: &HashMap<&str, Result<ChapterFacts<'_>, String>>,
     entry: &Entry,
     completion: aigcq::draft::client::Completion,
     record: &Record,
     created: &str,
     report: &(dyn Fn(Event) + Sync),
 ) -> Result<aigcq::draft::Drafted> {
-    let facts = facts.get(entry.chapter.as_str()).ok_or_else(|| {
-        anyhow!(
-            "{} cannot be read; its answer stays in the batch's output file",
-            entry.chapter
-        )
-    })?;
+    let facts = match facts.get(entry.chapter.as_str()) {
+        Some(Ok(f)) => f,
+        Some(Err(e)) => bail!("{e}; its answer stays in the batch's output file"),
+        None => bail!("{} was not read", entry.chapter),
+    };
     let chapter = facts.chapter;
     let gap = chapter
         .gaps()

@@ -402,7 +402,7 @@ pub fn revise(
 ) -> Result<std::path::PathBuf> {
     let prompt = aigcq::store::read_prompt(&draft.path)?
         .context("no prompt was kept with this draft (made by an older aigcq); draft the question again")?;
-    let path = ctx.project.content_dir().join(&draft.meta.chapter);
+    let path = aigcq::store::chapter_path(&ctx.project.content_dir(), &draft.meta.chapter)?;
     let text = scan::read_chapter(&path)?;
     let rules = reviser.rules;
     let chapter = Chapter::parse(&text, rules);

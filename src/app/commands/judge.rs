@@ -133,9 +133,13 @@ impl Texts {
         let mut texts = HashMap::new();
         for d in drafts {
             texts.entry(d.meta.chapter.clone()).or_insert_with(|| {
-                let path = content.join(&d.meta.chapter);
-                let text = scan::read_chapter(&path).map_err(|e| e.to_string());
-                (path, text)
+                match aigcq::store::chapter_path(&content, &d.meta.chapter) {
+                    Ok(path) => {
+                        let text = scan::read_chapter(&path).map_err(|e| e.to_string());
+                        (path, text)
+                    }
+                    Err(e) => (content.join("?"), Err(format!("{e:#}"))),
+                }
             });
         }
         Texts(texts)

@@ -1,0 +1,478 @@
+//! Issue 22: nothing read from the drafts folder is trusted. Forged ledger lines, `.replaced`
+//! records, drafts and batch requests naming paths outside the project are refused with an
+//! error naming the record, and never touch a file outside it or another question's answer.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use aigcq::store::{self, Store};
+use common::Reply;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+/// A sandbox holding the project (`proj/`) and files that belong to nobody's project
+/// (`victims/`, `outside/`), which no command may touch.
+struct Sandbox {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    proj: PathBuf,
+}
+
+const CHAPTER: &str = "# 测试章节\n\n## 1、什么是扩散模型？\n\n扩散模型通过逐步去噪从噪声中生成数据，是当前图像生成的主流方法。\n\n## 2、问题2是什么？\n\n## 3、问题3是什么？\n\n";
+
+fn sandbox() -> Sandbox {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let proj = root.join("proj");
+    for d in [
+        "proj/content",
+        "proj/drafts/.rejected",
+        "proj/victims",
+        "victims",
+        "outside",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(proj.join("content/ch.md"), CHAPTER).unwrap();
+    std::fs::write(proj.join("aigcq.toml"), "").unwrap();
+    std::fs::write(root.join("victims/important.md"), "precious\n").unwrap();
+    std::fs::write(proj.join("victims/important.md"), "shipped in the project\n").unwrap();
+    std::fs::write(root.join("outside/v2.md"), CHAPTER).unwrap();
+    Sandbox { _dir: dir, root, proj }
+}
+
+impl Sandbox {
+    /// Every file of the sandbox outside the project's drafts folder, with its bytes.
+    fn outside_drafts(&self) -> BTreeMap<String, Vec<u8>> {
+        walkdir::WalkDir::new(&self.root)
+            .into_iter()
+            .filter_entry(|e| !e.path().starts_with(self.proj.join("drafts")))
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let p = e.path().strip_prefix(&self.root).unwrap().display().to_string();
+                (p, std::fs::read(e.path()).unwrap())
+            })
+            .collect()
+    }
+
+    fn ledger(&self, lines: &[Value]) {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(self.proj.join("drafts/ledger.jsonl"), text).unwrap();
+    }
+
+    fn run(&self, url: Option<&str>, args: &[&str]) -> (bool, String) {
+        let mut cmd = common::aigcq_at(&self.proj, url.unwrap_or("http://127.0.0.1:9/v1"));
+        let out = cmd.args(args).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+}
+
+fn line(decision: &str, chapter: &str, draft: &str, undo: Option<&str>) -> Value {
+    let mut l = json!({
+        "time": "2026-12-01T00:00:00Z", "chapter": chapter, "question_id": format!("{chapter}#x"),
+        "draft": draft, "decision": decision, "model": "m", "template_hash": "t", "answer_hash": "a",
+    });
+    if let Some(u) = undo {
+        l["undo"] = json!(u);
+    }
+    l
+}
+
+const ANSWER_1: &str = "扩散模型通过逐步去噪从噪声中生成数据，是当前图像生成的主流方法。\n";
+
+/// A `.replaced` record that claims draft `draft` wrote question 1's answer.
+fn forged_record(s: &Sandbox, draft: &str, draft_text: &str) -> String {
+    let offset = CHAPTER.find(ANSWER_1).unwrap();
+    let record = json!({"chapter": "ch.md", "edits": [{
+        "draft": draft, "offset": offset, "before": "", "after": ANSWER_1, "draft_text": draft_text,
+    }]});
+    let rel = ".replaced/ch/forged.json";
+    let path = s.proj.join("drafts").join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, record.to_string()).unwrap();
+    rel.into()
+}
+
+#[test]
+fn a_forged_reject_line_never_moves_a_file_outside_the_project() {
+    for draft in [
+        "../../victims/important",
+        "../../content/ch",
+        "/tmp/../victims/important",
+    ] {
+        let s = sandbox();
+        let before = s.outside_drafts();
+        // The "rejected" copy it would bring back: a file shipped inside the project.
+        s.ledger(&[line("rejected", "ch.md", draft, None)]);
+        let (ok, out) = s.run(None, &["review", "--undo"]);
+        assert!(!ok, "{draft}: {out}");
+        assert!(
+            out.contains("ledger.jsonl:1"),
+            "{draft}: the error names the line: {out}"
+        );
+        assert_eq!(s.outside_drafts(), before, "{draft}: {out}");
+    }
+}
+
+#[test]
+fn a_forged_accept_line_never_writes_outside_the_project_nor_removes_an_answer() {
+    let s = sandbox();
+    let rel = forged_record(&s, "../../victims/pwn", "PWNED");
+    s.ledger(&[line("accepted", "ch.md", "../../victims/pwn", Some(&rel))]);
+    let before = s.outside_drafts();
+    let (ok, out) = s.run(None, &["review", "--undo"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("ledger.jsonl:1"), "{out}");
+    assert_eq!(s.outside_drafts(), before, "{out}");
+    assert!(!s.root.join("victims/pwn.md").exists());
+
+    // A record path that leaves the drafts folder is refused too.
+    s.ledger(&[line(
+        "accepted",
+        "ch.md",
+        "ch/002-aaaa",
+        Some("../../victims/important.md"),
+    )]);
+    let (ok, out) = s.run(None, &["review", "--undo"]);
+    assert!(!ok && out.contains("ledger.jsonl:1"), "{out}");
+    assert_eq!(s.outside_drafts(), before, "{out}");
+}
+
+/// Bug 6: a record whose draft is fine but whose text is another question's answer.
+#[test]
+fn a_forged_record_never_makes_undo_remove_another_questions_answer() {
+    let s = sandbox();
+    let text = std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap();
+    let mut meta = common::meta_for("ch.md", &text, 2);
+    meta.question_id = "ch.md#2问题2是什么".into();
+    let draft_text = store::to_text(&meta, "问题 2 的答案，足够长的一段文字。\n").unwrap();
+    let rel = forged_record(&s, "ch/002-aaaa", &draft_text);
+    let mut l = line("accepted", "ch.md", "ch/002-aaaa", Some(&rel));
+    l["question_id"] = json!(meta.question_id);
+    l["answer_hash"] = json!(aigcq::identity::answer_hash(&aigcq::review::merge::normalize(
+        "问题 2 的答案，足够长的一段文字。\n",
+        "\n"
+    )));
+    s.ledger(&[l]);
+    let before = s.outside_drafts();
+    let (ok, out) = s.run(None, &["review", "--undo"]);
+    assert!(!ok, "{out}");
+    assert_eq!(s.outside_drafts(), before, "question 1's answer stays: {out}");
+}
+
+/// What undo removes is kept: the undone line of the ledger says where.
+#[test]
+fn undo_keeps_a_copy_of_what_it_removes() {
+    let s = sandbox();
+    let text = std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap();
+    let store = Store::new(s.proj.join("drafts"));
+    store
+        .save(
+            &common::meta_for("ch.md", &text, 2),
+            "问题 2 的答案，足够长的一段文字。\n",
+        )
+        .unwrap();
+    let (ok, out) = s.run(None, &["review", "--accept-all"]);
+    assert!(ok, "{out}");
+    let merged = std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap();
+    // The author improves the merged answer before undoing it.
+    let edited = merged.replace("足够长的一段文字。", "足够长的一段文字。作者补充的一句。");
+    std::fs::write(s.proj.join("content/ch.md"), &edited).unwrap();
+    let (ok, out) = s.run(None, &["review", "--undo"]);
+    assert!(!ok, "the chapter changed at that answer, so undo refuses: {out}");
+    std::fs::write(s.proj.join("content/ch.md"), &merged).unwrap();
+    let (ok, out) = s.run(None, &["review", "--undo"]);
+    assert!(ok, "{out}");
+    assert_eq!(std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap(), text);
+    let lines = common::ledger(&s.proj);
+    let undone = lines.last().unwrap();
+    assert_eq!(undone["decision"], "undone");
+    assert_ne!(undone["undo"], lines[0]["undo"], "a copy of its own, not the accept's");
+    let copy = s
+        .proj
+        .join("drafts")
+        .join(undone["undo"].as_str().expect("a copy of what undo removed"));
+    assert!(std::fs::read_to_string(copy).unwrap().contains("问题 2 的答案"));
+}
+
+/// Two questions hold the same answer; an unrelated edit moves the text: undo still finds
+/// its own question's answer.
+#[test]
+fn undo_after_an_unrelated_edit_finds_its_answer_among_identical_ones() {
+    let s = sandbox();
+    let text = std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap();
+    let store = Store::new(s.proj.join("drafts"));
+    for i in [2, 3] {
+        store
+            .save(&common::meta_for("ch.md", &text, i), "同样的答案，足够长的一段文字。\n")
+            .unwrap();
+    }
+    let (ok, out) = s.run(None, &["review", "--accept-all"]);
+    assert!(ok, "{out}");
+    let merged = std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap();
+    let edited = merged.replacen("# 测试章节\n", "# 测试章节\n\n作者在开头加了一段说明。\n", 1);
+    std::fs::write(s.proj.join("content/ch.md"), &edited).unwrap();
+    let (ok, out) = s.run(None, &["review", "--undo", "2"]);
+    assert!(ok, "{out}");
+    let expected = text.replacen("# 测试章节\n", "# 测试章节\n\n作者在开头加了一段说明。\n", 1);
+    assert_eq!(std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap(), expected);
+}
+
+/// A pending draft whose front matter names a chapter outside the content folder, with the
+/// prompt kept beside it.
+fn forged_draft(s: &Sandbox, chapter: &str) -> String {
+    let mut meta = common::meta_for("ch.md", CHAPTER, 2);
+    meta.chapter = chapter.into();
+    let dir = s.proj.join("drafts/ch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("002-forged00.md");
+    std::fs::write(&path, store::to_text(&meta, "一个答案，足够长的一段文字。\n").unwrap()).unwrap();
+    let prompt = store::Prompt {
+        model: "fake-model".into(),
+        host: "h".into(),
+        template: "default".into(),
+        template_hash: "t".into(),
+        params: Default::default(),
+        messages: vec![aigcq::prompt::Turn {
+            role: "user".into(),
+            content: "请回答第 2 题".into(),
+        }],
+    };
+    std::fs::write(store::prompt_path(&path), serde_json::to_string(&prompt).unwrap()).unwrap();
+    "ch/002-forged00".into()
+}
+
+#[test]
+fn feedback_refuses_a_draft_whose_chapter_leaves_the_content_folder() {
+    let fake = common::start_in_thread(|_, _| Reply::stream("修改后的答案，足够长的一段文字。"));
+    for chapter in ["../../outside/v2.md", "/abs/outside/v2.md", "ch/../../../outside/v2.md"] {
+        let s = sandbox();
+        let chapter = chapter.replace("/abs", &s.root.display().to_string());
+        let id = forged_draft(&s, &chapter);
+        let before = s.outside_drafts();
+        let (ok, out) = s.run(Some(&fake.url), &["draft", &id, "--feedback", "改短一点"]);
+        assert!(!ok, "{chapter}: {out}");
+        assert!(
+            out.contains("leaves the content folder") || out.contains("outside the content folder"),
+            "{out}"
+        );
+        assert_eq!(s.outside_drafts(), before, "{chapter}: {out}");
+        assert!(!s.root.join("outside/v2").exists(), "{chapter}: {out}");
+    }
+}
+
+#[test]
+fn judge_refuses_a_draft_whose_chapter_leaves_the_content_folder() {
+    let fake = common::start_in_thread(|_, _| Reply::Whole {
+        content: r#"{"score": 9, "reasons": "好"}"#.into(),
+        finish: "stop",
+    });
+    let s = sandbox();
+    forged_draft(&s, "../../outside/v2.md");
+    let (ok, out) = s.run(Some(&fake.url), &["judge"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("outside/v2.md"), "{out}");
+    assert_eq!(fake.seen.requests.load(std::sync::atomic::Ordering::SeqCst), 0, "{out}");
+    let (drafts, _) = Store::new(s.proj.join("drafts")).pending();
+    assert_eq!(drafts[0].meta.score, None);
+}
+
+#[test]
+fn collect_refuses_a_request_whose_chapter_leaves_the_content_folder() {
+    let fake = common::batch::start(
+        |body| {
+            let _ = body;
+            Ok((
+                "**结论**：足够长的一段回答文字，写得清楚。".into(),
+                json!({"prompt_tokens": 10, "completion_tokens": 10}),
+            ))
+        },
+        false,
+    );
+    let s = sandbox();
+    let (ok, out) = s.run(Some(&fake.url), &["draft", "--batch"]);
+    assert!(ok, "{out}");
+    // Point every recorded request at a chapter outside the project.
+    let batches = s.proj.join("drafts/.batches");
+    for e in std::fs::read_dir(&batches).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().ends_with(".requests.jsonl") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let forged: String = text
+                .lines()
+                .map(|l| {
+                    let mut v: Value = serde_json::from_str(l).unwrap();
+                    v["chapter"] = json!(format!("{}/outside/v2.md", s.root.display()));
+                    format!("{v}\n")
+                })
+                .collect();
+            std::fs::write(&p, forged).unwrap();
+        }
+    }
+    for _ in 0..3 {
+        s.run(Some(&fake.url), &["batch", "status"]);
+    }
+    let before = s.outside_drafts();
+    let (ok, out) = s.run(Some(&fake.url), &["batch", "collect"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("leaves the content folder"), "{out}");
+    assert_eq!(s.outside_drafts(), before, "{out}");
+    assert!(!s.root.join("outside/v2").exists(), "{out}");
+}
+
+fn component() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("..".to_owned()),
+        Just(".".to_owned()),
+        Just("victims".to_owned()),
+        Just("important".to_owned()),
+        Just("content".to_owned()),
+        Just("ch".to_owned()),
+        Just("link".to_owned()),
+        Just(".rejected".to_owned()),
+        Just(".replaced".to_owned()),
+        Just("".to_owned()),
+        "[a-z]{1,3}".prop_map(|s| s),
+    ]
+}
+
+fn forged_path() -> impl Strategy<Value = String> {
+    let random = (
+        any::<bool>(),
+        prop::collection::vec(component(), 1..6),
+        prop::option::of(Just(".md")),
+    )
+        .prop_map(|(abs, parts, ext)| {
+            format!("{}{}{}", if abs { "/" } else { "" }, parts.join("/"), ext.unwrap_or(""))
+        });
+    // Paths that climb out by `..` or a link and name a file that exists there.
+    let climbing = (
+        0..4usize,
+        prop::sample::select(vec![
+            "victims/important",
+            "content/ch",
+            "link/important",
+            "proj/victims/important",
+        ]),
+    )
+        .prop_map(|(up, target)| format!("{}{target}", "../".repeat(up)));
+    prop_oneof![random, climbing]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Forged ledger lines and records with random paths (`..`, absolute, through a symbolic
+    /// link inside the drafts folder that points outside) change nothing outside the drafts
+    /// folder.
+    #[test]
+    fn forged_ledger_lines_and_records_change_nothing_outside(
+        draft in forged_path(),
+        chapter in forged_path(),
+        undo in forged_path(),
+        accepted in any::<bool>(),
+    ) {
+        let s = sandbox();
+        std::os::unix::fs::symlink(s.root.join("victims"), s.proj.join("drafts/link")).unwrap();
+        std::os::unix::fs::symlink(s.root.join("victims"), s.proj.join("drafts/.rejected/link")).unwrap();
+        let record = forged_record(&s, &draft, "PWNED");
+        let undo = if undo.len() % 2 == 0 { record } else { undo };
+        let decision = if accepted { "accepted" } else { "rejected" };
+        s.ledger(&[line(decision, &chapter, &draft, Some(&undo))]);
+        let before = s.outside_drafts();
+        let (_, out) = s.run(None, &["review", "--undo"]);
+        prop_assert_eq!(s.outside_drafts(), before, "{}", out);
+        prop_assert_eq!(std::fs::read_to_string(s.root.join("victims/important.md")).unwrap(), "precious\n");
+        prop_assert!(!s.root.join("victims/pwn.md").exists());
+    }
+}
+
+/// Bug 3: an editor saving the chapter every few milliseconds (as editors do: a new file
+/// renamed over the old) while `review --accept-all` merges 160 drafts. Each save the editor
+/// finds overwritten when it next reads the file must have been kept under `.replaced/`.
+#[test]
+fn an_editor_saving_during_accept_all_loses_no_save_without_a_copy() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let bin = assert_cmd::cargo::cargo_bin("aigcq");
+    let mut rounds_raced = 0;
+    for round in 0..6 {
+        let mut text = common::chapter_with_gaps(160);
+        text.push_str("<!-- save 0 -->\n");
+        let dir = common::project(&text, "");
+        let store = Store::new(dir.path().join("drafts"));
+        for meta in common::metas_for("ch.md", &text) {
+            store
+                .save(
+                    &meta,
+                    &format!("第 {} 题的答案，写得足够长，算作真正的回答。\n", meta.index),
+                )
+                .unwrap();
+        }
+        let chapter = dir.path().join("content/ch.md");
+        let stop = Arc::new(AtomicBool::new(false));
+        let overwritten = Arc::new(Mutex::new(Vec::new()));
+        let editor = {
+            let (stop, overwritten, chapter) = (stop.clone(), overwritten.clone(), chapter.clone());
+            std::thread::spawn(move || {
+                let mut last = 0u32;
+                while !stop.load(Ordering::SeqCst) {
+                    let now = std::fs::read_to_string(&chapter).unwrap();
+                    let marker = format!("<!-- save {last} -->");
+                    if !now.contains(&marker) {
+                        overwritten.lock().unwrap().push(last);
+                    }
+                    let kept = now.lines().filter(|l| !l.starts_with("<!-- save ")).collect::<Vec<_>>();
+                    last += 1;
+                    let saved = format!("{}\n<!-- save {last} -->\n", kept.join("\n"));
+                    let tmp = chapter.with_extension("md.swp");
+                    std::fs::write(&tmp, saved).unwrap();
+                    std::fs::rename(&tmp, &chapter).unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(3));
+                }
+                last
+            })
+        };
+        let out = std::process::Command::new(&bin)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .args(["review", "--accept-all"])
+            .output()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        stop.store(true, Ordering::SeqCst);
+        let last = editor.join().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let copies: Vec<String> = walkdir::WalkDir::new(dir.path().join("drafts/.replaced"))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains("-saved-"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        if !copies.is_empty() {
+            rounds_raced += 1;
+        }
+        let final_text = std::fs::read_to_string(&chapter).unwrap();
+        let mut lost: Vec<u32> = overwritten.lock().unwrap().clone();
+        if !final_text.contains(&format!("<!-- save {last} -->")) {
+            lost.push(last);
+        }
+        let lost: Vec<u32> = lost
+            .into_iter()
+            .filter(|n| !copies.iter().any(|c| c.contains(&format!("<!-- save {n} -->\n"))))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "round {round}: saves {lost:?} lost without a copy; {stderr}"
+        );
+    }
+    eprintln!("{rounds_raced} of 6 rounds raced an editor's save");
+}
