@@ -126,6 +126,30 @@ pub struct Record {
     pub remote: Remote,
 }
 
+/// A submission under way (or stopped by a crash or a failed request): written before the
+/// provider is asked for anything, so that no batch it creates is ever unrecorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Submission {
+    /// `sub-<time>-<random>`: unique per submission, so two runs never share a file.
+    pub name: String,
+    pub model: String,
+    pub host: String,
+    pub started: String,
+    pub requests: usize,
+    /// Set once the input file is uploaded: a batch made from it is this submission's.
+    #[serde(default)]
+    pub input_file_id: Option<String>,
+}
+
+/// What the batches folder holds: complete records, submissions that never completed, and
+/// the files that could not be read (each error names its file).
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub records: Vec<Record>,
+    pub incomplete: Vec<Submission>,
+    pub errors: Vec<anyhow::Error>,
+}
+
 /// The batches recorded under a drafts store.
 pub struct Batches {
     dir: PathBuf,
@@ -145,9 +169,10 @@ impl Batches {
         Ok(self.dir.join(format!("{id}.{ext}")))
     }
 
-    /// Every recorded batch, newest first.
-    pub fn list(&self) -> Result<Vec<Record>> {
-        let mut out = Vec::new();
+    /// Every recorded batch, newest first, the incomplete submissions, and an error for each
+    /// file that is not what its name says (it is left out; the rest goes on).
+    pub fn list(&self) -> Result<Listing> {
+        let mut out = Listing::default();
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
@@ -155,28 +180,47 @@ impl Batches {
         };
         for e in entries {
             let p = e?.path();
-            if p.extension().is_some_and(|x| x == "json") {
-                let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
-                out.push(
-                    serde_json::from_str::<Record>(&text)
-                        .with_context(|| format!("{} is not a batch record", p.display()))?,
-                );
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.starts_with('.') {
+                continue;
+            }
+            if let Some(sub) = name.strip_suffix(".submitting.json") {
+                match read_json::<Submission>(&p, MAX_RECORD, "a batch submission") {
+                    Ok(s) if s.name == sub => out.incomplete.push(s),
+                    Ok(_) => out
+                        .errors
+                        .push(anyhow!("{}: its name does not match the file", p.display())),
+                    Err(e) => out.errors.push(e),
+                }
+            } else if p.extension().is_some_and(|x| x == "json") {
+                match read_json::<Record>(&p, MAX_RECORD, "a batch record") {
+                    Ok(r) if self.path(&r.id, "json").is_ok_and(|q| q == p) => out.records.push(r),
+                    Ok(r) => out
+                        .errors
+                        .push(anyhow!("{}: names batch {:?}, not its own", p.display(), r.id)),
+                    Err(e) => out.errors.push(e),
+                }
             }
         }
-        out.sort_by(|a, b| b.submitted.cmp(&a.submitted).then(a.id.cmp(&b.id)));
+        out.records
+            .sort_by(|a, b| b.submitted.cmp(&a.submitted).then(a.id.cmp(&b.id)));
+        out.incomplete.sort_by(|a, b| b.started.cmp(&a.started));
         Ok(out)
     }
 
     /// The record of batch `id`.
     pub fn get(&self, id: &str) -> Result<Record> {
         let p = self.path(id, "json")?;
-        let text = std::fs::read_to_string(&p).map_err(|_| {
-            anyhow!(
+        if !p.is_file() {
+            bail!(
                 "no batch {id} recorded under {}; see aigcq batch list",
                 self.dir.display()
-            )
-        })?;
-        Ok(serde_json::from_str(&text)?)
+            );
+        }
+        read_json(&p, MAX_RECORD, "a batch record")
     }
 
     pub fn save(&self, r: &Record) -> Result<()> {
@@ -206,16 +250,28 @@ impl Batches {
             serde_json::to_writer(&mut kept, entry)?;
             kept.push(b'\n');
         }
-        let name = format!("aigcq-{}.jsonl", crate::identity::short_hash(&[&input], 12));
-        let pending = self.dir.join(format!("{name}.requests"));
+        let sub = Submission {
+            name: format!(
+                "sub-{}-{}",
+                crate::store::now().replace([':', '-'], ""),
+                crate::identity::short_hash(&[&input, &std::process::id().to_le_bytes(), &nonce()], 8)
+            ),
+            model: model.to_owned(),
+            host: host.to_owned(),
+            started: crate::store::now(),
+            requests: entries.len(),
+            input_file_id: None,
+        };
+        let pending = self.dir.join(format!("{}.requests.jsonl", sub.name));
         crate::atomic::write(&pending, &kept)?;
+        self.save_submission(&sub)?;
         let file: Value = client
             .call_json(
                 reqwest::Method::POST,
                 &cfg.files_path,
                 &Call::File {
                     purpose: "batch",
-                    name,
+                    name: format!("aigcq-{}.jsonl", sub.name),
                     bytes: input.into(),
                 },
             )
@@ -225,6 +281,11 @@ impl Batches {
             .as_str()
             .ok_or_else(|| anyhow!("the file upload's reply has no id"))?
             .to_owned();
+        let sub = Submission {
+            input_file_id: Some(input_file_id.clone()),
+            ..sub
+        };
+        self.save_submission(&sub)?;
         let remote: Remote = client
             .call_json(
                 reqwest::Method::POST,
@@ -238,7 +299,15 @@ impl Batches {
             )
             .await
             .map_err(|e| anyhow!("creating the batch: {e}"))?;
-        std::fs::rename(&pending, self.path(&remote.id, "requests.jsonl")?)?;
+        let requests = self.path(&remote.id, "requests.jsonl")?;
+        if requests.exists() {
+            bail!(
+                "the provider named the new batch {}, which is recorded already; {} keeps its requests",
+                remote.id,
+                pending.display()
+            );
+        }
+        std::fs::rename(&pending, &requests)?;
         let record = Record {
             id: remote.id.clone(),
             input_file_id,
@@ -249,7 +318,14 @@ impl Batches {
             remote,
         };
         self.save(&record)?;
+        std::fs::remove_file(self.dir.join(format!("{}.submitting.json", sub.name)))?;
         Ok(record)
+    }
+
+    fn save_submission(&self, s: &Submission) -> Result<()> {
+        let p = self.dir.join(format!("{}.submitting.json", s.name));
+        crate::atomic::write(&p, serde_json::to_string_pretty(s)?.as_bytes())
+            .with_context(|| format!("cannot write {}", p.display()))
     }
 
     /// The batch's state now, recorded.
@@ -281,7 +357,9 @@ impl Batches {
     }
 
     /// Downloads file `file_id` to `<id>.<ext>` unless it is already there (atomically, so
-    /// that a partial download is never taken for a whole one).
+    /// that a partial download is never taken for a whole one), at most `[batch] max_download`
+    /// bytes. The temporary file has the name [`crate::atomic::sweep`] knows and is locked
+    /// while it is written, so a killed run leaves nothing the next review does not remove.
     async fn download(
         &self,
         client: &Client,
@@ -294,6 +372,12 @@ impl Batches {
         if dest.exists() {
             return Ok(dest);
         }
+        if !file_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            bail!("batch {id}: the provider's file id {file_id:?} is not a file id");
+        }
         let mut resp = client
             .call(
                 reqwest::Method::GET,
@@ -303,14 +387,26 @@ impl Batches {
             .await
             .map_err(|e| anyhow!("downloading {file_id} of batch {id}: {e}"))?;
         // Written line by line with the key redacted: a service may echo it in an error.
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(crate::atomic::TEMP_PREFIX)
+            .suffix(crate::atomic::TEMP_SUFFIX)
+            .tempfile_in(&self.dir)?;
+        tmp.as_file().lock()?;
         let mut line = Vec::new();
         let write_line = |line: &mut Vec<u8>, tmp: &mut tempfile::NamedTempFile| -> std::io::Result<()> {
             tmp.write_all(client.redacted(&String::from_utf8_lossy(line)).as_bytes())?;
             line.clear();
             Ok(())
         };
+        let mut total = 0u64;
         while let Some(chunk) = resp.chunk().await.map_err(|e| anyhow!("downloading {file_id}: {e}"))? {
+            total += chunk.len() as u64;
+            if total > cfg.max_download {
+                bail!(
+                    "batch {id}: file {file_id} is larger than [batch] max_download ({} bytes); nothing was kept (raise it in aigcq.toml if the file is right)",
+                    cfg.max_download
+                );
+            }
             for piece in chunk.split_inclusive(|&b| b == b'\n') {
                 line.extend_from_slice(piece);
                 if piece.ends_with(b"\n") {
@@ -326,9 +422,11 @@ impl Batches {
 
     /// The results of a finished batch, joined with its entries: for each request not yet
     /// collected, its entry and its completion or why it has none. Downloads the output and
-    /// error files on first use.
+    /// error files on first use; a downloaded file that is not what the API promises is
+    /// removed (the next collect downloads it again) and named in the error.
     pub async fn results(&self, client: &Client, cfg: &BatchConfig, record: &Record) -> Result<Vec<(Entry, Outcome)>> {
-        let mut answers: HashMap<String, Value> = HashMap::new();
+        let mut answers: HashMap<String, (Value, String)> = HashMap::new();
+        let mut twice: HashMap<String, String> = HashMap::new();
         for (file, ext) in [
             (&record.remote.output_file_id, "output.jsonl"),
             (&record.remote.error_file_id, "errors.jsonl"),
@@ -337,30 +435,58 @@ impl Batches {
                 continue;
             };
             let path = self.download(client, cfg, &record.id, file, ext).await?;
-            for (n, l) in std::io::BufReader::new(std::fs::File::open(&path)?).lines().enumerate() {
-                let l = l?;
-                if l.trim().is_empty() {
-                    continue;
-                }
-                let v: Value = serde_json::from_str(&l)
-                    .map_err(|e| anyhow!("{} line {}: not JSON ({e})", path.display(), n + 1))?;
+            let lines = std::io::BufReader::new(std::fs::File::open(&path)?).lines();
+            for (n, l) in lines.enumerate() {
+                let at = format!("{}:{}", path.display(), n + 1);
+                let parsed = l
+                    .map_err(|e| anyhow!("{at}: {e}"))
+                    .and_then(|l| {
+                        Ok(if l.trim().is_empty() {
+                            None
+                        } else {
+                            Some(serde_json::from_str::<Value>(&l)?)
+                        })
+                    })
+                    .map_err(|e| {
+                        anyhow!(
+                            "{at}: not a JSON line ({e}); the file was removed, the next collect downloads it again"
+                        )
+                    });
+                let v = match parsed {
+                    Ok(Some(v)) => v,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&path);
+                        return Err(e);
+                    }
+                };
                 if let Some(id) = v["custom_id"].as_str() {
-                    answers.insert(id.to_owned(), v);
+                    if let Some((_, first)) = answers.get(id) {
+                        twice.insert(id.to_owned(), format!("{first} and {at}"));
+                    }
+                    answers.insert(id.to_owned(), (v.clone(), at));
                 }
             }
         }
         let done = self.collected(&record.id)?;
         let mut out = Vec::new();
-        let entries = std::fs::File::open(self.path(&record.id, "requests.jsonl")?)
-            .with_context(|| format!("batch {}: its requests file is missing", record.id))?;
-        for l in std::io::BufReader::new(entries).lines() {
-            let entry: Entry = serde_json::from_str(&l?)?;
+        let path = self.path(&record.id, "requests.jsonl")?;
+        let entries =
+            std::fs::File::open(&path).with_context(|| format!("batch {}: its requests file is missing", record.id))?;
+        for (n, l) in std::io::BufReader::new(entries).lines().enumerate() {
+            let entry: Entry = l
+                .map_err(anyhow::Error::from)
+                .and_then(|l| Ok(serde_json::from_str(&l)?))
+                .with_context(|| format!("{}:{}: not a batch request", path.display(), n + 1))?;
             if done.contains(&entry.custom_id) {
                 continue;
             }
-            let outcome = match answers.remove(&entry.custom_id) {
-                Some(v) => outcome(client, &v),
-                None => Outcome::Missing,
+            let outcome = match (answers.remove(&entry.custom_id), twice.get(&entry.custom_id)) {
+                (Some(_), Some(lines)) => {
+                    Outcome::Failed(format!("the provider answered it twice ({lines}); draft it again"))
+                }
+                (Some((v, _)), None) => outcome(client, &v),
+                (None, _) => Outcome::Missing,
             };
             out.push((entry, outcome));
         }
@@ -368,7 +494,8 @@ impl Batches {
     }
 
     fn collected(&self, id: &str) -> Result<HashSet<String>> {
-        match std::fs::read_to_string(self.path(id, "collected")?) {
+        let path = self.path(id, "collected")?;
+        match std::fs::read(&path).map(|b| String::from_utf8_lossy(&b).into_owned()) {
             // A torn last line (a crash mid-append) is not a custom_id: it is ignored.
             Ok(t) => Ok(t
                 .lines()
@@ -376,7 +503,7 @@ impl Batches {
                 .map(str::to_owned)
                 .collect()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashSet::new()),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
     }
 
@@ -410,14 +537,18 @@ impl Batches {
     /// again for them.
     pub fn waiting(&self) -> Result<HashSet<String>> {
         let mut out = HashSet::new();
-        for r in self.list()? {
+        for r in self.list()?.records {
             let done = self.collected(&r.id)?;
             if done.len() >= r.requests {
                 continue;
             }
-            let f = std::fs::File::open(self.path(&r.id, "requests.jsonl")?)?;
-            for l in std::io::BufReader::new(f).lines() {
-                let entry: Entry = serde_json::from_str(&l?)?;
+            let path = self.path(&r.id, "requests.jsonl")?;
+            let f = std::fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            for (n, l) in std::io::BufReader::new(f).lines().enumerate() {
+                let entry: Entry = l
+                    .map_err(anyhow::Error::from)
+                    .and_then(|l| Ok(serde_json::from_str(&l)?))
+                    .with_context(|| format!("{}:{}: not a batch request", path.display(), n + 1))?;
                 if !done.contains(&entry.custom_id) {
                     out.insert(entry.custom_id);
                 }
@@ -430,6 +561,30 @@ impl Batches {
     pub fn collected_count(&self, id: &str) -> Result<usize> {
         Ok(self.collected(id)?.len())
     }
+}
+
+/// The largest record or submission file read: they hold a few hundred bytes.
+const MAX_RECORD: u64 = 1 << 20;
+
+/// A JSON file of the batches folder, read up to `max` bytes; errors name the file.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, max: u64, what: &str) -> Result<T> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > max {
+        bail!("{} is larger than {max} bytes: not {what}", path.display());
+    }
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not {what}", path.display()))
+}
+
+/// Bytes that differ between two submissions started in the same second by one process.
+fn nonce() -> [u8; 16] {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    t.to_le_bytes()
 }
 
 /// What became of one request of a batch.

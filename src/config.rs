@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::chapter::{QuestionConfig, Rules};
@@ -151,6 +151,8 @@ pub struct BatchConfig {
     /// A provider's limits per input file; a larger run is split into several batches.
     pub max_lines: usize,
     pub max_bytes: u64,
+    /// The largest output or error file `batch collect` downloads, in bytes.
+    pub max_download: u64,
 }
 
 impl Default for BatchConfig {
@@ -162,6 +164,7 @@ impl Default for BatchConfig {
             completion_window: "24h".into(),
             max_lines: 50_000,
             max_bytes: 200 << 20,
+            max_download: 2 << 30,
         }
     }
 }
@@ -200,6 +203,29 @@ impl Default for DraftConfig {
     }
 }
 
+impl Config {
+    /// Values TOML accepts but aigcq cannot use, named with their table.
+    fn check(&self) -> Result<(), String> {
+        if self.draft.candidates == 0 {
+            return Err("[draft] candidates must be at least 1".into());
+        }
+        let b = &self.batch;
+        for (name, v) in [
+            ("max_lines", b.max_lines as u64),
+            ("max_bytes", b.max_bytes),
+            ("max_download", b.max_download),
+        ] {
+            if v == 0 {
+                return Err(format!("[batch] {name} must be at least 1"));
+            }
+        }
+        for (model, p) in &self.prices {
+            p.check().map_err(|e| format!("[prices.\"{model}\"] {e}"))?;
+        }
+        Ok(())
+    }
+}
+
 /// A project: its root folder and its configuration.
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -226,9 +252,9 @@ impl Project {
         };
         let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
         let config: Config = toml::from_str(&text).with_context(|| format!("invalid {}", file.display()))?;
-        if config.draft.candidates == 0 {
-            bail!("invalid {}: [draft] candidates must be at least 1", file.display());
-        }
+        config
+            .check()
+            .map_err(|e| anyhow::anyhow!("invalid {}: {e}", file.display()))?;
         let root = file.parent().map_or_else(|| cwd.to_path_buf(), Path::to_path_buf);
         let root = if root.as_os_str().is_empty() {
             cwd.to_path_buf()

@@ -29,6 +29,30 @@ fn half() -> f64 {
 }
 
 impl Price {
+    /// Prices must be finite and not negative; the batch share a fraction.
+    pub fn check(&self) -> Result<(), String> {
+        let named = [
+            ("input", Some(self.input)),
+            ("cached_input", self.cached_input),
+            ("output", Some(self.output)),
+            ("batch", Some(self.batch)),
+        ];
+        for (name, v) in named {
+            if let Some(v) = v
+                && (!v.is_finite() || v < 0.0)
+            {
+                return Err(format!("{name} = {v} is not a price (a number of 0 or more)"));
+            }
+        }
+        if self.batch > 1.0 {
+            return Err(format!(
+                "batch = {} is a share of the normal price, at most 1",
+                self.batch
+            ));
+        }
+        Ok(())
+    }
+
     /// The cost of `usage`; `batch` applies the batch discount.
     pub fn cost(&self, usage: &Usage, batch: bool) -> f64 {
         let cached = usage.cached_tokens.min(usage.prompt_tokens);

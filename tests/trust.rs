@@ -476,3 +476,208 @@ fn an_editor_saving_during_accept_all_loses_no_save_without_a_copy() {
     }
     eprintln!("{rounds_raced} of 6 rounds raced an editor's save");
 }
+
+/// A batch record and an empty requests file, as `draft --batch` leaves them, for a batch
+/// the test's own server describes.
+fn recorded_batch(s: &Sandbox, id: &str) {
+    let dir = s.proj.join("drafts/.batches");
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = json!({"id": id, "input_file_id": "file-in", "model": "fake-model", "host": "127.0.0.1",
+        "submitted": "2026-12-01T00:00:00Z", "requests": 1,
+        "remote": {"id": id, "status": "in_progress"}});
+    std::fs::write(dir.join(format!("{id}.json")), record.to_string()).unwrap();
+    std::fs::write(dir.join(format!("{id}.requests.jsonl")), "").unwrap();
+}
+
+/// A Batch API whose batch is complete and whose output file never ends.
+fn endless_output() -> String {
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route(
+            "/v1/batches/{id}",
+            get(|axum::extract::Path(id): axum::extract::Path<String>| async move {
+                axum::Json(json!({"id": id, "status": "completed", "output_file_id": "file-out"}))
+            }),
+        )
+        .route(
+            "/v1/files/{id}/content",
+            get(|| async {
+                let chunk = axum::body::Bytes::from(vec![b'x'; 1 << 16]);
+                let endless =
+                    futures_util::stream::repeat_with(move || Ok::<_, std::convert::Infallible>(chunk.clone()));
+                axum::body::Body::from_stream(endless)
+            }),
+        );
+    format!("{}/v1", common::serve_in_thread(app))
+}
+
+/// Bug 5: an output file that never ends stops at `[batch] max_download` with an error that
+/// says so, and leaves no file behind; a killed download leaves only a name the sweep knows.
+#[test]
+fn an_endless_batch_download_stops_at_its_limit_and_leaves_nothing() {
+    let url = endless_output();
+    let s = sandbox();
+    std::fs::write(s.proj.join("aigcq.toml"), "[batch]\nmax_download = 1000000\n").unwrap();
+    recorded_batch(&s, "batch_x");
+    let started = std::time::Instant::now();
+    let (ok, out) = s.run(Some(&url), &["batch", "collect"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("larger than [batch] max_download (1000000 bytes)"),
+        "{out}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let names = |s: &Sandbox| -> Vec<String> {
+        std::fs::read_dir(s.proj.join("drafts/.batches"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let mut left = names(&s);
+    left.sort();
+    assert_eq!(left, ["batch_x.json", "batch_x.requests.jsonl"]);
+
+    // Killed mid-download (no limit reached yet): what is left is a temporary file of the
+    // pattern that `atomic::sweep` removes.
+    std::fs::write(s.proj.join("aigcq.toml"), "").unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aigcq"))
+        .current_dir(&s.proj)
+        .env("OPENAI_BASE_URL", &url)
+        .env("AIGCQ_MODEL", "fake-model")
+        .args(["batch", "collect"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for n in names(&s) {
+        assert!(
+            n.starts_with("batch_x.")
+                || (n.starts_with(aigcq::atomic::TEMP_PREFIX) && n.ends_with(aigcq::atomic::TEMP_SUFFIX)),
+            "{n} is not a name the sweep knows"
+        );
+    }
+}
+
+/// Bug 8: two `draft --batch` at once: every batch the provider created is recorded and can
+/// be collected.
+#[test]
+fn two_concurrent_batch_submissions_record_every_batch() {
+    let bin = assert_cmd::cargo::cargo_bin("aigcq");
+    for _ in 0..4 {
+        let fake = common::batch::start(
+            |_| {
+                Ok((
+                    "**结论**：足够长的一段回答文字，写得清楚。".into(),
+                    json!({"prompt_tokens": 1, "completion_tokens": 1}),
+                ))
+            },
+            false,
+        );
+        let s = sandbox();
+        let children: Vec<_> = (0..2)
+            .map(|_| {
+                std::process::Command::new(&bin)
+                    .current_dir(&s.proj)
+                    .env("OPENAI_BASE_URL", &fake.url)
+                    .env("AIGCQ_MODEL", "fake-model")
+                    .env("NO_COLOR", "1")
+                    .args(["draft", "--batch"])
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let created = fake.api.lock().unwrap().created.clone();
+        for id in &created {
+            let dir = s.proj.join("drafts/.batches");
+            assert!(dir.join(format!("{id}.json")).is_file(), "{id} unrecorded");
+            assert!(
+                dir.join(format!("{id}.requests.jsonl")).is_file(),
+                "{id} has no requests"
+            );
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(s.proj.join("drafts/.batches"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("sub-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
+
+/// Rough edges of the batches folder: a junk record, a garbage request line, an output file
+/// that is not JSON, a custom_id answered twice, zero limits and impossible prices.
+#[test]
+fn unreadable_batch_files_are_named_and_the_rest_goes_on() {
+    let fake = common::batch::start(
+        |_| {
+            Ok((
+                "**结论**：足够长的一段回答文字，写得清楚。".into(),
+                json!({"prompt_tokens": 1, "completion_tokens": 1}),
+            ))
+        },
+        false,
+    );
+    let s = sandbox();
+    let (ok, out) = s.run(Some(&fake.url), &["draft", "--batch"]);
+    assert!(ok, "{out}");
+    let dir = s.proj.join("drafts/.batches");
+    std::fs::write(dir.join("junk.json"), "not json").unwrap();
+    let (ok, out) = s.run(Some(&fake.url), &["batch", "list"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("junk.json is not a batch record") && out.contains("batch_1"),
+        "{out}"
+    );
+
+    // A garbage line in the requests file: the error names the file and line.
+    let requests = dir.join("batch_1.requests.jsonl");
+    let good = std::fs::read_to_string(&requests).unwrap();
+    std::fs::write(&requests, format!("{good}garbage\n")).unwrap();
+    for _ in 0..3 {
+        s.run(Some(&fake.url), &["batch", "status", "batch_1"]);
+    }
+    let (ok, out) = s.run(Some(&fake.url), &["batch", "collect", "batch_1"]);
+    assert!(
+        !ok && out.contains("batch_1.requests.jsonl:3: not a batch request"),
+        "{out}"
+    );
+    std::fs::write(&requests, &good).unwrap();
+
+    // An output file that is not JSON is removed, so the next collect downloads it again.
+    let output = dir.join("batch_1.output.jsonl");
+    let downloaded = std::fs::read_to_string(&output).unwrap();
+    std::fs::write(&output, "{broken\n").unwrap();
+    let (ok, out) = s.run(Some(&fake.url), &["batch", "collect", "batch_1"]);
+    assert!(!ok && out.contains("batch_1.output.jsonl:1: not a JSON line"), "{out}");
+    assert!(!output.exists());
+
+    // One custom_id answered twice: that question fails, naming both lines; the other is saved.
+    let first = downloaded.lines().next().unwrap();
+    std::fs::write(&output, format!("{downloaded}{first}\n")).unwrap();
+    let (ok, out) = s.run(Some(&fake.url), &["batch", "collect", "batch_1"]);
+    assert!(!ok && out.contains("answered it twice"), "{out}");
+    assert_eq!(Store::new(s.proj.join("drafts")).pending().0.len(), 1, "{out}");
+
+    for (toml, says) in [
+        ("[batch]\nmax_lines = 0\n", "[batch] max_lines must be at least 1"),
+        (
+            "[prices.\"m\"]\ninput = nan\noutput = 1.0\ncurrency = \"USD\"\n",
+            "[prices.\"m\"] input = NaN is not a price",
+        ),
+        (
+            "[prices.\"m\"]\ninput = -1.0\noutput = 1.0\ncurrency = \"USD\"\n",
+            "input = -1 is not a price",
+        ),
+    ] {
+        std::fs::write(s.proj.join("aigcq.toml"), toml).unwrap();
+        let (ok, out) = s.run(Some(&fake.url), &["draft", "--dry-run"]);
+        assert!(!ok && out.contains(says), "{toml}: {out}");
+    }
+}

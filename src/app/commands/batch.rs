@@ -106,9 +106,10 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<Status> {
     match &args.command {
         BatchCommand::List { json } | BatchCommand::Status { id: None, json } => {
             let list = matches!(args.command, BatchCommand::List { .. });
-            let mut failed = false;
+            let listing = batches.list()?;
+            let mut failed = report_unreadable(&listing.errors);
             let mut shown = Vec::new();
-            for r in batches.list()? {
+            for r in listing.records {
                 let collected = batches.collected_count(&r.id)?;
                 if !list && collected >= r.requests {
                     continue;
@@ -128,6 +129,7 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<Status> {
                 shown.push((r, collected));
             }
             output::batch::list(&shown, *json)?;
+            output::batch::incomplete(&listing.incomplete, &ctx.project.drafts_dir());
             Ok(if failed { Status::Failed } else { Status::Clean })
         }
         BatchCommand::Status { id: Some(id), json } => {
@@ -144,9 +146,12 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<Status> {
             Ok(Status::Clean)
         }
         BatchCommand::Collect { ids } => {
+            let mut unreadable = false;
             let records: Vec<Record> = if ids.is_empty() {
+                let listing = batches.list()?;
+                unreadable = report_unreadable(&listing.errors);
                 let mut open = Vec::new();
-                for r in batches.list()? {
+                for r in listing.records {
                     if batches.collected_count(&r.id)? < r.requests {
                         open.push(r);
                     }
@@ -183,7 +188,11 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<Status> {
                     output::batch::interrupted();
                     Ok(Status::Interrupted)
                 }
-                Some(f) => Ok(if f? { Status::Failed } else { Status::Clean }),
+                Some(f) => Ok(if f? || unreadable {
+                    Status::Failed
+                } else {
+                    Status::Clean
+                }),
             }
         }
     }
@@ -353,4 +362,12 @@ async fn save(
             report,
         )
         .await
+}
+
+/// Prints each file of the batches folder that could not be read; whether there was one.
+fn report_unreadable(errors: &[anyhow::Error]) -> bool {
+    for e in errors {
+        output::error(format!("{e:#} (left out)"));
+    }
+    !errors.is_empty()
 }

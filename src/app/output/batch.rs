@@ -21,6 +21,27 @@ pub fn submitted(r: &Record) {
     );
 }
 
+/// Submissions that never completed: their batch may exist at the provider unrecorded.
+pub fn incomplete(subs: &[aigcq::batch::Submission], drafts: &std::path::Path) {
+    for s in subs {
+        let file = s.input_file_id.as_deref().map_or_else(
+            || "its input was never uploaded: nothing was sent".to_owned(),
+            |f| format!("its input was uploaded as {f}: if the provider lists a batch made from {f}, cancel it there before these questions are submitted again"),
+        );
+        eprintln!(
+            "{} incomplete submission {} ({} requests, {} at {}, started {}): {file}. Remove {}/.batches/{}.* when done.",
+            style("!").yellow().for_stderr(),
+            style(&s.name).bold().for_stderr(),
+            s.requests,
+            s.model,
+            s.host,
+            s.started,
+            drafts.display(),
+            s.name
+        );
+    }
+}
+
 /// Questions left out because a batch not yet collected asks for them.
 pub fn skipped_waiting(n: usize) {
     if n > 0 {
