@@ -181,6 +181,8 @@ pub struct DraftConfig {
     pub example_chars: usize,
     /// Characters of reference material per prompt, shared fairly between the references.
     pub ref_chars: usize,
+    /// Seconds one reference URL may take to fetch, start to end.
+    pub ref_timeout: u64,
     /// Send each chapter's name as `prompt_cache_key` (OpenAI), so that its prompts meet
     /// the same cache.
     pub prompt_cache_key: bool,
@@ -197,6 +199,7 @@ impl Default for DraftConfig {
             candidates: 1,
             example_chars: 4000,
             ref_chars: 8000,
+            ref_timeout: 60,
             prompt_cache_key: false,
             cache_warmup: 1024,
         }
@@ -208,6 +211,9 @@ impl Config {
     fn check(&self) -> Result<(), String> {
         if self.draft.candidates == 0 {
             return Err("[draft] candidates must be at least 1".into());
+        }
+        if self.draft.ref_timeout == 0 {
+            return Err("[draft] ref_timeout must be at least 1 (seconds)".into());
         }
         let b = &self.batch;
         for (name, v) in [

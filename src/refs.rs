@@ -27,13 +27,19 @@ pub enum Source {
 }
 
 impl Source {
-    /// A `--ref` argument: a URL when it has an http(s) scheme, else a path.
-    pub fn parse(arg: &str) -> Source {
+    /// A `--ref` argument: a URL when it has an http(s) scheme, else a path. Other schemes
+    /// (`file://`, `ftp://`) are refused: give a path or an http(s) URL.
+    pub fn parse(arg: &str) -> Result<Source> {
         if is_url(arg) {
-            Source::Url(arg.to_owned())
-        } else {
-            Source::File(arg.into())
+            return Ok(Source::Url(arg.to_owned()));
         }
+        if let Some((scheme, _)) = arg.split_once("://")
+            && !scheme.is_empty()
+            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+        {
+            bail!("--ref {arg}: {scheme}:// is not read; give a file's path or an http(s) URL");
+        }
+        Ok(Source::File(arg.into()))
     }
 }
 
@@ -127,7 +133,7 @@ impl Refs {
     }
 }
 
-/// Most bytes read from one URL: a reference is a page or a report, not a download.
+/// Most bytes read from one file or URL: a reference is a page or a report, not a download.
 pub const MAX_BYTES: usize = 4 << 20;
 
 /// Reads and fetches references.
@@ -137,6 +143,8 @@ pub struct Loader {
     root: PathBuf,
     /// Converted pages, one file per URL.
     cache: PathBuf,
+    /// How long one fetch may take, start to end.
+    deadline: Duration,
     allow_insecure: bool,
     /// Each URL of this run, fetched once even when several questions ask for it at once.
     fetched: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<String>>>>,
@@ -150,8 +158,15 @@ pub struct Loaded {
 }
 
 impl Loader {
-    /// `timeout` bounds each fetch; no key or provider header is ever sent with one.
-    pub fn new(root: &Path, cache: &Path, timeout: Duration, allow_insecure: bool) -> Result<Loader> {
+    /// `timeout` bounds each silence of a fetch and `deadline` the whole of it; no key or
+    /// provider header is ever sent with one.
+    pub fn new(
+        root: &Path,
+        cache: &Path,
+        timeout: Duration,
+        deadline: Duration,
+        allow_insecure: bool,
+    ) -> Result<Loader> {
         // A redirect obeys the plain-http rule too.
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
             let url = attempt.url();
@@ -173,6 +188,7 @@ impl Loader {
             http,
             root: root.to_owned(),
             cache: cache.to_owned(),
+            deadline,
             allow_insecure,
             fetched: Default::default(),
         })
@@ -217,10 +233,11 @@ impl Loader {
             .replace('\\', "/")
     }
 
-    /// A file's text and the URLs listed alone on its lines (taken out of the text).
+    /// A file's text and the URLs listed alone on its lines (taken out of the text). Only a
+    /// regular file is read, and never more than [`MAX_BYTES`] of it.
     fn file(&self, path: &Path) -> Result<(String, Vec<String>)> {
         let name = self.shown(path);
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read reference {name}"))?;
+        let bytes = read_capped(path).with_context(|| format!("reference {name}"))?;
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -253,7 +270,20 @@ impl Loader {
         cell.get_or_try_init(|| self.fetch(url)).await.cloned()
     }
 
+    /// [`Self::fetch_now`], start to end within the run's deadline: a server that trickles
+    /// bytes never times out on silence alone.
     async fn fetch(&self, url: &str) -> Result<String> {
+        tokio::time::timeout(self.deadline, self.fetch_now(url))
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "took longer than {} s to fetch ([draft] ref_timeout)",
+                    self.deadline.as_secs()
+                )
+            })?
+    }
+
+    async fn fetch_now(&self, url: &str) -> Result<String> {
         let cached = self
             .cache
             .join(format!("{}.txt", identity::short_hash(&[url.as_bytes()], 16)));
@@ -299,6 +329,29 @@ impl Loader {
         atomic::write(&cached, text.as_bytes()).with_context(|| format!("cannot write {}", cached.display()))?;
         Ok(text)
     }
+}
+
+/// A reference file's bytes: a regular file of at most [`MAX_BYTES`], read no further.
+fn read_capped(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).context("no such file")?;
+    if meta.is_dir() {
+        bail!("is a folder; name the files in it");
+    }
+    if !meta.is_file() {
+        bail!("is not a regular file (a pipe or a device)");
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .context("cannot read it")?;
+    if bytes.len() > MAX_BYTES {
+        bail!("is larger than {} MiB; keep the part that matters", MAX_BYTES >> 20);
+    }
+    if let Some(at) = memchr::memchr(0, &bytes) {
+        bail!("is not text (a NUL byte at {at})");
+    }
+    Ok(bytes)
 }
 
 /// HTML as plain text, with links kept as footnotes.

@@ -173,10 +173,25 @@ impl<'a> From<&'a Meta> for identity::QuestionRef<'a> {
     }
 }
 
+/// The largest prompt file read: prompts are a few hundred KiB at most.
+const MAX_PROMPT: u64 = 64 << 20;
+
 /// The prompt kept beside a draft file, if there is one.
 pub fn read_prompt(draft: &Path) -> Result<Option<Prompt>> {
+    use std::io::Read;
     let side = prompt_path(draft);
-    match std::fs::read_to_string(&side) {
+    let read = std::fs::metadata(&side).and_then(|m| {
+        if !m.is_file() || m.len() > MAX_PROMPT {
+            return Err(std::io::Error::other(format!(
+                "not a regular file of at most {} MiB",
+                MAX_PROMPT >> 20
+            )));
+        }
+        let mut t = String::new();
+        std::fs::File::open(&side)?.take(MAX_PROMPT).read_to_string(&mut t)?;
+        Ok(t)
+    });
+    match read {
         Ok(t) => {
             Ok(Some(serde_json::from_str(&t).with_context(|| {
                 format!("{} is not a draft's prompt", side.display())

@@ -681,3 +681,93 @@ fn unreadable_batch_files_are_named_and_the_rest_goes_on() {
         assert!(!ok && out.contains(says), "{toml}: {out}");
     }
 }
+
+/// Bug 7: a server that sends one byte every 2 s hangs no draft (the whole fetch has a
+/// deadline); a huge file is never read whole; folders, pipes, devices and file:// URLs get
+/// errors that say what they are.
+#[test]
+fn references_have_a_deadline_a_size_cap_and_clear_errors() {
+    use axum::routing::get;
+    let trickle = axum::Router::new().route(
+        "/page",
+        get(|| async {
+            let drip = futures_util::stream::unfold(0u32, |n| async move {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                Some((
+                    Ok::<_, std::convert::Infallible>(axum::body::Bytes::from_static(b"x")),
+                    n + 1,
+                ))
+            });
+            ([("content-type", "text/plain")], axum::body::Body::from_stream(drip))
+        }),
+    );
+    let page = format!("{}/page", common::serve_in_thread(trickle));
+    let fake = common::start_in_thread(|_, _| Reply::stream("一个答案，足够长的一段文字。"));
+    let s = sandbox();
+    std::fs::write(s.proj.join("aigcq.toml"), "[draft]\nref_timeout = 3\n").unwrap();
+    let started = std::time::Instant::now();
+    let (ok, out) = s.run(Some(&fake.url), &["draft", "ch.md#2", "--ref", &page]);
+    assert!(!ok && out.contains("took longer than 3 s"), "{out}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let huge = s.proj.join("huge.md");
+    std::fs::File::create(&huge).unwrap().set_len(2 << 30).unwrap();
+    let (ok, out) = s.run(Some(&fake.url), &["draft", "ch.md#2", "--ref", "huge.md"]);
+    assert!(!ok && out.contains("larger than 4 MiB"), "{out}");
+
+    let fifo = s.proj.join("pipe.md");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (arg, says) in [
+        ("victims", "is a folder"),
+        ("pipe.md", "is not a regular file"),
+        ("/dev/zero", "is not a regular file"),
+        ("file:///etc/hostname", "file:// is not read"),
+    ] {
+        let (ok, out) = s.run(Some(&fake.url), &["draft", "ch.md#2", "--ref", arg]);
+        assert!(!ok && out.contains(says), "{arg}: {out}");
+    }
+    // The same cap for files under refs/ (which takes regular files only).
+    std::fs::create_dir_all(s.proj.join("refs/ch")).unwrap();
+    std::fs::rename(&huge, s.proj.join("refs/ch/2-notes.md")).unwrap();
+    let (ok, out) = s.run(Some(&fake.url), &["draft", "ch.md#2"]);
+    assert!(!ok && out.contains("refs/ch/2-notes.md: is larger than 4 MiB"), "{out}");
+    assert_eq!(fake.seen.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// A draft's prompt file that is a pipe does not hang `--feedback`.
+#[test]
+fn a_prompt_file_that_is_a_pipe_is_refused() {
+    let fake = common::start_in_thread(|_, _| Reply::stream("修改后的答案，足够长的一段文字。"));
+    let s = sandbox();
+    let id = forged_draft(&s, "ch.md");
+    let side = s.proj.join(format!("drafts/{id}.prompt.json"));
+    std::fs::remove_file(&side).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&side)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut cmd = common::aigcq_at(&s.proj, &fake.url);
+    let out = cmd
+        .args(["draft", &id, "--feedback", "改短一点"])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+}

@@ -196,13 +196,14 @@ pub(super) fn references(
     let project = &ctx.project;
     let extra = refs
         .iter()
-        .map(|r| match Source::parse(r) {
+        .map(|r| match Source::parse(r)? {
             Source::File(p) => {
                 let path = ctx.cwd.join(p);
-                if path.is_file() {
-                    Ok(Source::File(path))
-                } else {
-                    bail!("--ref {r}: no such file")
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.is_file() => Ok(Source::File(path)),
+                    Ok(m) if m.is_dir() => bail!("--ref {r}: is a folder; name the files in it"),
+                    Ok(_) => bail!("--ref {r}: is not a regular file (a pipe or a device)"),
+                    Err(_) => bail!("--ref {r}: no such file"),
                 }
             }
             url => Ok(url),
@@ -215,7 +216,13 @@ pub(super) fn references(
         dir: project.refs_dir(),
         extra,
         chars: ref_chars.unwrap_or(project.config.draft.ref_chars),
-        loader: Loader::new(project.root(), &project.refs_cache_dir(), timeout, allow_insecure)?,
+        loader: Loader::new(
+            project.root(),
+            &project.refs_cache_dir(),
+            timeout,
+            std::time::Duration::from_secs(project.config.draft.ref_timeout),
+            allow_insecure,
+        )?,
     })
 }
 
