@@ -304,19 +304,26 @@ impl Review<'_> {
         let mut done = ChapterDone::default();
         let drafts = Self::still_pending(drafts, &mut done.errors);
         let text = scan::read_chapter(&path)?;
-        let (mut plan, undo) = self.write_chapter(chapter, &path, text, |text| {
+        // Drafts this run wrote in an attempt an editor's save raced: found merged in that save
+        // afterwards, they are this run's accepts, not recoveries from an earlier run.
+        let written = std::cell::RefCell::new(HashSet::new());
+        let ((mut plan, undo), wrote) = self.write_chapter(chapter, &path, text, |text| {
             let mut plan = self.plan(text, &drafts, force);
             if plan.edits.is_empty() {
                 return Ok(((plan, None), None));
             }
+            written
+                .borrow_mut()
+                .extend(plan.edits.iter().map(|(_, d)| d.id.clone()));
             let undo = self.keep_replaced(chapter, &plan)?;
             let merged = std::mem::take(&mut plan.merged);
             Ok(((plan, Some(undo)), Some(merged)))
         })?;
         done.errors.extend(std::mem::take(&mut plan.errors));
-        if undo.is_some() {
+        if wrote {
             done.file = Some(path);
         }
+        let written = written.into_inner();
         let mut entries = Vec::new();
         if !plan.recovered.is_empty() {
             let logged = ledger::read(self.drafts)?;
@@ -324,7 +331,7 @@ impl Review<'_> {
             for &d in &plan.recovered {
                 if !logged.contains(d.id.as_str()) {
                     let mut e = entry(d, Decision::Accepted);
-                    e.recovered = true;
+                    e.recovered = !written.contains(&d.id);
                     e.undo = self.find_replaced(chapter, &d.id);
                     entries.push(e);
                 }
@@ -351,7 +358,11 @@ impl Review<'_> {
             .copied()
             .chain(by_place.iter().map(|(_, d, _)| *d))
             .collect();
-        done.recovered = plan.recovered;
+        done.recovered = plan
+            .recovered
+            .into_iter()
+            .filter(|d| !written.contains(&d.id))
+            .collect();
         let accepted_ids: HashMap<&str, &str> = done
             .accepted
             .iter()
@@ -385,21 +396,22 @@ impl Review<'_> {
     /// ([`atomic::replace`]). When another program (an editor) saved the chapter since it was
     /// read, what it saved is kept under `.replaced/` and `change` runs again on the save, so
     /// no save is lost. (The records made on the older text are kept: they are copies too.)
+    /// Also returns whether the chapter was written (the save may already hold the change).
     fn write_chapter<T>(
         &self,
         chapter: &str,
         path: &Path,
         mut text: String,
         change: impl Fn(String) -> Result<(T, Option<String>)>,
-    ) -> Result<T> {
+    ) -> Result<(T, bool)> {
         let mut on_disk = text.clone().into_bytes();
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
             let (done, new) = change(text)?;
-            let Some(new) = new else { return Ok(done) };
+            let Some(new) = new else { return Ok((done, attempt > 0)) };
             let Some(raced) = atomic::replace(path, &on_disk, new.as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?
             else {
-                return Ok(done);
+                return Ok((done, true));
             };
             self.keep_saved(chapter, &raced.saved)?;
             on_disk = new.into_bytes();

@@ -114,7 +114,7 @@ impl Review<'_> {
         }
         let _lock = self.lock(&e.chapter, &path)?;
         let text = scan::read_chapter(&path)?;
-        let copy = self.write_chapter(&e.chapter, &path, text, |text| {
+        let (copy, _) = self.write_chapter(&e.chapter, &path, text, |text| {
             let parsed = Chapter::parse(&text, self.rules);
             let section = Merger::new(&parsed)
                 .section(&meta)
