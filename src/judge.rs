@@ -93,8 +93,20 @@ pub fn parse_verdict(reply: &str) -> Result<Verdict, String> {
         .ok_or("the reply has no \"reasons\"")?;
     Ok(Verdict {
         score: score as u8,
-        reasons: reasons.to_owned(),
+        reasons: cap(reasons, MAX_REASONS),
     })
+}
+
+/// The longest reasons kept: a verdict explains a score in a few sentences; a reply that
+/// goes on (or a hostile one of megabytes) is cut, and says so.
+pub const MAX_REASONS: usize = 2000;
+
+/// `s` cut to at most `max` characters, with `…` where it was cut.
+pub fn cap(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
+    }
 }
 
 /// What the judge template gets. Documented in the README.
@@ -257,5 +269,9 @@ mod tests {
         ] {
             assert!(parse_verdict(bad).is_err(), "{bad}");
         }
+        let long = format!(r#"{{"score": 3, "reasons": "{}"}}"#, "长".repeat(10 * MAX_REASONS));
+        let kept = parse_verdict(&long).unwrap().reasons;
+        assert_eq!(kept.chars().count(), MAX_REASONS + 1);
+        assert!(kept.ends_with('…'));
     }
 }

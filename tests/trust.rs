@@ -783,3 +783,58 @@ fn a_prompt_file_that_is_a_pipe_is_refused() {
         "{stderr}"
     );
 }
+
+/// Bugs 4 and 9 through the binary: a judge's reasons and an HTTP error body holding escape
+/// sequences reach no terminal raw; reasons and a feedback note holding a `+++` line leave
+/// the draft readable; overlong reasons are cut and overlong notes refused.
+#[test]
+fn server_text_is_escaped_and_front_matter_survives_fences() {
+    const HOSTILE: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J好\n+++\n坏";
+    let judge = common::start_in_thread(|_, _| Reply::Whole {
+        content: json!({"score": 6, "reasons": HOSTILE}).to_string(),
+        finish: "stop",
+    });
+    let s = sandbox();
+    let text = std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap();
+    let store = Store::new(s.proj.join("drafts"));
+    store
+        .save(
+            &common::meta_for("ch.md", &text, 2),
+            "问题 2 的答案，足够长的一段文字。\n",
+        )
+        .unwrap();
+    let (ok, out) = s.run(Some(&judge.url), &["judge"]);
+    assert!(ok, "{out}");
+    assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+    assert!(out.contains("␛]0;pwned"), "shown, escaped: {out}");
+    let (ok, out) = s.run(None, &["review", "--list", "--json"]);
+    assert!(ok, "{out}");
+    let (drafts, errors) = store.pending();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        drafts[0].meta.reasons.as_deref(),
+        Some("\u{1b}]0;pwned\u{7}\u{1b}[2J好\n+++\n坏")
+    );
+
+    // An error body with escape sequences.
+    let failing = common::start_in_thread(|_, _| Reply::status(400, "bad \u{1b}[2J\u{1b}]0;pwned\u{7} request"));
+    let (ok, out) = s.run(Some(&failing.url), &["draft", "ch.md#3"]);
+    assert!(!ok, "{out}");
+    assert!(!out.contains('\u{1b}') && out.contains("bad ␛[2J"), "{out:?}");
+
+    // A feedback note with a `+++` line: the revision is a readable draft.
+    let reviser = common::start_in_thread(|_, _| Reply::stream("修改后的答案，足够长的一段文字。"));
+    let id = forged_draft(&s, "ch.md");
+    let (ok, out) = s.run(Some(&reviser.url), &["draft", &id, "--feedback", "第一行\n+++\n第二行"]);
+    assert!(ok, "{out}");
+    let (drafts, errors) = store.pending();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(
+        drafts
+            .iter()
+            .any(|d| d.meta.feedback.as_deref() == Some("第一行\n+++\n第二行"))
+    );
+    let long = "改".repeat(aigcq::draft::MAX_NOTE + 1);
+    let (ok, out) = s.run(Some(&reviser.url), &["draft", &id, "--feedback", &long]);
+    assert!(!ok && out.contains("at most 4000"), "{out}");
+}

@@ -486,6 +486,9 @@ fn stopped(choice: &Choice) -> (bool, bool) {
     (reason == Some("length"), reason == Some("content_filter"))
 }
 
+/// The longest feedback note: it is kept in the draft's front matter and sent as a message.
+pub const MAX_NOTE: usize = 4000;
+
 /// Iterating with the model: a new version of a pending draft, asked for with the
 /// conversation that produced it, the draft as the model's reply and the author's note as
 /// the next message. The reply is cleaned like any other and saved as a new candidate of the
@@ -510,6 +513,12 @@ impl Reviser<'_> {
         note: &str,
         candidate: u32,
     ) -> Result<std::path::PathBuf> {
+        let chars = note.chars().count();
+        if chars > MAX_NOTE {
+            anyhow::bail!(
+                "the feedback note has {chars} characters; at most {MAX_NOTE} are sent (say what to change, briefly)"
+            );
+        }
         let mut messages = Messages::from_turns(&prompt.messages)?;
         let turn = |role: &str, content: &str| Turn {
             role: role.into(),

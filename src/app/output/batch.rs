@@ -16,7 +16,7 @@ pub fn submitted(r: &Record) {
         style("✓").green().for_stderr(),
         style(&r.id).bold().for_stderr(),
         r.requests,
-        r.remote.status,
+        super::safe(&r.remote.status),
         r.id
     );
 }
@@ -74,7 +74,7 @@ pub fn list(batches: &[(Record, usize)], as_json: bool) -> Result<()> {
             out,
             "{}  {:<11}  {:<24}  {collected}/{} collected · {} · submitted {}",
             style(&r.id).bold(),
-            r.remote.status,
+            super::safe(&r.remote.status),
             counts(r),
             r.requests,
             r.model,
@@ -87,7 +87,8 @@ pub fn list(batches: &[(Record, usize)], as_json: bool) -> Result<()> {
 pub fn cancelled(r: &Record) {
     eprintln!(
         "batch {} is {}; answers made before the cancel can still be collected",
-        r.id, r.remote.status
+        r.id,
+        super::safe(&r.remote.status)
     );
 }
 
@@ -99,7 +100,7 @@ pub fn not_finished(r: &Record) {
     eprintln!(
         "batch {} is {} ({}); collect it again later",
         r.id,
-        r.remote.status,
+        super::safe(&r.remote.status),
         counts(r)
     );
 }

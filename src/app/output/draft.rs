@@ -226,8 +226,9 @@ impl<'a> Progress<'a> {
                 b.set_message(format!("≈{total} tokens received · {rate:.0} tokens/s"));
             }
             Event::Retrying { id, error, delay } => self.line(format!(
-                "{} {id}: {error}; retrying in {:.1} s",
+                "{} {id}: {}; retrying in {:.1} s",
                 style("↻").yellow().for_stderr(),
+                super::safe(&error.to_string()),
                 delay.as_secs_f64()
             )),
             Event::Drafted {
@@ -242,13 +243,20 @@ impl<'a> Progress<'a> {
                     s.push_str(&style(" (truncated at max_tokens)").yellow().for_stderr().to_string());
                 }
                 for p in *problems {
-                    s.push_str(&format!("; {}", style(p).yellow().for_stderr()));
+                    s.push_str(&format!(
+                        "; {}",
+                        style(super::safe(&p.to_string())).yellow().for_stderr()
+                    ));
                 }
                 self.line(s);
                 self.advance(id);
             }
             Event::Failed { id, error } => {
-                self.line(format!("{} {id}: {error:#}", style("✗").red().for_stderr()));
+                self.line(format!(
+                    "{} {id}: {}",
+                    style("✗").red().for_stderr(),
+                    super::safe(&format!("{error:#}"))
+                ));
                 self.advance(id);
             }
             Event::Judged { draft, verdict } => {

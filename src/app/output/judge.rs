@@ -2,7 +2,7 @@
 
 use console::style;
 
-use super::plural;
+use super::{plural, safe};
 
 /// Before judging.
 pub fn start(n: usize, model: &str, host: &str) {
@@ -30,9 +30,11 @@ pub fn verdict_line(id: &str, score: u8, reasons: &str) -> String {
         style("·").yellow()
     };
     format!(
-        "{} {id} {}/10 {reasons}",
+        "{} {} {}/10 {}",
         mark.for_stderr(),
-        style(score).bold().for_stderr()
+        safe(id),
+        style(score).bold().for_stderr(),
+        safe(reasons)
     )
 }
 
@@ -41,7 +43,12 @@ pub fn failed(id: &str, error: &anyhow::Error) {
 }
 
 pub fn failed_line(id: &str, error: &anyhow::Error) -> String {
-    format!("{} {id}: not judged: {error:#}", style("✗").red().for_stderr())
+    format!(
+        "{} {}: not judged: {}",
+        style("✗").red().for_stderr(),
+        safe(id),
+        safe(&format!("{error:#}"))
+    )
 }
 
 /// A draft decided by a review while it was being judged.

@@ -24,14 +24,30 @@ pub fn json<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> io::Resul
     writeln!(out)
 }
 
-/// An error line on stderr.
+/// Text that came from a server or the drafts folder (a reply, an error body, a judge's
+/// reasons, a batch's fields), made safe for a terminal: no escape sequence in it can clear
+/// the screen, set a title or hide a line. Every command's output passes such text through
+/// here; aigcq's own styling is added around it, never inside.
+pub fn safe(s: &str) -> std::borrow::Cow<'_, str> {
+    aigcq::review::diff::visible(s)
+}
+
+/// An error line on stderr. Errors carry server text (HTTP error bodies, stream errors).
 pub fn error(message: impl std::fmt::Display) {
-    eprintln!("{} {message}", style("error:").red().bold().for_stderr());
+    eprintln!(
+        "{} {}",
+        style("error:").red().bold().for_stderr(),
+        safe(&message.to_string())
+    );
 }
 
 /// A warning line on stderr.
 pub fn warning(message: impl std::fmt::Display) {
-    eprintln!("{} {message}", style("warning:").yellow().bold().for_stderr());
+    eprintln!(
+        "{} {}",
+        style("warning:").yellow().bold().for_stderr(),
+        safe(&message.to_string())
+    );
 }
 
 /// `1 gap`, `2 gaps`.
