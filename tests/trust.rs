@@ -838,3 +838,51 @@ fn server_text_is_escaped_and_front_matter_survives_fences() {
     let (ok, out) = s.run(Some(&reviser.url), &["draft", &id, "--feedback", &long]);
     assert!(!ok && out.contains("at most 4000"), "{out}");
 }
+
+/// A chat stream that never finishes, with no max_tokens set, is cut at the answer ceiling:
+/// the draft is saved and marked truncated instead of running until killed.
+#[test]
+fn an_endless_stream_stops_at_the_answer_ceiling() {
+    let fake = common::start_in_thread(|_, _| Reply::Endless);
+    let s = sandbox();
+    let started = std::time::Instant::now();
+    let out = common::aigcq_at(&s.proj, &fake.url)
+        .args(["draft", "ch.md#2"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let (drafts, _) = Store::new(s.proj.join("drafts")).pending();
+    assert_eq!(drafts.len(), 1, "{stderr}");
+    assert!(drafts[0].meta.truncated, "{stderr}");
+    assert!(drafts[0].body.len() <= aigcq::draft::client::ANSWER_CEILING + 4096);
+}
+
+/// `--min-score` filters `--list` as it filters `--accept-all` (it was silently ignored), and
+/// alone it says what it goes with.
+#[test]
+fn min_score_filters_the_list() {
+    let s = sandbox();
+    let text = std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap();
+    let store = Store::new(s.proj.join("drafts"));
+    for (i, score) in [(2, 6), (3, 9)] {
+        let mut meta = common::meta_for("ch.md", &text, i);
+        meta.score = Some(score);
+        store.save(&meta, "一个答案，足够长的一段文字。\n").unwrap();
+    }
+    let (ok, out) = s.run(None, &["review", "--list", "--json", "--min-score", "8"]);
+    assert!(ok, "{out}");
+    let start = out.find('[').unwrap();
+    let rows: Vec<Value> = serde_json::from_str(&out[start..out.rfind(']').unwrap() + 1]).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r["index"].as_u64().unwrap()).collect::<Vec<_>>(),
+        [3]
+    );
+    let (ok, out) = s.run(None, &["review", "--min-score", "8"]);
+    assert!(
+        !ok && out.contains("--min-score filters --list and --accept-all"),
+        "{out}"
+    );
+}

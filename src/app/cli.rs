@@ -328,8 +328,8 @@ pub struct ReviewArgs {
     /// findings); the others stay pending.
     #[arg(long, requires = "accept_all")]
     pub clean: bool,
-    /// With --accept-all: accept only drafts the judge scored N or more (aigcq judge).
-    #[arg(long, value_name = "N", requires = "accept_all", value_parser = clap::value_parser!(u8).range(1..=10))]
+    /// With --accept-all or --list: only drafts the judge scored N or more (aigcq judge).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=10))]
     pub min_score: Option<u8>,
     /// Accept stale drafts too.
     #[arg(long)]

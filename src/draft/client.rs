@@ -473,7 +473,7 @@ impl Client {
         path: &str,
         body: &Call,
     ) -> Result<T, ApiError> {
-        let text = self.call(method, path, body).await?.text().await.map_err(transport)?;
+        let text = body_text(self.call(method, path, body).await?).await?;
         serde_json::from_str(&text).map_err(|e| ApiError::Invalid(format!("{path}: {e}")))
     }
 
@@ -512,9 +512,10 @@ impl Client {
             tracing::debug!(from, to, "concurrency");
         }
         if content_type.contains("text/event-stream") {
-            return read_stream(resp, self.timeout, on_delta).await;
+            let ceiling = self.max_tokens.is_none().then_some(ANSWER_CEILING);
+            return read_stream(resp, self.timeout, ceiling, on_delta).await;
         }
-        let text = resp.text().await.map_err(transport)?;
+        let text = body_text(resp).await?;
         if looks_like_html(&content_type, &text) {
             return Err(ApiError::Html {
                 status: status.as_u16(),
@@ -540,7 +541,7 @@ impl Client {
                 MAX_RETRY_AFTER.as_secs()
             )
         });
-        let text = resp.text().await.unwrap_or_default();
+        let text = body_text(resp).await.unwrap_or_default();
         if looks_like_html(&content_type, &text) {
             return ApiError::Html {
                 status: status.as_u16(),
@@ -774,9 +775,34 @@ impl Assembler {
     }
 }
 
+/// The most answer text read per choice when the request sets no `max_tokens`: a stream
+/// that never finishes is cut here and its answer marked truncated (`finish_reason =
+/// "length"`), as the server would with a limit.
+pub const ANSWER_CEILING: usize = 256 << 10;
+
+/// The largest whole (non-streamed) body read: a completion or an error is far smaller.
+const MAX_BODY: usize = 32 << 20;
+
+/// A whole response body, read up to [`MAX_BODY`].
+async fn body_text(resp: reqwest::Response) -> Result<String, ApiError> {
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk.map_err(transport)?);
+        if body.len() > MAX_BODY {
+            return Err(ApiError::Invalid(format!(
+                "the reply is larger than {} MiB",
+                MAX_BODY >> 20
+            )));
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
 async fn read_stream(
     resp: reqwest::Response,
     timeout: Duration,
+    ceiling: Option<usize>,
     on_delta: &(dyn Fn(usize) + Sync),
 ) -> Result<Completion, ApiError> {
     let mut events = Box::pin(whole_lines(Box::pin(resp.bytes_stream()))).eventsource();
@@ -795,6 +821,15 @@ async fn read_stream(
         })?;
         let before = acc.deltas;
         if !acc.feed(&event.data)? {
+            break;
+        }
+        if let Some(max) = ceiling
+            && acc.choices.values().any(|c| c.content.len() > max)
+        {
+            tracing::debug!(max, "answer ceiling reached with no max_tokens set");
+            for c in acc.choices.values_mut() {
+                c.finish_reason.get_or_insert_with(|| "length".into());
+            }
             break;
         }
         if acc.deltas != before {

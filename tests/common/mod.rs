@@ -46,6 +46,8 @@ pub enum Reply {
     Broken,
     /// Headers and one piece, then nothing ever again.
     Hang,
+    /// Content deltas forever, as fast as the client reads them.
+    Endless,
     /// Content deltas and `[DONE]`, but no finish reason: a stream cut and closed by a proxy.
     DoneWithoutFinish,
     /// Status 200 with a JSON error body.
@@ -246,6 +248,15 @@ fn respond(reply: Reply, guard: InFlight) -> std::pin::Pin<Box<dyn std::future::
                 false,
             ),
             Reply::Hang => sse(vec![Ok(delta(0, "开始"))], guard, true),
+            Reply::Endless => {
+                let piece = delta(0, &"无尽的回答。".repeat(50));
+                let endless = futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(piece.clone()));
+                let _guard = guard;
+                Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(Body::from_stream(endless))
+                    .unwrap()
+            }
             Reply::DoneWithoutFinish => sse(
                 vec![Ok(delta(0, "只写了一半")), Ok(Bytes::from_static(b"data: [DONE]\n\n"))],
                 guard,

@@ -56,6 +56,10 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     let mut failed = !bad.is_empty();
 
     let selected = select_drafts(&pending, &ctx.queries(&args.queries))?;
+    if args.min_score.is_some() && !args.list && !args.accept_all {
+        bail!("--min-score filters --list and --accept-all; add one of them");
+    }
+    let scored = |d: &&Draft| args.min_score.is_none_or(|min| d.meta.score.is_some_and(|s| s >= min));
     let interactive =
         !args.list && args.accept.is_empty() && args.reject.is_empty() && !args.accept_all && !args.reject_all;
     // Keys are read from the terminal and the screens drawn on it: both must be one.
@@ -66,7 +70,8 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     }
 
     if args.list || interactive {
-        let checked = review.check(selected.into_iter().cloned().collect());
+        let shown = selected.into_iter().filter(|d| !args.list || scored(d));
+        let checked = review.check(shown.cloned().collect());
         if args.list {
             list(&checked, args.json, args.sort.is_some(), ctx)?;
             return Ok(if failed { Status::Failed } else { Status::Clean });
@@ -131,10 +136,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
             .collect();
         output::review::held(before - selected.len(), "they have warnings (--clean)");
         let before = selected.len();
-        let selected: Vec<&Draft> = selected
-            .into_iter()
-            .filter(|d| args.min_score.is_none_or(|min| d.meta.score.is_some_and(|s| s >= min)))
-            .collect();
+        let selected: Vec<&Draft> = selected.into_iter().filter(scored).collect();
         if let Some(min) = args.min_score {
             output::review::held(
                 before - selected.len(),
