@@ -348,7 +348,7 @@ proptest! {
         let body = if clean {
             let anchors = chapter.headings.iter().map(|h| h.anchor()).collect();
             let target = aigcq::draft::postprocess::Target {
-                question: &meta.question, level: meta.level, crlf, anchors: &anchors, contained: false,
+                question: &meta.question, index: meta.index, level: meta.level, crlf, anchors: &anchors, contained: false,
             };
             match aigcq::draft::postprocess::clean(&raw, target, &rules) {
                 Ok(c) => c.text,

@@ -886,3 +886,81 @@ fn min_score_filters_the_list() {
         "{out}"
     );
 }
+
+const LINKED: &str = "# 链接章节\n\n## 1、什么是 VAE？\n\n## 2、VAE 的原论文是哪篇？\n\n见[原论文][vae]，以及 [vae] 本身。\n\n## 3、VAE 的损失由什么组成？\n\n重建损失与 KL 散度[^2]。\n\n[vae]: https://good.example/vae\n\n[^2]: 原作者写的脚注。\n";
+
+/// The reply that takes over question 2's link and question 3's footnote.
+const HIJACK: &str =
+    "VAE 是变分自编码器，见[这里][vae]与脚注[^2]。\n\n[vae]: https://evil.example/a\n\n[^2]: 伪造的脚注。\n";
+
+/// Each question's section of the chapter rendered by a GFM renderer (comrak), with the
+/// footnote numbers (which count in order of first use) left out; and the footnotes.
+fn rendered_sections(text: &str) -> (Vec<String>, String) {
+    let mut options = comrak::Options::default();
+    options.extension.footnotes = true;
+    options.extension.table = true;
+    let html = comrak::markdown_to_html(text, &options);
+    let numbers = regex::Regex::new(r#"(data-footnote-ref>|backref-idx="|Back to reference )\d+"#).unwrap();
+    let html = numbers.replace_all(&html, "${1}#").into_owned();
+    let (body, notes) = html.split_once("<section class=\"footnotes\"").unwrap_or((&html, ""));
+    (body.split("<h2>").map(str::to_owned).collect(), notes.to_owned())
+}
+
+/// Bug 10: a reply defining a link reference and a footnote the chapter already uses. Drafted,
+/// its definitions get labels of their own and the merge leaves the other questions rendering
+/// exactly as before; written into a draft by hand, the merge is refused with the reason.
+#[test]
+fn an_answers_definitions_never_change_where_another_questions_links_lead() {
+    let fake = common::start_in_thread(|_, _| Reply::stream(HIJACK));
+    let dir = common::project(LINKED, "");
+    let (ok, out) = {
+        let o = common::aigcq_at(dir.path(), &fake.url)
+            .args(["draft", "ch.md#1"])
+            .output()
+            .unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    assert!(ok, "{out}");
+    let o = common::aigcq_at(dir.path(), &fake.url)
+        .args(["review", "--accept-all"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let merged = std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap();
+    assert!(merged.contains("evil.example"), "the answer is merged: {merged}");
+    let (before, notes_before) = rendered_sections(LINKED);
+    let (after, notes_after) = rendered_sections(&merged);
+    assert_eq!(before.len(), after.len());
+    for i in [2, 3] {
+        assert_eq!(before[i], after[i], "question {i} renders as before:\n{merged}");
+    }
+    assert!(after[2].contains("https://good.example/vae"));
+    let original_note = |n: &str| n.split("<li").find(|l| l.contains("原作者写的脚注")).map(str::to_owned);
+    assert!(original_note(&notes_before).is_some());
+    assert_eq!(original_note(&notes_before), original_note(&notes_after));
+    assert!(
+        !notes_after
+            .split("<li")
+            .any(|l| l.contains("伪造的脚注") && l.contains("id=\"fn-2\""))
+    );
+
+    // The same reply put into a draft by hand (no clean-up): refused, nothing changes.
+    let dir = common::project(LINKED, "");
+    Store::new(dir.path().join("drafts"))
+        .save(&common::meta_for("ch.md", LINKED, 1), HIJACK)
+        .unwrap();
+    let o = common::aigcq_at(dir.path(), &fake.url)
+        .args(["review", "--accept-all"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("question 2") && stderr.contains("question 3"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap(),
+        LINKED
+    );
+}

@@ -6,6 +6,7 @@
 
 mod anchor;
 pub mod html;
+pub mod links;
 mod rules;
 
 use std::borrow::Cow;

@@ -340,6 +340,7 @@ impl Drafter<'_> {
         let chapter = job.facts.chapter;
         let target = Target {
             question: job.gap.text,
+            index: job.gap.index,
             level: prompt::answer_level(chapter, &job.gap),
             crlf: chapter.newline() == "\r\n",
             anchors: &job.facts.anchors,
@@ -542,6 +543,7 @@ impl Reviser<'_> {
             .find(|q| chapter.heading(q).anchor() == draft.meta.anchor);
         let target = Target {
             question: &draft.meta.question,
+            index: draft.meta.index,
             level: draft.meta.level,
             crlf: chapter.newline() == "\r\n",
             anchors: &facts.anchors,

@@ -1,13 +1,14 @@
 //! Turning a model's reply into an answer body that can be merged under its question: pure
 //! text in, text out.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::chapter::{Chapter, Heading, HeadingStyle, Rules, html, near_key};
+use crate::chapter::{Chapter, Heading, HeadingStyle, Rules, html, links, near_key};
 
 /// A cleaned answer and what had to be repaired.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,9 @@ pub enum CleanError {
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
     pub question: &'a str,
+    /// The question's number in its chapter: the answer's own link and footnote labels get
+    /// it as a suffix.
+    pub index: usize,
     /// Level of the question's heading: the answer's headings must be deeper.
     pub level: u8,
     /// The chapter's line ending is CRLF.
@@ -91,6 +95,11 @@ pub fn clean(raw: &str, target: Target, rules: &Rules) -> Result<Cleaned, CleanE
         warnings.push("closed a code fence the reply left open".into());
     }
     warnings.extend(close_html(&mut body));
+    // Markdown resolves definitions across the whole chapter, first one wins: the answer's
+    // own must not take over a label the chapter defines or uses elsewhere.
+    if let Cow::Owned(owned) = links::own_labels(&body, &target.index.to_string()) {
+        body = owned;
+    }
     if !target.contained {
         let (demoted, shifted) = demote(&body, target.level, rules);
         if shifted > 0 {
@@ -390,6 +399,7 @@ mod tests {
     fn target_for_tests(level: u8) -> Target<'static> {
         Target {
             question: "7、介绍一下 DiT 的结构",
+            index: 7,
             level,
             crlf: false,
             anchors: &ANCHORS,
@@ -466,6 +476,7 @@ mod tests {
         let anchors = HashSet::new();
         let t = Target {
             question: "What is the difference between an Element and a Component?",
+            index: 5,
             level: 3,
             crlf: false,
             anchors: &anchors,

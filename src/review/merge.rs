@@ -8,7 +8,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::chapter::{Chapter, GapKind, HeadingStyle, Question, Resolution, Rules, is_break_line, near_key, slug};
+use crate::chapter::{
+    Chapter, GapKind, HeadingStyle, Question, Resolution, Rules, is_break_line, links, near_key, slug,
+};
 use crate::identity::{self, QuestionRef};
 
 /// Why a draft no longer fits its chapter.
@@ -410,6 +412,53 @@ fn seen<'c>(c: &'c Chapter) -> Vec<Seen<'c>> {
         .collect()
 }
 
+/// Refuses a merge that changes where a link, image or footnote of any other part of the
+/// chapter leads: Markdown resolves definitions across the whole file, so an answer that
+/// defines a label another question uses (or uses as plain `[text]`) would take it over.
+fn same_references(before: &Chapter, after: &Chapter, targets: &HashSet<&str>, old: &[Seen]) -> Result<(), String> {
+    fn by_question<'c>(c: &'c Chapter) -> HashMap<&'c str, Vec<String>> {
+        let starts: Vec<(usize, &str)> = c
+            .questions
+            .iter()
+            .map(|q| (c.headings[q.heading].unit.start, c.heading(q).anchor()))
+            .collect();
+        let mut out: HashMap<&str, Vec<String>> = HashMap::new();
+        for r in links::resolved(c.text()) {
+            let i = starts.partition_point(|(s, _)| *s <= r.at);
+            let anchor = if i == 0 { "" } else { starts[i - 1].1 };
+            out.entry(anchor).or_default().push(r.target);
+        }
+        out
+    }
+    let (was, now) = (by_question(before), by_question(after));
+    let empty = Vec::new();
+    let mut changed: Vec<&str> = was
+        .keys()
+        .chain(now.keys())
+        .filter(|a| !targets.contains(*a))
+        .filter(|a| was.get(*a).unwrap_or(&empty) != now.get(*a).unwrap_or(&empty))
+        .copied()
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    changed.sort_unstable();
+    changed.dedup();
+    let index: HashMap<&str, usize> = old.iter().map(|q| (q.anchor, q.index)).collect();
+    let named: Vec<String> = changed
+        .iter()
+        .map(|a| {
+            index
+                .get(a)
+                .map_or_else(|| "the chapter's introduction".to_owned(), |i| format!("question {i}"))
+        })
+        .collect();
+    Err(format!(
+        "its link or footnote definitions would change where links or footnotes of {} lead",
+        named.join(", ")
+    ))
+}
+
 /// `8`, `8–12`, `8, 10`.
 fn numbers(mut n: Vec<usize>) -> String {
     n.sort_unstable();
@@ -517,6 +566,9 @@ pub fn verify(before: &Chapter, after: &Chapter, accepted: &[(QuestionRef, &str)
                 t.target
             ));
         }
+    }
+    if accepted.iter().any(|(_, body)| links::may_define(body)) {
+        same_references(before, after, &targets, &old)?;
     }
     let mut defined: HashMap<&str, usize> = HashMap::new();
     for h in &before.headings {
