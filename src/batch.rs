@@ -263,9 +263,15 @@ impl Batches {
             input_file_id: None,
         };
         let pending = self.dir.join(format!("{}.requests.jsonl", sub.name));
+        let record_of = self.dir.join(format!("{}.submitting.json", sub.name));
+        // When the provider surely made no batch, the submission is dropped.
+        let forget = || {
+            let _ = std::fs::remove_file(&pending);
+            let _ = std::fs::remove_file(&record_of);
+        };
         crate::atomic::write(&pending, &kept)?;
         self.save_submission(&sub)?;
-        let file: Value = client
+        let file: Value = match client
             .call_json(
                 reqwest::Method::POST,
                 &cfg.files_path,
@@ -276,7 +282,13 @@ impl Batches {
                 },
             )
             .await
-            .map_err(|e| anyhow!("uploading the batch input: {e}"))?;
+        {
+            Ok(f) => f,
+            Err(e) => {
+                forget();
+                bail!("uploading the batch input: {e}");
+            }
+        };
         let input_file_id = file["id"]
             .as_str()
             .ok_or_else(|| anyhow!("the file upload's reply has no id"))?
@@ -286,8 +298,8 @@ impl Batches {
             ..sub
         };
         self.save_submission(&sub)?;
-        let remote: Remote = client
-            .call_json(
+        let created = client
+            .call_json::<Remote>(
                 reqwest::Method::POST,
                 &cfg.batches_path,
                 &Call::Json(json!({
@@ -297,8 +309,19 @@ impl Batches {
                     "metadata": metadata,
                 })),
             )
-            .await
-            .map_err(|e| anyhow!("creating the batch: {e}"))?;
+            .await;
+        let remote = match created {
+            Ok(r) => r,
+            // A refusal (4xx) made no batch; anything else (a 5xx, a broken connection) may
+            // have: the submission stays, and batch list says so.
+            Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => {
+                forget();
+                bail!("creating the batch: {e}");
+            }
+            Err(e) => bail!(
+                "creating the batch: {e}; the provider may have made it from {input_file_id} anyway (see aigcq batch list)"
+            ),
+        };
         let requests = self.path(&remote.id, "requests.jsonl")?;
         if requests.exists() {
             bail!(
@@ -318,7 +341,7 @@ impl Batches {
             remote,
         };
         self.save(&record)?;
-        std::fs::remove_file(self.dir.join(format!("{}.submitting.json", sub.name)))?;
+        std::fs::remove_file(&record_of)?;
         Ok(record)
     }
 

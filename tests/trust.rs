@@ -964,3 +964,47 @@ fn an_answers_definitions_never_change_where_another_questions_links_lead() {
         LINKED
     );
 }
+
+/// A Batch API that takes the upload and then fails to answer the batch's creation with
+/// `status`: the batch may or may not exist.
+fn failing_creation(status: u16) -> String {
+    use axum::routing::post;
+    let app = axum::Router::new()
+        .route(
+            "/v1/files",
+            post(|| async { axum::Json(json!({"id": "file-up-1", "object": "file"})) }),
+        )
+        .route(
+            "/v1/batches",
+            post(move || async move {
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    axum::Json(json!({"error": {"message": "upstream went away"}})),
+                )
+            }),
+        )
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    format!("{}/v1", common::serve_in_thread(app))
+}
+
+/// A submission the provider may have turned into a batch without aigcq hearing back stays
+/// recorded, and `batch list` shows it with what to do; a refused one leaves nothing.
+#[test]
+fn an_unanswered_batch_creation_leaves_an_incomplete_record_that_list_shows() {
+    let s = sandbox();
+    std::fs::write(s.proj.join("aigcq.toml"), "[provider]\nmax_retries = 0\n").unwrap();
+    let (ok, out) = s.run(Some(&failing_creation(502)), &["draft", "--batch"]);
+    assert!(!ok && out.contains("may have made it from file-up-1"), "{out}");
+    let (_, out) = s.run(Some(&failing_creation(502)), &["batch", "list"]);
+    assert!(
+        out.contains("incomplete submission sub-")
+            && out.contains("uploaded as file-up-1")
+            && out.contains("2 requests"),
+        "{out}"
+    );
+    let s = sandbox();
+    let (ok, out) = s.run(Some(&failing_creation(400)), &["draft", "--batch"]);
+    assert!(!ok, "{out}");
+    let left: Vec<_> = std::fs::read_dir(s.proj.join("drafts/.batches")).unwrap().collect();
+    assert!(left.is_empty(), "a refused batch leaves nothing: {left:?}");
+}
