@@ -218,9 +218,9 @@ fn prompt_cache(answer: &str) {
                 .map(|(p, _)| p.chars().zip(prompt.chars()).take_while(|(a, b)| a == b).count())
                 .max()
                 .unwrap_or(0);
-        let total = aigcq::tokens::estimate(&prompt);
+        let total = aigcq::llm::tokens::estimate(&prompt);
         let prefix: String = prompt.chars().take(shared).collect();
-        let cached = match aigcq::tokens::estimate(&prefix) {
+        let cached = match aigcq::llm::tokens::estimate(&prefix) {
             t if t >= 1024 => t / 128 * 128,
             _ => 0,
         };

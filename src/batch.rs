@@ -17,8 +17,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::config::BatchConfig;
-use crate::draft::client::{Call, Client, Completion};
+use crate::llm::client::{Call, Client, Completion};
 use crate::refs::Reference;
 use crate::store::Prompt;
 
@@ -649,6 +648,40 @@ fn outcome(client: &Client, v: &Value) -> Outcome {
         0 => message,
         s => format!("HTTP {s}: {message}"),
     })
+}
+
+/// The `[batch]` table: the provider's Batch API (`draft --batch`, `aigcq batch`). The
+/// defaults are OpenAI's, which DashScope (Qwen), Moonshot and Zhipu (GLM, with `endpoint =
+/// "/v4/chat/completions"`) share.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchConfig {
+    /// The file and batch endpoints, below `base_url`.
+    pub files_path: String,
+    pub batches_path: String,
+    /// The `url` each request line names: the chat endpoint's path as the batch service
+    /// expects it.
+    pub endpoint: String,
+    pub completion_window: String,
+    /// A provider's limits per input file; a larger run is split into several batches.
+    pub max_lines: usize,
+    pub max_bytes: u64,
+    /// The largest output or error file `batch collect` downloads, in bytes.
+    pub max_download: u64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            files_path: "files".into(),
+            batches_path: "batches".into(),
+            endpoint: "/v1/chat/completions".into(),
+            completion_window: "24h".into(),
+            max_lines: 50_000,
+            max_bytes: 200 << 20,
+            max_download: 2 << 30,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::chapter::{Chapter, Resolution, decode_target};
 
@@ -261,6 +261,14 @@ fn cells(row: &str) -> usize {
     let outer =
         usize::from(row.starts_with('|')) + usize::from(row.ends_with('|') && !row.ends_with("\\|") && row.len() > 1);
     pipes + 1 - outer.min(pipes + 1)
+}
+
+/// The `[check]` table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckConfig {
+    /// Names of lint rules to skip (see `aigcq check --help`).
+    pub disable: Vec<String>,
 }
 
 #[cfg(test)]

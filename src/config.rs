@@ -1,5 +1,6 @@
 //! `aigcq.toml`: found by walking up from the current directory, like `Cargo.toml`. Every
-//! setting has a default, so a project without the file works.
+//! setting has a default, so a project without the file works. Each table's type belongs to
+//! the stage it configures; this module only finds the file and gathers the tables.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::batch::BatchConfig;
 use crate::chapter::{QuestionConfig, Rules};
+use crate::check::CheckConfig;
+use crate::cost::Price;
+use crate::draft::DraftConfig;
+use crate::judge::JudgeConfig;
+use crate::llm::provider::ProviderConfig;
+use crate::review::ReviewConfig;
 
 /// The file name looked for.
 pub const FILE_NAME: &str = "aigcq.toml";
@@ -25,45 +33,8 @@ pub struct Config {
     pub judge: JudgeConfig,
     pub review: ReviewConfig,
     /// `[prices."MODEL"]`: what a model costs, for estimates and actual costs.
-    pub prices: std::collections::BTreeMap<String, crate::cost::Price>,
+    pub prices: BTreeMap<String, Price>,
     pub batch: BatchConfig,
-}
-
-/// The `[judge]` table: the model that scores drafts (`aigcq judge`, `draft --judge`).
-/// Unset fields are the provider's.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct JudgeConfig {
-    pub model: Option<String>,
-    pub base_url: Option<String>,
-    /// The name of the environment variable holding the judge's key.
-    pub api_key_env: Option<String>,
-    /// The rubric, prompts/<name>.jinja ("judge" falls back to the built-in one).
-    pub template: String,
-    pub response_format: crate::judge::ResponseFormat,
-    pub temperature: Option<f64>,
-}
-
-impl Default for JudgeConfig {
-    fn default() -> Self {
-        JudgeConfig {
-            model: None,
-            base_url: None,
-            api_key_env: None,
-            template: "judge".into(),
-            response_format: Default::default(),
-            // A judge should give the same score twice.
-            temperature: Some(0.0),
-        }
-    }
-}
-
-/// The `[review]` table.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ReviewConfig {
-    /// Commit each chapter write to git, that file alone.
-    pub commit: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -83,125 +54,6 @@ impl Default for Paths {
             drafts: "drafts".into(),
             prompts: "prompts".into(),
             refs: "refs".into(),
-        }
-    }
-}
-
-/// The `[check]` table.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct CheckConfig {
-    /// Names of lint rules to skip (see `aigcq check --help`).
-    pub disable: Vec<String>,
-}
-
-/// The `[provider]` table: the OpenAI-compatible API to draft with. Unset fields fall back to
-/// the environment and then to defaults; see [`crate::provider::Provider::resolve`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProviderConfig {
-    pub base_url: Option<String>,
-    pub model: Option<String>,
-    /// The name of the environment variable holding the key; never the key itself.
-    pub api_key_env: Option<String>,
-    /// Seconds without any data from the server before an attempt fails.
-    pub timeout: Option<f64>,
-    pub max_retries: Option<u32>,
-    pub concurrency: Option<usize>,
-    pub temperature: Option<f64>,
-    pub max_tokens: Option<u32>,
-    pub token_param: Option<TokenParam>,
-    pub headers: BTreeMap<String, String>,
-    /// Merged into every request body (switches such as `enable_thinking`), overriding
-    /// aigcq's own fields of the same name.
-    pub extra_body: toml::Table,
-}
-
-/// Which request field carries the answer length limit.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenParam {
-    #[default]
-    MaxTokens,
-    MaxCompletionTokens,
-}
-
-impl TokenParam {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenParam::MaxTokens => "max_tokens",
-            TokenParam::MaxCompletionTokens => "max_completion_tokens",
-        }
-    }
-}
-
-/// The `[batch]` table: the provider's Batch API (`draft --batch`, `aigcq batch`). The
-/// defaults are OpenAI's, which DashScope (Qwen), Moonshot and Zhipu (GLM, with `endpoint =
-/// "/v4/chat/completions"`) share.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct BatchConfig {
-    /// The file and batch endpoints, below `base_url`.
-    pub files_path: String,
-    pub batches_path: String,
-    /// The `url` each request line names: the chat endpoint's path as the batch service
-    /// expects it.
-    pub endpoint: String,
-    pub completion_window: String,
-    /// A provider's limits per input file; a larger run is split into several batches.
-    pub max_lines: usize,
-    pub max_bytes: u64,
-    /// The largest output or error file `batch collect` downloads, in bytes.
-    pub max_download: u64,
-}
-
-impl Default for BatchConfig {
-    fn default() -> Self {
-        BatchConfig {
-            files_path: "files".into(),
-            batches_path: "batches".into(),
-            endpoint: "/v1/chat/completions".into(),
-            completion_window: "24h".into(),
-            max_lines: 50_000,
-            max_bytes: 200 << 20,
-            max_download: 2 << 30,
-        }
-    }
-}
-
-/// The `[draft]` table.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct DraftConfig {
-    /// The template in the prompts folder, without `.jinja`.
-    pub template: String,
-    /// Candidates per question.
-    pub candidates: u32,
-    /// Characters of neighbouring answers given to the model as style examples.
-    pub example_chars: usize,
-    /// Characters of reference material per prompt, shared fairly between the references.
-    pub ref_chars: usize,
-    /// Seconds one reference URL may take to fetch, start to end.
-    pub ref_timeout: u64,
-    /// Send each chapter's name as `prompt_cache_key` (OpenAI), so that its prompts meet
-    /// the same cache.
-    pub prompt_cache_key: bool,
-    /// When a chapter's shared prompt prefix is estimated at this many tokens or more (the
-    /// providers' caching starts at 1,024), its first request goes alone until the answer
-    /// starts, so that the rest find the prefix cached. 0 sends everything at once.
-    pub cache_warmup: u64,
-}
-
-impl Default for DraftConfig {
-    fn default() -> Self {
-        DraftConfig {
-            template: "default".into(),
-            candidates: 1,
-            example_chars: 4000,
-            ref_chars: 8000,
-            ref_timeout: 60,
-            prompt_cache_key: false,
-            cache_warmup: 1024,
         }
     }
 }

@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::prompt::Messages;
-use crate::store::Usage;
-use crate::tokens::Counter;
+use crate::llm::Messages;
+use crate::llm::Usage;
+use crate::llm::tokens::Counter;
 
 /// A model's prices per million tokens, as its provider publishes them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -147,7 +147,7 @@ pub fn plan<'a>(requests: impl IntoIterator<Item = Request<'a>>, counter: &Count
     for r in requests {
         let text = sent_text(r.messages);
         plan.requests += 1;
-        plan.prompt_tokens += crate::tokens::messages(counter, r.messages);
+        plan.prompt_tokens += crate::llm::tokens::messages(counter, r.messages);
         plan.output_low += r.output.0;
         plan.output_high += r.output.1;
         match &first {
@@ -225,7 +225,7 @@ mod tests {
         assert_eq!(p.requests, 4);
         assert_eq!((p.output_low, p.output_high), (40, 120));
         // b shares the rules and the chapter text with a; c's chapter is too short to cache.
-        let prefix = crate::tokens::estimate(&format!("规则\n{shared}第"));
+        let prefix = crate::llm::tokens::estimate(&format!("规则\n{shared}第"));
         assert_eq!(p.cacheable_tokens, prefix);
         assert!(p.prompt_tokens > 2 * prefix);
     }

@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::chapter::{Chapter, Rules};
-use crate::draft::client::Client;
-use crate::prompt::{Messages, Templates, language};
+use crate::llm::Messages;
+use crate::llm::client::Client;
+use crate::prompt::Templates;
 use crate::refs::{Reference, Refs};
 use crate::store::{self, Draft};
+use crate::text::language;
 
 /// How the judge is asked for JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,6 +246,35 @@ pub fn record(drafts: &Path, chapter_path: &Path, draft: &Draft, verdict: &Verdi
     crate::atomic::write(&draft.path, store::to_text(&meta, &body)?.as_bytes())
         .with_context(|| format!("cannot write {}", draft.path.display()))?;
     Ok(true)
+}
+
+/// The `[judge]` table: the model that scores drafts (`aigcq judge`, `draft --judge`).
+/// Unset fields are the provider's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct JudgeConfig {
+    pub model: Option<String>,
+    pub base_url: Option<String>,
+    /// The name of the environment variable holding the judge's key.
+    pub api_key_env: Option<String>,
+    /// The rubric, prompts/<name>.jinja ("judge" falls back to the built-in one).
+    pub template: String,
+    pub response_format: ResponseFormat,
+    pub temperature: Option<f64>,
+}
+
+impl Default for JudgeConfig {
+    fn default() -> Self {
+        JudgeConfig {
+            model: None,
+            base_url: None,
+            api_key_env: None,
+            template: "judge".into(),
+            response_format: Default::default(),
+            // A judge should give the same score twice.
+            temperature: Some(0.0),
+        }
+    }
 }
 
 #[cfg(test)]

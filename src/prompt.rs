@@ -13,6 +13,8 @@ use minijinja::{Environment, syntax::SyntaxConfig};
 use serde::Serialize;
 
 use crate::chapter::{Chapter, Gap, GapKind, Rules};
+use crate::llm::Messages;
+use crate::text::language;
 
 /// The template used when the prompts folder has none of that name.
 pub const BUILTIN_DEFAULT: &str = include_str!("../prompts/default.jinja");
@@ -96,72 +98,6 @@ pub struct Example {
     pub truncated: bool,
 }
 
-/// The messages a template produced, and any turns of a conversation after them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Messages {
-    pub system: Option<String>,
-    pub user: String,
-    /// Later turns: the model's draft and the author's feedback on it, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub turns: Vec<Turn>,
-    /// Sent as `prompt_cache_key` (`[draft] prompt_cache_key`): the chapter, so that the
-    /// provider routes its prompts to the same cache.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_key: Option<String>,
-}
-
-/// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Turn {
-    /// `system`, `user` or `assistant`.
-    pub role: String,
-    pub content: String,
-}
-
-impl Messages {
-    /// Characters sent, for `--dry-run`'s estimate.
-    pub fn chars(&self) -> usize {
-        self.system.as_deref().map_or(0, |s| s.chars().count())
-            + self.user.chars().count()
-            + self.turns.iter().map(|t| t.content.chars().count()).sum::<usize>()
-    }
-
-    /// Every message in the order sent.
-    pub fn all(&self) -> Vec<Turn> {
-        let turn = |role: &str, content: &str| Turn {
-            role: role.into(),
-            content: content.into(),
-        };
-        let mut out: Vec<Turn> = self.system.iter().map(|s| turn("system", s)).collect();
-        out.push(turn("user", &self.user));
-        out.extend(self.turns.iter().cloned());
-        out
-    }
-
-    /// The messages of a kept conversation (as [`Messages::all`] gave them).
-    pub fn from_turns(turns: &[Turn]) -> Result<Messages> {
-        let mut rest = turns.iter();
-        let mut first = rest.next();
-        let system = match first {
-            Some(t) if t.role == "system" => {
-                let s = t.content.clone();
-                first = rest.next();
-                Some(s)
-            }
-            _ => None,
-        };
-        let Some(user) = first.filter(|t| t.role == "user") else {
-            bail!("the kept prompt has no user message");
-        };
-        Ok(Messages {
-            system,
-            user: user.content.clone(),
-            turns: rest.cloned().collect(),
-            cache_key: None,
-        })
-    }
-}
-
 /// The level of the heading an answer goes under: the question's, or for a `missing` entry
 /// the level its neighbouring questions use (2 when the chapter has none).
 pub fn answer_level(chapter: &Chapter, gap: &Gap) -> u8 {
@@ -174,21 +110,6 @@ pub fn answer_level(chapter: &Chapter, gap: &Gap) -> u8 {
             .find(|q| !q.group)
             .map_or(2, |q| chapter.heading(q).level),
     }
-}
-
-/// `zh` or `en`, from the share of CJK characters among the letters of `text`.
-pub fn language(text: &str) -> &'static str {
-    let (mut cjk, mut letters) = (0usize, 0usize);
-    for c in text.chars().filter(|c| c.is_alphabetic()) {
-        letters += 1;
-        cjk += usize::from(is_cjk(c));
-    }
-    if letters > 0 && cjk * 5 >= letters { "zh" } else { "en" }
-}
-
-/// A Chinese, Japanese or Korean character.
-pub fn is_cjk(c: char) -> bool {
-    matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}')
 }
 
 /// Cuts `s` to at most `budget` characters, at a line end when there is one.
@@ -279,7 +200,7 @@ impl<'c> ChapterFacts<'c> {
             let mut lens: Vec<usize> = self
                 .answered
                 .iter()
-                .map(|&i| crate::chapter::visible_chars(&self.chapter.answer_body(&self.chapter.questions[i])))
+                .map(|&i| crate::text::visible_chars(&self.chapter.answer_body(&self.chapter.questions[i])))
                 .collect();
             lens.sort_unstable();
             lens.get(lens.len() / 2).copied().filter(|_| lens.len() >= min)
@@ -292,7 +213,7 @@ impl<'c> ChapterFacts<'c> {
         let mut t: Vec<u64> = self
             .answered
             .iter()
-            .map(|&i| crate::tokens::estimate(self.chapter.answer_body(&self.chapter.questions[i]).trim()))
+            .map(|&i| crate::llm::tokens::estimate(self.chapter.answer_body(&self.chapter.questions[i]).trim()))
             .collect();
         t.sort_unstable();
         (!t.is_empty()).then(|| (t[t.len() / 4], t[(t.len() * 3 / 4).min(t.len() - 1)]))
@@ -427,7 +348,7 @@ impl<'c> ChapterFacts<'c> {
     /// examples), for the cache warm-up's threshold.
     pub fn shared_tokens(&self, example_chars: usize) -> u64 {
         let (context, _) = self.shared(shared_budget(example_chars));
-        let est = crate::tokens::estimate;
+        let est = crate::llm::tokens::estimate;
         est(&context.title)
             + est(&context.path)
             + context.toc.iter().map(|t| est(&t.text) + 2).sum::<u64>()

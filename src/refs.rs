@@ -172,7 +172,7 @@ impl Loader {
             let url = attempt.url();
             if attempt.previous().len() >= 10 {
                 attempt.error("more than 10 redirects")
-            } else if url.scheme() == "http" && !crate::provider::is_loopback(url) && !allow_insecure {
+            } else if url.scheme() == "http" && !crate::llm::provider::is_loopback(url) && !allow_insecure {
                 attempt.error("redirected to plain http:// on another machine (use --allow-insecure)")
             } else {
                 attempt.follow()
@@ -291,7 +291,7 @@ impl Loader {
             return Ok(text);
         }
         let parsed = reqwest::Url::parse(url)?;
-        if parsed.scheme() == "http" && !crate::provider::is_loopback(&parsed) && !self.allow_insecure {
+        if parsed.scheme() == "http" && !crate::llm::provider::is_loopback(&parsed) && !self.allow_insecure {
             bail!("plain http:// to another machine is refused (use https://, or --allow-insecure)");
         }
         let resp = self

@@ -13,28 +13,6 @@ use crate::identity;
 
 const FENCE: &str = "+++";
 
-/// Token counts from the API's `usage`, when it sent one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    /// Of the prompt tokens, those the provider served from its prompt cache.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub cached_tokens: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-impl std::ops::AddAssign for Usage {
-    fn add_assign(&mut self, o: Usage) {
-        self.prompt_tokens += o.prompt_tokens;
-        self.completion_tokens += o.completion_tokens;
-        self.cached_tokens += o.cached_tokens;
-    }
-}
-
 /// Something a person should know before accepting a draft: a repair made to the reply
 /// (`cleanup`), the provider's filter (`filtered`), or a quality-gate finding
 /// ([`crate::draft::gate::CODES`]).
@@ -116,7 +94,7 @@ pub struct Meta {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Usage>,
+    pub usage: Option<crate::llm::Usage>,
     /// A new version of an answered question (`draft --rewrite`): accepting it replaces the
     /// answer, which is kept for undo.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -151,7 +129,7 @@ pub struct Prompt {
     pub template_hash: String,
     /// The request's parameters: its body without the messages.
     pub params: serde_json::Map<String, serde_json::Value>,
-    pub messages: Vec<crate::prompt::Turn>,
+    pub messages: Vec<crate::llm::Turn>,
 }
 
 /// The sidecar file holding a draft file's [`Prompt`].
@@ -474,7 +452,7 @@ mod tests {
             candidate: 1,
             candidates: 2,
             warnings: vec![],
-            usage: Some(Usage {
+            usage: Some(crate::llm::Usage {
                 prompt_tokens: 10,
                 completion_tokens: 20,
                 cached_tokens: 0,

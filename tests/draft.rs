@@ -8,11 +8,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use aigcq::chapter::{Chapter, QuestionConfig, Rules};
-use aigcq::config::ProviderConfig;
-use aigcq::draft::client::Client;
 use aigcq::draft::{Drafter, Event, Job, Totals};
-use aigcq::prompt::{ChapterFacts, Messages, RunContext, Templates};
-use aigcq::provider::{Overrides, Provider};
+use aigcq::llm::Messages;
+use aigcq::llm::client::Client;
+use aigcq::llm::provider::ProviderConfig;
+use aigcq::llm::provider::{Overrides, Provider};
+use aigcq::prompt::{ChapterFacts, RunContext, Templates};
 use aigcq::store::Store;
 use common::Reply;
 use serde_json::json;
@@ -173,7 +174,7 @@ async fn whole_responses_and_the_request_body() {
     let cfg = ProviderConfig {
         temperature: Some(0.3),
         max_tokens: Some(64),
-        token_param: Some(aigcq::config::TokenParam::MaxCompletionTokens),
+        token_param: Some(aigcq::llm::provider::TokenParam::MaxCompletionTokens),
         extra_body: toml::from_str("enable_thinking = false").unwrap(),
         ..Default::default()
     };

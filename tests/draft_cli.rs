@@ -427,7 +427,7 @@ fn the_cost_is_estimated_before_and_reported_after() {
     // The only answer sets the answer range: its estimated tokens, for each of 2 questions,
     // at 1 X a token (0.25 X as a batch).
     let answer = "扩散模型通过逐步去噪从噪声中生成数据，是当前图像生成的主流方法。";
-    let t = aigcq::tokens::estimate(answer) as f64;
+    let t = aigcq::llm::tokens::estimate(answer) as f64;
     let out = common::aigcq_at(dir.path(), &fake.url)
         .args(["draft", "--dry-run", "--model", "only-output"])
         .output()

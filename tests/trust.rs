@@ -241,7 +241,7 @@ fn forged_draft(s: &Sandbox, chapter: &str) -> String {
         template: "default".into(),
         template_hash: "t".into(),
         params: Default::default(),
-        messages: vec![aigcq::prompt::Turn {
+        messages: vec![aigcq::llm::Turn {
             role: "user".into(),
             content: "请回答第 2 题".into(),
         }],
@@ -857,7 +857,7 @@ fn an_endless_stream_stops_at_the_answer_ceiling() {
     let (drafts, _) = Store::new(s.proj.join("drafts")).pending();
     assert_eq!(drafts.len(), 1, "{stderr}");
     assert!(drafts[0].meta.truncated, "{stderr}");
-    assert!(drafts[0].body.len() <= aigcq::draft::client::ANSWER_CEILING + 4096);
+    assert!(drafts[0].body.len() <= aigcq::llm::client::ANSWER_CEILING + 4096);
 }
 
 /// `--min-score` filters `--list` as it filters `--accept-all` (it was silently ignored), and

@@ -179,8 +179,8 @@ pub struct ProviderArgs {
 }
 
 impl ProviderArgs {
-    pub fn overrides(&self) -> aigcq::provider::Overrides {
-        aigcq::provider::Overrides {
+    pub fn overrides(&self) -> aigcq::llm::provider::Overrides {
+        aigcq::llm::provider::Overrides {
             base_url: self.base_url.clone(),
             model: self.model.clone(),
             concurrency: self.concurrency,

@@ -9,6 +9,7 @@ pub mod html;
 pub mod links;
 mod rules;
 
+use crate::text::visible_chars;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -324,23 +325,6 @@ pub struct Chapter<'a> {
     /// form a merge gives a question that has none.
     details_form: Option<(Range<usize>, Range<usize>)>,
     line_starts: Vec<usize>,
-}
-
-/// Counts the non-blank characters of `s` without decoding it: bytes that start a character
-/// and are not ASCII space or control. Branch-free so that it vectorises; it runs on all text.
-pub(crate) fn visible_chars(s: &str) -> usize {
-    s.as_bytes()
-        .chunks(255)
-        .map(|chunk| {
-            // As i8: ASCII visible is 33..=127, a UTF-8 lead byte -64..=-1, a continuation
-            // byte below -64; a u8 counter cannot overflow in 255 bytes.
-            let n: u8 = chunk
-                .iter()
-                .map(|&b| u8::from(b as i8 > 32) | u8::from(b >= 0xC0))
-                .sum();
-            usize::from(n)
-        })
-        .sum()
 }
 
 impl<'a> Chapter<'a> {

@@ -236,7 +236,7 @@ impl Rules {
             return kind;
         }
         let bare = hits.matched(ORDER.len());
-        let short = super::visible_chars(line) <= POINTER_CHARS;
+        let short = crate::text::visible_chars(line) <= POINTER_CHARS;
         // The stub phrases decide only a short line or a bare label (which a long pointer
         // makes prose); skipping them elsewhere keeps scanning fast.
         match (short || bare) && self.stub.is_match(line) {

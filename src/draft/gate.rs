@@ -8,12 +8,14 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::chapter::{Chapter, Rules, near_key, visible_chars};
+use crate::chapter::{Chapter, Rules, near_key};
 use crate::check::{self, Rule};
 use crate::identity::QuestionRef;
-use crate::prompt::{ChapterFacts, Messages, language};
+use crate::llm::Messages;
+use crate::prompt::ChapterFacts;
 use crate::refs::Reference;
 use crate::store::Warning;
+use crate::text::{language, visible_chars};
 
 /// Every code the gate gives, as `review --list` and `--json` show them.
 pub const CODES: [&str; 7] = [

@@ -2,9 +2,7 @@
 //! reply and save each candidate to the drafts store, keeping `concurrency` requests in
 //! flight until the queue is empty.
 
-pub mod client;
 pub mod gate;
-pub mod pace;
 pub mod postprocess;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,13 +10,15 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
 
 use crate::chapter::{Chapter, Gap, Holder, Rules};
 use crate::identity;
-use crate::prompt::{self, ChapterFacts, Messages, RunContext, Templates, Turn};
+use crate::llm::client::{ApiError, Choice, Client, Completion};
+use crate::llm::{Messages, Turn, Usage};
+use crate::prompt::{self, ChapterFacts, RunContext, Templates};
 use crate::refs::{Reference, Refs};
-use crate::store::{self, Draft, Meta, Prompt, Store, Usage};
-use client::{ApiError, Choice, Client, Completion};
+use crate::store::{self, Draft, Meta, Prompt, Store};
 use postprocess::Target;
 
 /// One question to draft.
@@ -197,7 +197,7 @@ impl Drafter<'_> {
         // each candidate is its own request.
         let n_unsupported = AtomicBool::new(false);
         let n_unsupported = &n_unsupported;
-        let style = self.run.style.as_deref().map_or(0, crate::tokens::estimate);
+        let style = self.run.style.as_deref().map_or(0, crate::llm::tokens::estimate);
         let warm = |job: &Job, next: Option<&Job>| {
             self.cache_warmup > 0
                 && next.is_some_and(|n| std::ptr::eq(n.facts, job.facts))
@@ -585,5 +585,42 @@ impl Reviser<'_> {
             ..prompt.clone()
         };
         self.store.save_with(&meta, &cleaned.text, Some(&kept))
+    }
+}
+
+/// The `[draft]` table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DraftConfig {
+    /// The template in the prompts folder, without `.jinja`.
+    pub template: String,
+    /// Candidates per question.
+    pub candidates: u32,
+    /// Characters of neighbouring answers given to the model as style examples.
+    pub example_chars: usize,
+    /// Characters of reference material per prompt, shared fairly between the references.
+    pub ref_chars: usize,
+    /// Seconds one reference URL may take to fetch, start to end.
+    pub ref_timeout: u64,
+    /// Send each chapter's name as `prompt_cache_key` (OpenAI), so that its prompts meet
+    /// the same cache.
+    pub prompt_cache_key: bool,
+    /// When a chapter's shared prompt prefix is estimated at this many tokens or more (the
+    /// providers' caching starts at 1,024), its first request goes alone until the answer
+    /// starts, so that the rest find the prefix cached. 0 sends everything at once.
+    pub cache_warmup: u64,
+}
+
+impl Default for DraftConfig {
+    fn default() -> Self {
+        DraftConfig {
+            template: "default".into(),
+            candidates: 1,
+            example_chars: 4000,
+            ref_chars: 8000,
+            ref_timeout: 60,
+            prompt_cache_key: false,
+            cache_warmup: 1024,
+        }
     }
 }

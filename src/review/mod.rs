@@ -757,3 +757,11 @@ pub fn neighbours(chapter: &Chapter, question: QuestionRef) -> Vec<(usize, Strin
         })
         .collect()
 }
+
+/// The `[review]` table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// Commit each chapter write to git, that file alone.
+    pub commit: bool,
+}

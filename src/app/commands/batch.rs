@@ -12,9 +12,10 @@ use crate::app::cli::{BatchArgs, BatchCommand, DraftArgs};
 use crate::app::output;
 use aigcq::batch::{self, Batches, Entry, Outcome, Record};
 use aigcq::chapter::{Chapter, GapKind, Rules};
-use aigcq::draft::client::Client;
 use aigcq::draft::{Drafter, Event, Job, Provenance, Totals};
-use aigcq::prompt::{ChapterFacts, Messages, RunContext, Templates};
+use aigcq::llm::Messages;
+use aigcq::llm::client::Client;
+use aigcq::prompt::{ChapterFacts, RunContext, Templates};
 use aigcq::refs::Refs;
 use aigcq::store::{Prompt, Store};
 
@@ -312,7 +313,7 @@ async fn save(
     drafter: &Drafter<'_>,
     facts: &HashMap<&str, Result<ChapterFacts<'_>, String>>,
     entry: &Entry,
-    completion: aigcq::draft::client::Completion,
+    completion: aigcq::llm::client::Completion,
     record: &Record,
     created: &str,
     report: &(dyn Fn(Event) + Sync),

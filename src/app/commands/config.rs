@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::{Context, Status};
 use crate::app::cli::ConfigArgs;
 use crate::app::output;
-use aigcq::provider::Provider;
+use aigcq::llm::provider::Provider;
 
 pub fn run(ctx: &Context, args: &ConfigArgs) -> Result<Status> {
     let p = Provider::resolve(

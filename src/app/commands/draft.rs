@@ -11,10 +11,10 @@ use super::{Context, Status};
 use crate::app::cli::DraftArgs;
 use crate::app::output::{self, draft::Progress};
 use aigcq::chapter::{Chapter, GapKind};
-use aigcq::draft::client::Client;
 use aigcq::draft::{Drafter, Event, Job, Reviser};
+use aigcq::llm::client::Client;
+use aigcq::llm::provider::{Overrides, Provider};
 use aigcq::prompt::{ChapterFacts, RunContext, STYLE_FILE, Templates};
-use aigcq::provider::{Overrides, Provider};
 use aigcq::refs::{Loader, Refs, Source};
 use aigcq::scan;
 use aigcq::select::{self, Item};
@@ -82,9 +82,10 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         .ok();
         let model = provider.as_ref().and_then(|p| p.model.value.clone());
         let max_tokens = provider.as_ref().and_then(|p| p.max_tokens.value).map(u64::from);
-        let counter = model
-            .as_deref()
-            .map_or(aigcq::tokens::Counter::Estimate, aigcq::tokens::Counter::for_model);
+        let counter = model.as_deref().map_or(
+            aigcq::llm::tokens::Counter::Estimate,
+            aigcq::llm::tokens::Counter::for_model,
+        );
         let plan = aigcq::cost::plan(
             jobs.iter().zip(&prompts).filter_map(|(job, p)| {
                 let (low, high) = job.facts.answer_tokens().unwrap_or(DEFAULT_ANSWER_TOKENS);

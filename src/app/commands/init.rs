@@ -71,7 +71,7 @@ mod tests {
     #[test]
     fn every_setting_is_documented() {
         // Provider settings have no default to serialise, so every one is set here.
-        let provider = aigcq::config::ProviderConfig {
+        let provider = aigcq::llm::provider::ProviderConfig {
             base_url: Some(String::new()),
             model: Some(String::new()),
             api_key_env: Some(String::new()),

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use console::style;
 
-use aigcq::provider::{Provider, Setting, Source};
+use aigcq::llm::provider::{Provider, Setting, Source};
 
 pub fn human(out: &mut impl Write, p: &Provider, file: &str) -> io::Result<()> {
     fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {

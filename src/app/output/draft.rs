@@ -14,7 +14,7 @@ use serde_json::json;
 use super::plural;
 use aigcq::chapter::GapKind;
 use aigcq::draft::{Event, Totals};
-use aigcq::prompt::Messages;
+use aigcq::llm::Messages;
 use aigcq::scan;
 
 /// A rendered prompt, or why it could not be rendered.
@@ -139,7 +139,7 @@ pub fn interrupted() {
 }
 
 /// `, cache hit 78 % of prompt tokens`, when the provider reported cached tokens.
-pub fn cache_hit(u: &aigcq::store::Usage) -> String {
+pub fn cache_hit(u: &aigcq::llm::Usage) -> String {
     if u.cached_tokens == 0 || u.prompt_tokens == 0 {
         return String::new();
     }
@@ -150,7 +150,7 @@ pub fn cache_hit(u: &aigcq::store::Usage) -> String {
 }
 
 /// ` · cost 0.012 USD`, with the model's prices.
-pub fn cost(u: &aigcq::store::Usage, price: Option<&aigcq::cost::Price>, batch: bool) -> String {
+pub fn cost(u: &aigcq::llm::Usage, price: Option<&aigcq::cost::Price>, batch: bool) -> String {
     price.map_or(String::new(), |p| format!(" · cost {}", p.format(p.cost(u, batch))))
 }
 

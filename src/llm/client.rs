@@ -15,10 +15,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::pace::{Change, Pace, Permit};
-use crate::config::TokenParam;
-use crate::prompt::Messages;
-use crate::provider::{ApiKey, Provider, display_url};
-use crate::store::Usage;
+use crate::llm::Messages;
+use crate::llm::Usage;
+use crate::llm::provider::TokenParam;
+use crate::llm::provider::{ApiKey, Provider, display_url};
 
 /// One choice of a completion, assembled from the stream or read whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -6,9 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use serde::Serialize;
-
-use crate::config::{ProviderConfig, TokenParam};
+use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
@@ -326,6 +324,46 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
             .trim_matches(|c| c == '[' || c == ']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The `[provider]` table: the OpenAI-compatible API to draft with. Unset fields fall back to
+/// the environment and then to defaults; see [`Provider::resolve`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    /// The name of the environment variable holding the key; never the key itself.
+    pub api_key_env: Option<String>,
+    /// Seconds without any data from the server before an attempt fails.
+    pub timeout: Option<f64>,
+    pub max_retries: Option<u32>,
+    pub concurrency: Option<usize>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub token_param: Option<TokenParam>,
+    pub headers: BTreeMap<String, String>,
+    /// Merged into every request body (switches such as `enable_thinking`), overriding
+    /// aigcq's own fields of the same name.
+    pub extra_body: toml::Table,
+}
+
+/// Which request field carries the answer length limit.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenParam {
+    #[default]
+    MaxTokens,
+    MaxCompletionTokens,
+}
+
+impl TokenParam {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenParam::MaxTokens => "max_tokens",
+            TokenParam::MaxCompletionTokens => "max_completion_tokens",
+        }
+    }
 }
 
 #[cfg(test)]

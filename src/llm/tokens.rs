@@ -7,7 +7,7 @@
 pub fn estimate(text: &str) -> u64 {
     let (mut cjk, mut other) = (0u64, 0u64);
     for c in text.chars() {
-        if crate::prompt::is_cjk(c) {
+        if crate::text::is_cjk(c) {
             cjk += 1;
         } else {
             other += 1;
@@ -52,7 +52,7 @@ impl Counter {
 }
 
 /// Tokens of a request's messages: their text and about 4 per message for the chat format.
-pub fn messages(counter: &Counter, m: &crate::prompt::Messages) -> u64 {
+pub fn messages(counter: &Counter, m: &crate::llm::Messages) -> u64 {
     m.all().iter().map(|t| counter.count(&t.content) + 4).sum()
 }
 

@@ -1,0 +1,34 @@
+//! Text helpers every stage shares: which script a character is, which language a text is
+//! in.
+
+/// `zh` or `en`, from the share of CJK characters among the letters of `text`.
+pub fn language(text: &str) -> &'static str {
+    let (mut cjk, mut letters) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        cjk += usize::from(is_cjk(c));
+    }
+    if letters > 0 && cjk * 5 >= letters { "zh" } else { "en" }
+}
+
+/// A Chinese, Japanese or Korean character.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}')
+}
+
+/// Counts the non-blank characters of `s` without decoding it: bytes that start a character
+/// and are not ASCII space or control. Branch-free so that it vectorises; it runs on all text.
+pub fn visible_chars(s: &str) -> usize {
+    s.as_bytes()
+        .chunks(255)
+        .map(|chunk| {
+            // As i8: ASCII visible is 33..=127, a UTF-8 lead byte -64..=-1, a continuation
+            // byte below -64; a u8 counter cannot overflow in 255 bytes.
+            let n: u8 = chunk
+                .iter()
+                .map(|&b| u8::from(b as i8 > 32) | u8::from(b >= 0xC0))
+                .sum();
+            usize::from(n)
+        })
+        .sum()
+}
