@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -229,23 +229,22 @@ impl Judge<'_> {
     }
 }
 
-/// Writes `verdict` into the front matter of the draft at `draft.path`, under its chapter's
-/// lock so that no review decides it meanwhile; a draft decided already is left alone
-/// (`Ok(false)`). The body on disk, the author's edits included, is kept.
-pub fn record(drafts: &Path, chapter_path: &Path, draft: &Draft, verdict: &Verdict, model: &str) -> Result<bool> {
-    let _lock = crate::review::chapter_lock(drafts, chapter_path, || {})?;
-    let text = match std::fs::read_to_string(&draft.path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", draft.path.display())),
-    };
-    let (mut meta, body) = store::parse(&text).with_context(|| format!("{}", draft.path.display()))?;
-    meta.score = Some(verdict.score);
-    meta.reasons = Some(verdict.reasons.clone());
-    meta.judge = Some(model.to_owned());
-    crate::atomic::write(&draft.path, store::to_text(&meta, &body)?.as_bytes())
-        .with_context(|| format!("cannot write {}", draft.path.display()))?;
-    Ok(true)
+/// Writes `verdict` into the front matter of the draft at `draft.path` through
+/// [`store::Store::update`] (under its chapter's lock, so that no review decides it and no
+/// edit is lost meanwhile); a draft decided already is left alone (`Ok(false)`). The body on
+/// disk, the author's edits included, is kept.
+pub fn record(
+    store: &store::Store,
+    chapter_path: &Path,
+    draft: &Draft,
+    verdict: &Verdict,
+    model: &str,
+) -> Result<bool> {
+    store.update(chapter_path, &draft.path, |meta, _| {
+        meta.score = Some(verdict.score);
+        meta.reasons = Some(verdict.reasons.clone());
+        meta.judge = Some(model.to_owned());
+    })
 }
 
 /// The `[judge]` table: the model that scores drafts (`aigcq judge`, `draft --judge`).

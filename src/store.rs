@@ -306,6 +306,19 @@ pub fn chapter_path(content: &Path, chapter: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The chapters' lock files, in the drafts folder.
+pub const LOCKS: &str = ".locks";
+
+/// Takes the lock of the chapter at `path` (by the file it really is, so that a chapter
+/// reached through a symbolic link and by its own name share one): every writer of a
+/// chapter or of its drafts' files holds it. `waiting` is called once if that takes long.
+pub fn lock_chapter(drafts: &Path, path: &Path, waiting: impl FnOnce()) -> Result<atomic::Lock> {
+    let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let key = identity::short_hash(&[real.as_os_str().as_encoded_bytes()], 16);
+    let file = drafts.join(LOCKS).join(format!("{key}.lock"));
+    atomic::lock(&file, waiting).with_context(|| format!("cannot lock {}", file.display()))
+}
+
 /// The drafts folder.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -364,6 +377,50 @@ impl Store {
         atomic::write(&path, to_text(meta, body)?.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)
+    }
+
+    /// Takes the lock of the chapter at `chapter` ([`lock_chapter`]).
+    pub fn lock(&self, chapter: &Path, waiting: impl FnOnce()) -> Result<atomic::Lock> {
+        lock_chapter(&self.root, chapter, waiting)
+    }
+
+    /// Changes the pending draft at `draft` under the lock of its chapter (at `chapter`), so
+    /// that no review decides it and no other writer (a verdict, an edit) changes it
+    /// meanwhile: `change` gets the front matter and body as they are on disk now. `Ok(false)`
+    /// when the draft was decided already; then nothing is written.
+    pub fn update(&self, chapter: &Path, draft: &Path, change: impl FnOnce(&mut Meta, &mut String)) -> Result<bool> {
+        let _lock = self.lock(chapter, || {})?;
+        let text = match std::fs::read_to_string(draft) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", draft.display())),
+        };
+        let (mut meta, mut body) = parse(&text).with_context(|| format!("{}", draft.display()))?;
+        change(&mut meta, &mut body);
+        atomic::write(draft, to_text(&meta, &body)?.as_bytes())
+            .with_context(|| format!("cannot write {}", draft.display()))?;
+        Ok(true)
+    }
+
+    /// [`Store::save_with`] under the lock of the chapter at `chapter`, for a new candidate
+    /// of a question whose drafts a review may be deciding: refused when `parent` (the draft
+    /// it revises) was decided meanwhile.
+    pub fn save_locked(
+        &self,
+        chapter: &Path,
+        meta: &Meta,
+        body: &str,
+        prompt: Option<&Prompt>,
+        parent: Option<&Path>,
+    ) -> Result<PathBuf> {
+        let _lock = self.lock(chapter, || {})?;
+        if let Some(p) = parent.filter(|p| !p.exists()) {
+            bail!(
+                "{} was decided by a review meanwhile; its revision is not kept",
+                self.id_of(p)
+            );
+        }
+        self.save_with(meta, body, prompt)
     }
 
     /// The id of the draft file at `path`: its path below the store without `.md`.

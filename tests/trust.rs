@@ -1008,3 +1008,48 @@ fn an_unanswered_batch_creation_leaves_an_incomplete_record_that_list_shows() {
     let left: Vec<_> = std::fs::read_dir(s.proj.join("drafts/.batches")).unwrap().collect();
     assert!(left.is_empty(), "a refused batch leaves nothing: {left:?}");
 }
+
+/// Issue 21: a verdict and an edit of the same draft at once both land, because both change
+/// the draft through `Store::update`, under its chapter's lock.
+#[test]
+fn a_verdict_and_an_edit_racing_both_land() {
+    let s = sandbox();
+    let chapter = s.proj.join("content/ch.md");
+    let store = Store::new(s.proj.join("drafts"));
+    let text = std::fs::read_to_string(&chapter).unwrap();
+    for round in 0..10 {
+        let path = store
+            .save(
+                &common::meta_for("ch.md", &text, 2),
+                &format!("第 {round} 轮的答案，足够长的一段文字。\n"),
+            )
+            .unwrap();
+        let draft = store.pending().0.into_iter().find(|d| d.path == path).unwrap();
+        let barrier = std::sync::Barrier::new(2);
+        std::thread::scope(|t| {
+            t.spawn(|| {
+                barrier.wait();
+                // A slow editor: reads, waits, writes.
+                store
+                    .update(&chapter, &path, |_, body| {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        body.push_str("作者补充的一句。\n");
+                    })
+                    .unwrap();
+            });
+            t.spawn(|| {
+                barrier.wait();
+                let verdict = aigcq::judge::Verdict {
+                    score: 7,
+                    reasons: "要点齐全".into(),
+                };
+                aigcq::judge::record(&store, &chapter, &draft, &verdict, "judge-model").unwrap();
+            });
+        });
+        let (meta, body) = store::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(meta.score, Some(7), "round {round}: the verdict was lost");
+        assert!(body.contains("作者补充的一句"), "round {round}: the edit was lost");
+        std::fs::remove_file(&path).unwrap();
+        let _ = std::fs::remove_file(store::prompt_path(&path));
+    }
+}

@@ -469,11 +469,19 @@ impl Session<'_> {
                 }
                 None if body == draft.body => return self.say("no change"),
                 None => {
-                    let text = store::to_text(&draft.meta, &body)?;
-                    aigcq::atomic::write(&draft.path, text.as_bytes())
-                        .with_context(|| format!("cannot write {}", draft.path.display()))?;
-                    let mut edited = draft.clone();
-                    edited.body = body;
+                    // Through the store, under the chapter's lock: a verdict recorded while the
+                    // editor was open stays, and a draft decided meanwhile is not written back.
+                    let chapter = self.review.chapter_path(&draft.meta.chapter)?;
+                    let store = store::Store::new(self.review.drafts.to_path_buf());
+                    let mut meta = None;
+                    let kept = store.update(&chapter, &draft.path, |m, b| {
+                        b.clone_from(&body);
+                        meta = Some(m.clone());
+                    })?;
+                    let Some(meta) = meta.filter(|_| kept) else {
+                        return self.say("another review decided this draft meanwhile; the edit is not kept");
+                    };
+                    let edited = Draft { meta, body, ..draft };
                     if let Some(c) = self.review.check(vec![edited]).into_iter().next() {
                         self.groups[n].items[k] = c;
                     }

@@ -423,9 +423,17 @@ impl Drafter<'_> {
             };
             let found = gate::check(&cleaned.text, &subject);
             meta.warnings.extend(found);
-            let path = self.store.save_with(&meta, &cleaned.text, Some(&prompt))?;
+            // Saved under the chapter's lock, as every writer of a chapter's drafts is.
+            let chapter_path = self
+                .content
+                .map(|c| crate::store::chapter_path(c, job.facts.name))
+                .transpose()?;
+            let path = match &chapter_path {
+                Some(c) => self.store.save_locked(c, &meta, &cleaned.text, Some(&prompt), None)?,
+                None => self.store.save_with(&meta, &cleaned.text, Some(&prompt))?,
+            };
             out.truncated += usize::from(truncated);
-            if let (Some(judge), Some(content)) = (self.judge, self.content) {
+            if let (Some(judge), Some(chapter_path)) = (self.judge, &chapter_path) {
                 let draft = Draft {
                     id: self.store.id_of(&path),
                     path: path.clone(),
@@ -433,10 +441,7 @@ impl Drafter<'_> {
                     body: cleaned.text,
                 };
                 let judged = match judge.judge(&draft, chapter).await {
-                    Ok(v) => {
-                        crate::judge::record(&self.store.root, &content.join(job.facts.name), &draft, &v, judge.model)
-                            .map(|_| v)
-                    }
+                    Ok(v) => crate::judge::record(self.store, chapter_path, &draft, &v, judge.model).map(|_| v),
                     Err(e) => Err(e),
                 };
                 match judged {
@@ -504,10 +509,12 @@ pub struct Reviser<'a> {
 }
 
 impl Reviser<'_> {
-    /// Revises `draft` (of `chapter`, whose kept prompt is `prompt`) by `note`; the new draft
-    /// is candidate number `candidate`. Returns its path.
+    /// Revises `draft` (of `chapter`, read from `chapter_path`, whose kept prompt is `prompt`)
+    /// by `note`; the new draft is candidate number `candidate`, saved under the chapter's
+    /// lock unless a review decided `draft` meanwhile. Returns its path.
     pub async fn revise(
         &self,
+        chapter_path: &std::path::Path,
         chapter: &Chapter<'_>,
         draft: &Draft,
         prompt: &Prompt,
@@ -584,7 +591,8 @@ impl Reviser<'_> {
             messages: messages.all(),
             ..prompt.clone()
         };
-        self.store.save_with(&meta, &cleaned.text, Some(&kept))
+        self.store
+            .save_locked(chapter_path, &meta, &cleaned.text, Some(&kept), Some(&draft.path))
     }
 }
 

@@ -33,8 +33,6 @@ use merge::{Edit, MergeError, Merger, State};
 pub const REJECTED: &str = ".rejected";
 /// Where the text an accept replaced is kept, in the drafts folder.
 pub const REPLACED: &str = ".replaced";
-/// The chapters' lock files, in the drafts folder.
-pub const LOCKS: &str = ".locks";
 
 /// How many times a merge is made again when another program saved the chapter while it was
 /// made, before giving up.
@@ -152,16 +150,6 @@ impl Checked {
     }
 }
 
-/// Takes the lock of the chapter at `path` (by the file it really is, so that a chapter
-/// reached through a symbolic link and by its own name share one): every writer of a
-/// chapter or of its drafts' files holds it. `waiting` is called once if that takes long.
-pub fn chapter_lock(drafts: &Path, path: &Path, waiting: impl FnOnce()) -> Result<atomic::Lock> {
-    let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let key = identity::short_hash(&[real.as_os_str().as_encoded_bytes()], 16);
-    let file = drafts.join(LOCKS).join(format!("{key}.lock"));
-    atomic::lock(&file, waiting).with_context(|| format!("cannot lock {}", file.display()))
-}
-
 /// The review stage over one project.
 pub struct Review<'a> {
     pub content: &'a Path,
@@ -182,7 +170,7 @@ impl Review<'_> {
     /// Takes the lock of the chapter at `path`, by the file it really is, so that a chapter
     /// reached through a symbolic link and by its own name share one lock.
     fn lock(&self, chapter: &str, path: &Path) -> Result<atomic::Lock> {
-        chapter_lock(self.drafts, path, || (self.waiting)(chapter))
+        store::lock_chapter(self.drafts, path, || (self.waiting)(chapter))
     }
 
     /// Checks every draft; each chapter is read and parsed once. The result is grouped by

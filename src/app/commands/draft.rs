@@ -421,7 +421,7 @@ pub fn revise(
         .max()
         .unwrap_or(0)
         + 1;
-    runtime.block_on(reviser.revise(&chapter, draft, &prompt, note, next))
+    runtime.block_on(reviser.revise(&path, &chapter, draft, &prompt, note, next))
 }
 
 /// `prompts/style.md`, when it exists and says something.

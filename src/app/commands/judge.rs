@@ -165,7 +165,7 @@ pub struct Chapters<'t>(HashMap<&'t str, (&'t Path, Result<Chapter<'t>, String>)
 /// Judges drafts and keeps each verdict in its draft.
 pub struct Verdicts<'a> {
     judge: Judge<'a>,
-    drafts: PathBuf,
+    store: Store,
 }
 
 impl<'a> Verdicts<'a> {
@@ -181,7 +181,7 @@ impl<'a> Verdicts<'a> {
                 model: &c.model,
                 format_rejected: AtomicBool::new(false),
             },
-            drafts: ctx.project.drafts_dir(),
+            store: Store::new(ctx.project.drafts_dir()),
         })
     }
 
@@ -198,7 +198,7 @@ impl<'a> Verdicts<'a> {
         };
         let chapter = chapter.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
         let verdict = self.judge.judge(draft, chapter).await?;
-        let kept = judge::record(&self.drafts, path, draft, &verdict, self.judge.model)?;
+        let kept = judge::record(&self.store, path, draft, &verdict, self.judge.model)?;
         if kept {
             output::judge::judged(&draft.id, verdict.score, &verdict.reasons);
         } else {
