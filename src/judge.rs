@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::chapter::{Chapter, Rules};
 use crate::llm::Messages;
 use crate::llm::client::Client;
+use crate::llm::provider::{Overrides, ProviderConfig};
 use crate::prompt::Templates;
 use crate::refs::{Reference, Refs};
 use crate::store::{self, Draft};
@@ -260,6 +261,51 @@ pub struct JudgeConfig {
     pub template: String,
     pub response_format: ResponseFormat,
     pub temperature: Option<f64>,
+}
+
+impl JudgeConfig {
+    /// The judge's provider table and flags: `[judge]`'s key variable and temperature over
+    /// `[provider]`'s; for its endpoint and model, `aigcq judge`'s own flags (`own_flags`) win
+    /// over `[judge]`, while the drafting flags of `draft --judge` lose to it (the judge's own
+    /// endpoint and model win over the drafting ones from the environment). With
+    /// `response_format`, the table also asks for the verdict's JSON.
+    pub fn settings(&self, provider: &ProviderConfig, flags: &Overrides, own_flags: bool) -> Result<Settings> {
+        let mut plain = provider.clone();
+        plain.api_key_env = self.api_key_env.clone().or(plain.api_key_env);
+        plain.temperature = self.temperature.or(plain.temperature);
+        let pick = |flag: &Option<String>, judge: &Option<String>| {
+            if own_flags {
+                flag.clone().or(judge.clone())
+            } else {
+                judge.clone().or(flag.clone())
+            }
+        };
+        let overrides = Overrides {
+            base_url: pick(&flags.base_url, &self.base_url),
+            model: pick(&flags.model, &self.model),
+            ..flags.clone()
+        };
+        let mut formatted = plain.clone();
+        if let Some(format) = self.response_format.field() {
+            formatted.extra_body.insert(
+                "response_format".into(),
+                toml::Value::try_from(format).map_err(|e| anyhow!("response_format: {e}"))?,
+            );
+        }
+        Ok(Settings {
+            formatted,
+            plain,
+            overrides,
+        })
+    }
+}
+
+/// What [`JudgeConfig::settings`] works out: the provider table with and without the
+/// `response_format` field, and the flags that apply.
+pub struct Settings {
+    pub formatted: ProviderConfig,
+    pub plain: ProviderConfig,
+    pub overrides: Overrides,
 }
 
 impl Default for JudgeConfig {

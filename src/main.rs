@@ -9,7 +9,8 @@ use aigcq::config::Project;
 mod app;
 
 use app::cli::{Cli, Color, Command};
-use app::commands::{self, Context, Status};
+use app::commands::{self, Status};
+use app::context::Context;
 use app::output;
 
 fn main() -> ExitCode {

@@ -15,7 +15,8 @@ const KEY: &str = "sk-test-SECRET-0123456789";
 /// Every file under `drafts/` but the prompts kept beside the drafts.
 fn drafts_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = common::files(&dir.join("drafts"));
-    files.retain(|(name, _)| !name.ends_with(".prompt.json"));
+    // Drafts only: not their prompts, not the chapters' lock files under `.locks/`.
+    files.retain(|(name, _)| !name.ends_with(".prompt.json") && !name.starts_with('.'));
     files
 }
 

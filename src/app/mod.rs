@@ -3,6 +3,9 @@
 
 pub mod cli;
 pub mod commands;
+pub mod context;
 pub mod git;
 pub mod interactive;
+pub mod judging;
 pub mod output;
+pub mod submit;

@@ -7,18 +7,17 @@ use std::time::Instant;
 use anyhow::{Context as _, Result, bail};
 use rayon::prelude::*;
 
-use super::{Context, Status};
+use super::Status;
 use crate::app::cli::DraftArgs;
+use crate::app::context::Context;
 use crate::app::output::{self, draft::Progress};
 use aigcq::chapter::{Chapter, GapKind};
 use aigcq::draft::{Drafter, Event, Job, Reviser};
-use aigcq::llm::client::Client;
-use aigcq::llm::provider::{Overrides, Provider};
+use aigcq::llm::provider::Overrides;
 use aigcq::prompt::{ChapterFacts, RunContext, STYLE_FILE, Templates};
-use aigcq::refs::{Loader, Refs, Source};
 use aigcq::scan;
 use aigcq::select::{self, Item};
-use aigcq::store::{Draft, Store};
+use aigcq::store::Store;
 
 pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     if let Some(note) = &args.feedback {
@@ -53,15 +52,14 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     };
     let candidates = args.candidates.unwrap_or(cfg.candidates).max(1);
 
-    let refs = references(
-        ctx,
+    let refs = ctx.references(
         &args.refs,
         args.ref_chars,
         &args.provider.overrides(),
         args.allow_insecure,
     )?;
     if args.dry_run {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let runtime = ctx.runtime()?;
         let prompts: Vec<output::draft::Prompt> = jobs
             .iter()
             .map(|job| output::draft::Prompt {
@@ -74,12 +72,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
             .collect();
         failed |= output::draft::dry_run(&prompts, candidates, args.json)?;
         // Tokens and cost, from the model's tokenizer or an estimate.
-        let provider = Provider::resolve(
-            &project.config.provider,
-            |k| std::env::var(k).ok(),
-            &args.provider.overrides(),
-        )
-        .ok();
+        let provider = ctx.provider(&args.provider.overrides()).ok();
         let model = provider.as_ref().and_then(|p| p.model.value.clone());
         let max_tokens = provider.as_ref().and_then(|p| p.max_tokens.value).map(u64::from);
         let counter = model.as_deref().map_or(
@@ -109,7 +102,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         return Ok(if failed { Status::Failed } else { Status::Clean });
     }
     if args.batch {
-        let submitted = super::batch::submit(ctx, args, &jobs, &templates, &rules, &run_ctx, &refs, candidates)?;
+        let submitted = crate::app::submit::run(ctx, args, &jobs, &templates, &rules, &run_ctx, &refs, candidates)?;
         return Ok(if failed || submitted == Status::Failed {
             Status::Failed
         } else {
@@ -117,13 +110,8 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         });
     }
 
-    let (provider, model, client) = connect(
-        ctx,
-        &args.provider.overrides(),
-        args.allow_insecure,
-        !args.no_stream,
-        None,
-    )?;
+    let (provider, model, client) =
+        ctx.connect(&args.provider.overrides(), args.allow_insecure, !args.no_stream, None)?;
     let host = provider.host();
     let judging = if args.judge {
         // The drafting endpoint and model, unless [judge] names its own; not the drafting
@@ -134,12 +122,17 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
             model: drafting.model,
             ..Overrides::default()
         };
-        Some(super::judge::Connection::open(ctx, &flags, false, args.allow_insecure)?)
+        Some(crate::app::judging::Connection::open(
+            ctx,
+            &flags,
+            false,
+            args.allow_insecure,
+        )?)
     } else {
         None
     };
     let verdicts = match &judging {
-        Some(c) => Some(super::judge::Verdicts::new(ctx, c, &refs, &rules)?),
+        Some(c) => Some(crate::app::judging::Verdicts::new(ctx, c, &refs, &rules)?),
         None => None,
     };
     let drafter = Drafter {
@@ -164,7 +157,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     output::draft::start(jobs.len(), &model, &host, provider.concurrency.value, skipped);
     // One thread is plenty for network-bound work, and it means a Ctrl-C is handled only
     // between steps, never while a draft file is half written.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = ctx.runtime()?;
     let report = |e: Event| progress.event(&e);
     let totals = runtime.block_on(async {
         tokio::select! {
@@ -182,48 +175,6 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         Status::Failed
     } else {
         Status::Clean
-    })
-}
-
-/// Where each question's references come from: its files under the refs folder and every
-/// `--ref`. A `--ref` path is taken from the current folder.
-pub(super) fn references(
-    ctx: &Context,
-    refs: &[String],
-    ref_chars: Option<usize>,
-    overrides: &Overrides,
-    allow_insecure: bool,
-) -> Result<Refs> {
-    let project = &ctx.project;
-    let extra = refs
-        .iter()
-        .map(|r| match Source::parse(r)? {
-            Source::File(p) => {
-                let path = ctx.cwd.join(p);
-                match std::fs::metadata(&path) {
-                    Ok(m) if m.is_file() => Ok(Source::File(path)),
-                    Ok(m) if m.is_dir() => bail!("--ref {r}: is a folder; name the files in it"),
-                    Ok(_) => bail!("--ref {r}: is not a regular file (a pipe or a device)"),
-                    Err(_) => bail!("--ref {r}: no such file"),
-                }
-            }
-            url => Ok(url),
-        })
-        .collect::<Result<_>>()?;
-    let timeout = Provider::resolve(&project.config.provider, |k| std::env::var(k).ok(), overrides)?
-        .timeout
-        .value;
-    Ok(Refs {
-        dir: project.refs_dir(),
-        extra,
-        chars: ref_chars.unwrap_or(project.config.draft.ref_chars),
-        loader: Loader::new(
-            project.root(),
-            &project.refs_cache_dir(),
-            timeout,
-            std::time::Duration::from_secs(project.config.draft.ref_timeout),
-            allow_insecure,
-        )?,
     })
 }
 
@@ -336,24 +287,6 @@ fn items<'j>(jobs: &'j [Job]) -> Vec<Item<'j>> {
         .collect()
 }
 
-/// The provider, the model and a client for it. `fallback_model` is used when none is
-/// configured (a revision can go to the model that made the draft).
-pub fn connect(
-    ctx: &Context,
-    overrides: &Overrides,
-    allow_insecure: bool,
-    stream: bool,
-    fallback_model: Option<&str>,
-) -> Result<(Provider, String, Client)> {
-    let provider = Provider::resolve(&ctx.project.config.provider, |k| std::env::var(k).ok(), overrides)?;
-    let Some(model) = provider.model.value.clone().or(fallback_model.map(str::to_owned)) else {
-        bail!("no model set: pass --model, set $AIGCQ_MODEL, or set model in [provider] of aigcq.toml");
-    };
-    provider.check_transport(allow_insecure)?;
-    let client = Client::new(&provider, &model, stream)?;
-    Ok((provider, model, client))
-}
-
 /// `draft ID… --feedback NOTE`: each named pending draft revised by the note.
 fn feedback(ctx: &Context, args: &DraftArgs, note: &str) -> Result<Status> {
     if args.queries.is_empty() {
@@ -363,18 +296,16 @@ fn feedback(ctx: &Context, args: &DraftArgs, note: &str) -> Result<Status> {
     let (pending, _) = store.pending();
     let drafts = aigcq::store::by_ids(&pending, &args.queries)?;
     let rules = ctx.project.rules()?;
-    let (provider, model, client) = connect(
-        ctx,
+    let (provider, model, client) = ctx.connect(
         &args.provider.overrides(),
         args.allow_insecure,
         !args.no_stream,
         Some(&drafts[0].meta.model),
     )?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = ctx.runtime()?;
     let mut failed = false;
     for d in drafts {
-        let revised = revise(
-            ctx,
+        let revised = ctx.revise(
             &runtime,
             &Reviser {
                 client: &client,
@@ -397,31 +328,6 @@ fn feedback(ctx: &Context, args: &DraftArgs, note: &str) -> Result<Status> {
         }
     }
     Ok(if failed { Status::Failed } else { Status::Clean })
-}
-
-/// Revises one pending draft by `note` as its question's next candidate; the new draft's path.
-pub fn revise(
-    ctx: &Context,
-    runtime: &tokio::runtime::Runtime,
-    reviser: &Reviser,
-    pending: &[Draft],
-    draft: &Draft,
-    note: &str,
-) -> Result<std::path::PathBuf> {
-    let prompt = aigcq::store::read_prompt(&draft.path)?
-        .context("no prompt was kept with this draft (made by an older aigcq); draft the question again")?;
-    let path = aigcq::store::chapter_path(&ctx.project.content_dir(), &draft.meta.chapter)?;
-    let text = scan::read_chapter(&path)?;
-    let rules = reviser.rules;
-    let chapter = Chapter::parse(&text, rules);
-    let next = pending
-        .iter()
-        .filter(|p| p.meta.question_id == draft.meta.question_id)
-        .map(|p| p.meta.candidate)
-        .max()
-        .unwrap_or(0)
-        + 1;
-    runtime.block_on(reviser.revise(&path, &chapter, draft, &prompt, note, next))
 }
 
 /// `prompts/style.md`, when it exists and says something.

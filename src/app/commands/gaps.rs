@@ -4,8 +4,9 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use super::{Context, Status};
+use super::Status;
 use crate::app::cli::GapsArgs;
+use crate::app::context::Context;
 use crate::app::output;
 use aigcq::chapter::Chapter;
 use aigcq::{gaps, scan};

@@ -9,12 +9,7 @@ pub mod init;
 pub mod judge;
 pub mod review;
 
-use std::path::PathBuf;
-
-use anyhow::{Result, bail};
-
 use super::output;
-use aigcq::config::Project;
 use aigcq::scan::ReadError;
 
 /// How a command ended; the process exit code.
@@ -49,50 +44,4 @@ pub fn report_errors<T>(errors: &[ReadError], results: Vec<Result<T, ReadError>>
         }
     }
     (ok, failed)
-}
-
-/// What every command starts from.
-pub struct Context {
-    pub cwd: PathBuf,
-    pub project: Project,
-}
-
-impl Context {
-    /// The `QUERY` arguments of `draft` and `review`, with a chapter file or folder given as
-    /// a path (`content/ch1.md#7`, tab-completed) turned into its name below the content root;
-    /// other queries pass through.
-    pub fn queries(&self, raw: &[String]) -> Vec<String> {
-        let content = self.project.content_dir();
-        raw.iter()
-            .map(|query| {
-                let (path, frag) = match query.rsplit_once('#') {
-                    Some((p, f)) => (p, Some(f)),
-                    None => (query.as_str(), None),
-                };
-                if path.is_empty() || !self.cwd.join(path).exists() {
-                    return query.clone();
-                }
-                let name = aigcq::scan::chapter_name(&self.cwd.join(path), &content);
-                match frag {
-                    Some(f) => format!("{name}#{f}"),
-                    None => name,
-                }
-            })
-            .collect()
-    }
-
-    /// The paths given, or the content folder.
-    pub fn inputs(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-        if !paths.is_empty() {
-            return Ok(paths.to_vec());
-        }
-        let content = self.project.content_dir();
-        if !content.is_dir() {
-            bail!(
-                "content folder {} not found (run `aigcq init`, or set [paths] content in aigcq.toml)",
-                content.display()
-            );
-        }
-        Ok(vec![content])
-    }
 }

@@ -5,12 +5,12 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{Result, bail};
 
-use super::{Context, Status};
+use super::Status;
 use crate::app::cli::ReviewArgs;
+use crate::app::context::Context;
 use crate::app::{git, interactive, output};
 use aigcq::atomic;
 use aigcq::review::{Checked, Decided, Review, Row};
-use aigcq::select::{self, Item};
 use aigcq::store::{self, Draft, Store};
 
 pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
@@ -55,7 +55,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     }
     let mut failed = !bad.is_empty();
 
-    let selected = select_drafts(&pending, &ctx.queries(&args.queries))?;
+    let selected = crate::app::context::select_drafts(&pending, &ctx.queries(&args.queries))?;
     if args.min_score.is_some() && !args.list && !args.accept_all {
         bail!("--min-score filters --list and --accept-all; add one of them");
     }
@@ -86,9 +86,8 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
             let (provider, model, client, runtime) = match connection.get() {
                 Some(c) => c,
                 None => {
-                    let (p, m, c) =
-                        super::draft::connect(ctx, &Default::default(), false, true, Some(&draft.meta.model))?;
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    let (p, m, c) = ctx.connect(&Default::default(), false, true, Some(&draft.meta.model))?;
+                    let rt = ctx.runtime()?;
                     connection.get_or_init(|| (p, m, c, rt))
                 }
             };
@@ -101,7 +100,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
                 host: &provider.host(),
                 temperature: provider.temperature.value,
             };
-            super::draft::revise(ctx, runtime, &reviser, pending, draft, note)
+            ctx.revise(runtime, &reviser, pending, draft, note)
         };
         let after = |decided: &Decided, pending: &[Draft]| {
             if commit {
@@ -167,21 +166,6 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
         failed = true;
     }
     Ok(if failed { Status::Failed } else { Status::Clean })
-}
-
-/// The drafts the queries select (every one when there are none).
-pub(super) fn select_drafts<'d>(pending: &'d [Draft], queries: &[String]) -> Result<Vec<&'d Draft>> {
-    let items: Vec<Item> = pending
-        .iter()
-        .map(|d| Item {
-            chapter: &d.meta.chapter,
-            anchor: &d.meta.anchor,
-            index: d.meta.index,
-            text: &d.meta.question,
-        })
-        .collect();
-    let picked = select::select(&items, queries)?;
-    Ok(pending.iter().zip(picked).filter(|(_, p)| *p).map(|(d, _)| d).collect())
 }
 
 /// One git commit per chapter written, of that file alone, naming its questions, model and

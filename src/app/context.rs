@@ -1,0 +1,174 @@
+//! What every command starts from, and the one place that builds the engine's objects from
+//! flags and configuration (as ripgrep's `HiArgs` does): the provider and its client, the
+//! judge's connection, the references loader, the runtime. Commands use this and
+//! [`super::output`], never each other.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+
+use aigcq::config::Project;
+use aigcq::draft::Reviser;
+use aigcq::llm::client::Client;
+use aigcq::llm::provider::{Overrides, Provider};
+use aigcq::refs::{Loader, Refs, Source};
+use aigcq::scan;
+use aigcq::select::{self, Item};
+use aigcq::store::Draft;
+
+use aigcq::chapter::Chapter;
+
+/// What every command starts from.
+pub struct Context {
+    pub cwd: PathBuf,
+    pub project: Project,
+}
+
+impl Context {
+    /// The `QUERY` arguments of `draft` and `review`, with a chapter file or folder given as
+    /// a path (`content/ch1.md#7`, tab-completed) turned into its name below the content root;
+    /// other queries pass through.
+    pub fn queries(&self, raw: &[String]) -> Vec<String> {
+        let content = self.project.content_dir();
+        raw.iter()
+            .map(|query| {
+                let (path, frag) = match query.rsplit_once('#') {
+                    Some((p, f)) => (p, Some(f)),
+                    None => (query.as_str(), None),
+                };
+                if path.is_empty() || !self.cwd.join(path).exists() {
+                    return query.clone();
+                }
+                let name = aigcq::scan::chapter_name(&self.cwd.join(path), &content);
+                match frag {
+                    Some(f) => format!("{name}#{f}"),
+                    None => name,
+                }
+            })
+            .collect()
+    }
+
+    /// The paths given, or the content folder.
+    pub fn inputs(&self, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+        if !paths.is_empty() {
+            return Ok(paths.to_vec());
+        }
+        let content = self.project.content_dir();
+        if !content.is_dir() {
+            bail!(
+                "content folder {} not found (run `aigcq init`, or set [paths] content in aigcq.toml)",
+                content.display()
+            );
+        }
+        Ok(vec![content])
+    }
+
+    /// The provider as the flags, the environment and `[provider]` make it.
+    pub fn provider(&self, overrides: &Overrides) -> Result<Provider> {
+        Provider::resolve(&self.project.config.provider, |k| std::env::var(k).ok(), overrides)
+    }
+
+    /// The runtime the engine's async work runs on (one thread: the work is waiting on
+    /// servers).
+    pub fn runtime(&self) -> Result<tokio::runtime::Runtime> {
+        Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+    }
+
+    /// The provider, the model and a client for it. `fallback_model` is used when none is
+    /// configured (a revision can go to the model that made the draft).
+    pub fn connect(
+        &self,
+        overrides: &Overrides,
+        allow_insecure: bool,
+        stream: bool,
+        fallback_model: Option<&str>,
+    ) -> Result<(Provider, String, Client)> {
+        let provider = self.provider(overrides)?;
+        let Some(model) = provider.model.value.clone().or(fallback_model.map(str::to_owned)) else {
+            bail!("no model set: pass --model, set $AIGCQ_MODEL, or set model in [provider] of aigcq.toml");
+        };
+        provider.check_transport(allow_insecure)?;
+        let client = Client::new(&provider, &model, stream)?;
+        Ok((provider, model, client))
+    }
+
+    /// Where each question's references come from: its files under the refs folder and every
+    /// `--ref`. A `--ref` path is taken from the current folder.
+    pub fn references(
+        &self,
+        refs: &[String],
+        ref_chars: Option<usize>,
+        overrides: &Overrides,
+        allow_insecure: bool,
+    ) -> Result<Refs> {
+        let project = &self.project;
+        let extra = refs
+            .iter()
+            .map(|r| match Source::parse(r)? {
+                Source::File(p) => {
+                    let path = self.cwd.join(p);
+                    match std::fs::metadata(&path) {
+                        Ok(m) if m.is_file() => Ok(Source::File(path)),
+                        Ok(m) if m.is_dir() => bail!("--ref {r}: is a folder; name the files in it"),
+                        Ok(_) => bail!("--ref {r}: is not a regular file (a pipe or a device)"),
+                        Err(_) => bail!("--ref {r}: no such file"),
+                    }
+                }
+                url => Ok(url),
+            })
+            .collect::<Result<_>>()?;
+        let timeout = self.provider(overrides)?.timeout.value;
+        Ok(Refs {
+            dir: project.refs_dir(),
+            extra,
+            chars: ref_chars.unwrap_or(project.config.draft.ref_chars),
+            loader: Loader::new(
+                project.root(),
+                &project.refs_cache_dir(),
+                timeout,
+                std::time::Duration::from_secs(project.config.draft.ref_timeout),
+                allow_insecure,
+            )?,
+        })
+    }
+
+    /// Revises one pending draft by `note` as its question's next candidate; the new draft's path.
+    pub fn revise(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        reviser: &Reviser,
+        pending: &[Draft],
+        draft: &Draft,
+        note: &str,
+    ) -> Result<std::path::PathBuf> {
+        let prompt = aigcq::store::read_prompt(&draft.path)?
+            .context("no prompt was kept with this draft (made by an older aigcq); draft the question again")?;
+        let path = aigcq::store::chapter_path(&self.project.content_dir(), &draft.meta.chapter)?;
+        let text = scan::read_chapter(&path)?;
+        let rules = reviser.rules;
+        let chapter = Chapter::parse(&text, rules);
+        let next = pending
+            .iter()
+            .filter(|p| p.meta.question_id == draft.meta.question_id)
+            .map(|p| p.meta.candidate)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        runtime.block_on(reviser.revise(&path, &chapter, draft, &prompt, note, next))
+    }
+}
+
+/// The drafts the queries select (every one when there are none).
+pub fn select_drafts<'d>(pending: &'d [Draft], queries: &[String]) -> Result<Vec<&'d Draft>> {
+    let items: Vec<Item> = pending
+        .iter()
+        .map(|d| Item {
+            chapter: &d.meta.chapter,
+            anchor: &d.meta.anchor,
+            index: d.meta.index,
+            text: &d.meta.question,
+        })
+        .collect();
+    let picked = select::select(&items, queries)?;
+    Ok(pending.iter().zip(picked).filter(|(_, p)| *p).map(|(d, _)| d).collect())
+}
