@@ -11,8 +11,9 @@ use anyhow::{Context, Result, bail};
 use console::{Key, Term, measure_text_width, style, truncate_str};
 
 use crate::app::output::review::Tally;
+use crate::app::output::{self as out, safe as visible};
 use aigcq::chapter::Chapter;
-use aigcq::review::diff::{self, visible};
+use aigcq::review::diff;
 use aigcq::review::merge::{self, Edit, State};
 use aigcq::review::{self, Checked, Decided, Review};
 use aigcq::scan;
@@ -325,7 +326,7 @@ impl Session<'_> {
         let decided = self.review.decide(&[&draft], &[], &self.pending, stale);
         for (id, e) in &decided.errors {
             self.tally.errors += 1;
-            self.say(format!("{} {id}: {e:#}", style("error:").red().bold()))?;
+            self.say(out::error_line(format!("{id}: {e:#}"), false))?;
         }
         if !decided.errors.is_empty() {
             return Ok(false);
@@ -347,7 +348,7 @@ impl Session<'_> {
         self.say(format!("{} merged {named} into {into}", style("✓").green()))?;
         if let Err(e) = (self.hooks.after)(&decided, &self.pending) {
             self.tally.errors += 1;
-            self.say(format!("{} {e:#}", style("error:").red().bold()))?;
+            self.say(out::error_line(format!("{e:#}"), false))?;
         }
         for f in decided.files_changed {
             if !self.tally.files.contains(&f) {
@@ -372,7 +373,7 @@ impl Session<'_> {
         let decided = self.review.decide(&[], &[&draft], &self.pending, false);
         if let Some((id, e)) = decided.errors.first() {
             self.tally.errors += 1;
-            return self.say(format!("{} {id}: {e:#}", style("error:").red().bold()));
+            return self.say(out::error_line(format!("{id}: {e:#}"), false));
         }
         self.tally.rejected += 1;
         self.say(format!("{} rejected {named}", style("✗").red()))?;
@@ -407,7 +408,7 @@ impl Session<'_> {
         let undid = self.review.undo(1);
         if let Some(e) = undid.error {
             self.tally.errors += 1;
-            self.say(format!("{} {e:#}", style("error:").red().bold()))?;
+            self.say(out::error_line(format!("{e:#}"), false))?;
             return Ok(None);
         }
         let step = self.history.pop().expect("checked above");
@@ -452,7 +453,7 @@ impl Session<'_> {
         std::fs::write(&file, &draft.body)?;
         loop {
             if let Err(e) = run_editor(&file) {
-                return self.say(format!("{} {e:#}", style("error:").red().bold()));
+                return self.say(out::error_line(format!("{e:#}"), false));
             }
             let body = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let problem = if body.trim().is_empty() {
@@ -509,7 +510,7 @@ impl Session<'_> {
             Ok(p) => p,
             Err(e) => {
                 self.tally.errors += 1;
-                self.say(format!("{} {e:#}", style("error:").red().bold()))?;
+                self.say(out::error_line(format!("{e:#}"), false))?;
                 return Ok(None);
             }
         };
@@ -717,7 +718,7 @@ fn render(
     }
     let Some(path) = &c.file else { return out };
     match std::fs::read_to_string(path) {
-        Ok(text) => match review::preview_width(&text, &c.draft, review.rules, Some(width)) {
+        Ok(text) => match review::preview(&text, &c.draft, review.rules).map(|h| out::diff::render(&h, Some(width))) {
             Ok(d) => out.push_str(&d),
             Err(e) => out.push_str(&style(format!("cannot merge: {e}")).red().to_string()),
         },
@@ -733,7 +734,7 @@ fn body_diff(old: &str, new: &str) -> String {
         text: new.to_owned(),
         order: 0,
     };
-    diff::render(old, &edit, diff::CONTEXT)
+    out::diff::render(&diff::hunks(old, &edit, diff::CONTEXT), None)
 }
 
 /// Prints `screen`, through `$PAGER` (default `less -R`; none with `TERM=dumb`) when it is

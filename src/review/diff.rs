@@ -1,10 +1,11 @@
-//! The diff a reviewer sees: the chapter before and after one edit, as a unified diff with
-//! line numbers, context and character-level emphasis (CJK text has no spaces to split words
-//! on). Only the edited region is diffed, so its cost does not grow with the chapter.
+//! The diff a reviewer sees: the chapter before and after one edit, as hunks of lines with
+//! line numbers, context and character-level changes (CJK text has no spaces to split words
+//! on). Only the edited region is diffed, so its cost does not grow with the chapter. This is
+//! data and plain text; the app adds colour, wrapping and terminal escaping (as `similar`'s
+//! `udiff` leaves colour to its caller).
 
 use std::fmt::Write as _;
 
-use console::{Style, style};
 use similar::{Algorithm, ChangeTag, InlineChangeMode, InlineChangeOptions, TextDiff};
 
 use super::merge::Edit;
@@ -12,22 +13,51 @@ use super::merge::Edit;
 /// Lines of unchanged context shown around a change.
 pub const CONTEXT: usize = 3;
 
-/// `s` safe to write to a terminal: control characters other than tab and line feed shown as
-/// their Unicode pictures (`␛`, `␀`, `␍`), C1 controls and DEL as `�`, so that no text from a
-/// draft can move the cursor, hide lines or change the terminal.
-pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
-    let bad = |c: char| c.is_control() && c != '\t' && c != '\n';
-    if !s.chars().any(bad) {
-        return s.into();
+/// What a line of a hunk does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    Delete,
+    Insert,
+    Equal,
+}
+
+/// One line of a hunk: its numbers before and after (1-based, in the whole chapter) and its
+/// text in segments, `true` for the characters that changed inside a line. Line endings are
+/// left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub tag: Tag,
+    pub old: Option<usize>,
+    pub new: Option<usize>,
+    pub segments: Vec<(bool, String)>,
+}
+
+impl Line {
+    /// Whether the line changed in part (some segment changed, some did not), so that the
+    /// changed characters are worth marking; a wholly new line needs no marks.
+    pub fn partial(&self) -> bool {
+        self.segments.iter().any(|(e, v)| !*e && !v.trim().is_empty())
     }
-    s.chars()
-        .map(|c| match c {
-            c if !bad(c) => c,
-            '\0'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
-            _ => '\u{fffd}',
-        })
-        .collect::<String>()
-        .into()
+}
+
+/// A run of changed lines with their context: `@@ -old_start,old_len +new_start,new_len @@`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hunk {
+    pub old_start: usize,
+    pub old_len: usize,
+    pub new_start: usize,
+    pub new_len: usize,
+    pub lines: Vec<Line>,
+}
+
+impl Hunk {
+    /// `@@ -4,4 +4,6 @@`.
+    pub fn header(&self) -> String {
+        format!(
+            "@@ -{},{} +{},{} @@",
+            self.old_start, self.old_len, self.new_start, self.new_len
+        )
+    }
 }
 
 /// Byte offset of the start of the line `n` lines before the one holding `at`.
@@ -54,17 +84,8 @@ fn forward_lines(text: &str, at: usize, n: usize) -> usize {
     end
 }
 
-/// Renders the diff of `edit` applied to `old`, with `context` lines around it.
-pub fn render(old: &str, edit: &Edit, context: usize) -> String {
-    render_width(old, edit, context, None)
-}
-
-/// Width of the line-number gutter: `    4     5 │+`.
-const GUTTER: usize = 14;
-
-/// [`render`], with lines longer than `width` columns wrapped under the gutter. Without
-/// colours, the characters that changed inside a line are marked `[-…-]` and `{+…+}`.
-pub fn render_width(old: &str, edit: &Edit, context: usize, width: Option<usize>) -> String {
+/// The hunks of `edit` applied to `old`, with `context` lines around the change.
+pub fn hunks(old: &str, edit: &Edit, context: usize) -> Vec<Hunk> {
     let start = back_lines(old, edit.range.start, context);
     // The line holding the edit's end is the first unchanged one when the edit ends at a line
     // start; context counts from there.
@@ -86,112 +107,83 @@ pub fn render_width(old: &str, edit: &Edit, context: usize, width: Option<usize>
         &old[edit.range.end..old_end]
     );
     let first_line = memchr::memchr_iter(b'\n', &old.as_bytes()[..start]).count() + 1;
-    let marks = !console::colors_enabled();
-    let room = width.map(|w| w.saturating_sub(GUTTER).max(10));
-
     let diff = TextDiff::configure()
         .algorithm(Algorithm::Patience)
         .diff_lines(old_region, new_region.as_str());
     let mut options = InlineChangeOptions::new();
     options.mode(InlineChangeMode::Chars).semantic_cleanup(true);
-    let mut out = String::new();
+    let mut out = Vec::new();
     for group in diff.grouped_ops(context) {
         let (Some(first), Some(last)) = (group.first(), group.last()) else {
             continue;
         };
         let (o, n) = (first.old_range().start, first.new_range().start);
-        let (o_len, n_len) = (last.old_range().end - o, last.new_range().end - n);
-        let _ = writeln!(
-            out,
-            "{}",
-            style(format!("@@ -{},{o_len} +{},{n_len} @@", o + first_line, n + first_line)).cyan()
-        );
+        let mut hunk = Hunk {
+            old_start: o + first_line,
+            old_len: last.old_range().end - o,
+            new_start: n + first_line,
+            new_len: last.new_range().end - n,
+            lines: Vec::new(),
+        };
         for op in &group {
             for change in diff.iter_inline_changes_with_options(op, options) {
-                let (sign, line_style, emphasis, (open, close)) = match change.tag() {
-                    ChangeTag::Delete => (
-                        '-',
-                        Style::new().red(),
-                        Style::new().red().bold().reverse(),
-                        ("[-", "-]"),
-                    ),
-                    ChangeTag::Insert => (
-                        '+',
-                        Style::new().green(),
-                        Style::new().green().bold().reverse(),
-                        ("{+", "+}"),
-                    ),
-                    ChangeTag::Equal => (' ', Style::new().dim(), Style::new().dim(), ("", "")),
-                };
-                let num = |i: Option<usize>| i.map_or_else(|| "     ".to_owned(), |i| format!("{:>5}", i + first_line));
-                let gutter = format!(
-                    "{} {} │{}",
-                    style(num(change.old_index())).dim(),
-                    style(num(change.new_index())).dim(),
-                    line_style.apply_to(sign)
-                );
-                let segments: Vec<(bool, String)> = change
-                    .iter_strings_lossy()
-                    .map(|(e, v)| (e, visible(v.trim_end_matches(['\n', '\r'])).into_owned()))
-                    .collect();
-                // Marks only where a line changed in part: a wholly new line needs none.
-                let partial = segments.iter().any(|(e, v)| !*e && !v.trim().is_empty());
-                let mut line = Line::new(gutter, room);
-                for (emphasised, value) in segments {
-                    if emphasised && marks && partial {
-                        line.push(open, &line_style);
-                        line.push(&value, &emphasis);
-                        line.push(close, &line_style);
-                    } else {
-                        line.push(&value, if emphasised { &emphasis } else { &line_style });
-                    }
-                }
-                out.push_str(&line.text);
-                out.push('\n');
+                hunk.lines.push(Line {
+                    tag: match change.tag() {
+                        ChangeTag::Delete => Tag::Delete,
+                        ChangeTag::Insert => Tag::Insert,
+                        ChangeTag::Equal => Tag::Equal,
+                    },
+                    old: change.old_index().map(|i| i + first_line),
+                    new: change.new_index().map(|i| i + first_line),
+                    segments: change
+                        .iter_strings_lossy()
+                        .map(|(e, v)| (e, v.trim_end_matches(['\n', '\r']).to_owned()))
+                        .collect(),
+                });
             }
         }
+        out.push(hunk);
     }
     out
 }
 
-/// One diff line being written, wrapped at `room` columns after its gutter; continuation
-/// lines get an empty gutter.
-struct Line {
-    text: String,
-    col: usize,
-    room: Option<usize>,
+/// A line's gutter: `    4     5 │+`.
+pub fn gutter(line: &Line) -> String {
+    let num = |i: Option<usize>| i.map_or_else(|| "     ".to_owned(), |i| format!("{i:>5}"));
+    let sign = match line.tag {
+        Tag::Delete => '-',
+        Tag::Insert => '+',
+        Tag::Equal => ' ',
+    };
+    format!("{} {} │{sign}", num(line.old), num(line.new))
 }
 
-impl Line {
-    fn new(gutter: String, room: Option<usize>) -> Line {
-        Line {
-            text: gutter,
-            col: 0,
-            room,
-        }
-    }
-
-    fn push(&mut self, s: &str, with: &Style) {
-        let Some(room) = self.room else {
-            let _ = write!(self.text, "{}", with.apply_to(s));
-            return;
-        };
-        let mut piece = String::new();
-        for c in s.chars() {
-            let w = console::measure_text_width(c.encode_utf8(&mut [0; 4]));
-            if self.col + w > room {
-                let _ = write!(self.text, "{}", with.apply_to(&piece));
-                piece.clear();
-                self.text.push('\n');
-                self.text.push_str(&" ".repeat(GUTTER - 2));
-                self.text.push_str("│ ");
-                self.col = 0;
+/// The diff of `edit` applied to `old` as plain text: each hunk's header, then its lines
+/// with their gutters, and the characters that changed inside a partly changed line marked
+/// `[-…-]` and `{+…+}`.
+pub fn render(old: &str, edit: &Edit, context: usize) -> String {
+    let mut out = String::new();
+    for hunk in hunks(old, edit, context) {
+        let _ = writeln!(out, "{}", hunk.header());
+        for line in &hunk.lines {
+            out.push_str(&gutter(line));
+            let (open, close) = match line.tag {
+                Tag::Delete => ("[-", "-]"),
+                Tag::Insert => ("{+", "+}"),
+                Tag::Equal => ("", ""),
+            };
+            let partial = line.partial();
+            for (changed, value) in &line.segments {
+                if *changed && partial {
+                    let _ = write!(out, "{open}{value}{close}");
+                } else {
+                    out.push_str(value);
+                }
             }
-            piece.push(c);
-            self.col += w;
+            out.push('\n');
         }
-        let _ = write!(self.text, "{}", with.apply_to(&piece));
     }
+    out
 }
 
 #[cfg(test)]
@@ -200,7 +192,6 @@ mod tests {
 
     #[test]
     fn shows_the_region_with_numbers_and_context_only() {
-        console::set_colors_enabled(false);
         let old = "a\nb\nc\n## Q\n\nd\ne\nf\ng\n";
         let at = old.find("\nd").unwrap() + 1;
         let edit = Edit {
@@ -216,8 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn long_lines_wrap_under_the_gutter_and_partial_changes_are_marked_without_colour() {
-        console::set_colors_enabled(false);
+    fn partial_changes_are_marked() {
         let old = "## Q\n\n旧的一行说明文字\n";
         let edit = Edit {
             range: 6..old.len(),
@@ -229,21 +219,10 @@ mod tests {
             d.contains("│-[-旧-]的一行说明文字") && d.contains("│+{+新+}的一行说明文字"),
             "{d}"
         );
-        let long = Edit {
-            range: 6..6,
-            text: format!("{}\n\n", "长".repeat(40)),
-            order: 0,
-        };
-        let wrapped = render_width(old, &long, 1, Some(40));
-        for l in wrapped.lines() {
-            assert!(console::measure_text_width(l) <= 40, "{l:?}");
-        }
-        assert!(wrapped.contains("\n            │ 长"), "{wrapped}");
     }
 
     #[test]
     fn a_replacement_shows_removed_lines() {
-        console::set_colors_enabled(false);
         let old = "## Q\n\n待补充\n\n## R\n";
         let edit = Edit {
             range: 5..old.find("## R").unwrap(),

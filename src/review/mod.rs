@@ -703,16 +703,11 @@ fn entry(d: &Draft, decision: Decision) -> Entry {
 }
 
 /// The diff a reviewer sees for `draft` against the chapter `text` as it is now (a stale draft
-/// is shown as it would be merged with `--force`).
-pub fn preview(text: &str, draft: &Draft, rules: &Rules) -> Result<String, MergeError> {
-    preview_width(text, draft, rules, None)
-}
-
-/// [`preview`], with lines wrapped to `width` columns.
-pub fn preview_width(text: &str, draft: &Draft, rules: &Rules, width: Option<usize>) -> Result<String, MergeError> {
+/// is shown as it would be merged with `--force`), as [`diff::hunks`].
+pub fn preview(text: &str, draft: &Draft, rules: &Rules) -> Result<Vec<diff::Hunk>, MergeError> {
     let chapter = Chapter::parse(text, rules);
     let e = Merger::new(&chapter).edit(&draft.meta, &draft.body, rules, true)?;
-    Ok(diff::render_width(text, &e, diff::CONTEXT, width))
+    Ok(diff::hunks(text, &e, diff::CONTEXT))
 }
 
 /// The answered questions nearest before and after `question` in `chapter`: index, heading

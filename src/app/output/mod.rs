@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod check;
 pub mod config;
+pub mod diff;
 pub mod draft;
 pub mod gaps;
 pub mod judge;
@@ -29,16 +30,32 @@ pub fn json<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> io::Resul
 /// the screen, set a title or hide a line. Every command's output passes such text through
 /// here; aigcq's own styling is added around it, never inside.
 pub fn safe(s: &str) -> std::borrow::Cow<'_, str> {
-    aigcq::review::diff::visible(s)
+    // Control characters other than tab and line feed become their Unicode pictures (`␛`,
+    // `␀`, `␍`), C1 controls and DEL `�`.
+    let bad = |c: char| c.is_control() && c != '\t' && c != '\n';
+    if !s.chars().any(bad) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| match c {
+            c if !bad(c) => c,
+            '\0'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
+            _ => '\u{fffd}',
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// An error line on stderr. Errors carry server text (HTTP error bodies, stream errors).
 pub fn error(message: impl std::fmt::Display) {
-    eprintln!(
-        "{} {}",
-        style("error:").red().bold().for_stderr(),
-        safe(&message.to_string())
-    );
+    eprintln!("{}", error_line(message, true));
+}
+
+/// `error: …`, escaped; styled for stderr or (the interactive review) for stdout.
+pub fn error_line(message: impl std::fmt::Display, stderr: bool) -> String {
+    let label = style("error:").red().bold();
+    let label = if stderr { label.for_stderr() } else { label };
+    format!("{label} {}", safe(&message.to_string()))
 }
 
 /// A warning line on stderr.

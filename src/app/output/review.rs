@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use console::{measure_text_width, style, truncate_str};
 
+use super::safe as visible;
 use super::{files_changed, kind_style, plural};
-use aigcq::review::diff::visible;
 use aigcq::review::ledger::Decision;
 use aigcq::review::undo::Undid;
 use aigcq::review::{Decided, Row};
