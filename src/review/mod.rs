@@ -13,6 +13,7 @@
 pub mod diff;
 pub mod ledger;
 pub mod merge;
+pub mod session;
 pub mod undo;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

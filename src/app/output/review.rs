@@ -8,6 +8,7 @@ use console::{measure_text_width, style, truncate_str};
 use super::safe as visible;
 use super::{files_changed, kind_style, plural};
 use aigcq::review::ledger::Decision;
+use aigcq::review::session::Tally;
 use aigcq::review::undo::Undid;
 use aigcq::review::{Decided, Row};
 
@@ -117,21 +118,6 @@ pub fn decided(d: &Decided, cwd: &Path) {
         d.errors.len(),
         files_changed(&d.files_changed, cwd)
     );
-}
-
-/// Counts of an interactive session.
-#[derive(Debug, Default)]
-pub struct Tally {
-    pub accepted: usize,
-    pub rejected: usize,
-    /// Drafts of questions shown and left undecided.
-    pub skipped: usize,
-    /// Drafts of questions never reached.
-    pub not_seen: usize,
-    pub files: Vec<PathBuf>,
-    pub errors: usize,
-    /// Ended by Ctrl-C.
-    pub interrupted: bool,
 }
 
 /// The closing line of an interactive session.
