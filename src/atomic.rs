@@ -148,6 +148,49 @@ fn exchange(_: &Path, _: &Path) -> io::Result<()> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
+/// Appends `lines` (each ending in a line feed) to the JSONL-style log at `path` in one
+/// write under the file's own lock, then syncs: the ledger and the batch ledgers. A last line
+/// a kill left without its line feed is cut off first, so every append starts a line of its
+/// own; readers leave such a line out ([`complete_lines`]).
+pub fn append_lines(path: &Path, lines: &str) -> io::Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut f = File::options().create(true).read(true).append(true).open(path)?;
+    f.lock()?;
+    drop_torn_line(&mut f)?;
+    f.write_all(lines.as_bytes())?;
+    f.sync_data()
+}
+
+/// `text` up to and with its last line feed: a last line without one was torn by a crash.
+pub fn complete_lines(text: &str) -> &str {
+    text.rfind('\n').map_or("", |nl| &text[..=nl])
+}
+
+/// Cuts off a last line without its line feed: a write of a few pages that a kill stopped
+/// part-way.
+fn drop_torn_line(f: &mut File) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = f.metadata()?.len();
+    let mut tail = Vec::new();
+    let mut back = 0;
+    // Read backwards in chunks until the last line feed (entries are a few hundred bytes).
+    while back < len {
+        back = (back + 4096).min(len);
+        f.seek(SeekFrom::Start(len - back))?;
+        tail.clear();
+        f.read_to_end(&mut tail)?;
+        if tail.last() == Some(&b'\n') {
+            return Ok(());
+        }
+        if let Some(nl) = tail.iter().rposition(|&b| b == b'\n') {
+            return f.set_len(len - back + nl as u64 + 1);
+        }
+    }
+    f.set_len(0)
+}
+
 /// An exclusive advisory lock, held until dropped.
 #[derive(Debug)]
 pub struct Lock {

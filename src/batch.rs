@@ -518,8 +518,8 @@ impl Batches {
     fn collected(&self, id: &str) -> Result<HashSet<String>> {
         let path = self.path(id, "collected")?;
         match std::fs::read(&path).map(|b| String::from_utf8_lossy(&b).into_owned()) {
-            // A torn last line (a crash mid-append) is not a custom_id: it is ignored.
-            Ok(t) => Ok(t
+            // A torn last line (a crash mid-append) is left out.
+            Ok(t) => Ok(crate::atomic::complete_lines(&t)
                 .lines()
                 .filter(|l| l.starts_with("q-") && l.len() == 34)
                 .map(str::to_owned)
@@ -529,30 +529,12 @@ impl Batches {
         }
     }
 
-    /// Records that a request's drafts are written, durably, before the next is collected.
+    /// Records that a request's drafts are written, durably, before the next is collected
+    /// ([`crate::atomic::append_lines`]).
     pub fn mark_collected(&self, id: &str, custom_id: &str) -> Result<()> {
         let path = self.path(id, "collected")?;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&path)?;
-        // After a torn line, start on a line of our own.
-        let mut text = String::new();
-        if f.metadata()?.len() > 0 {
-            use std::io::{Read, Seek};
-            let mut last = [0u8];
-            f.seek(std::io::SeekFrom::End(-1))?;
-            f.read_exact(&mut last)?;
-            if last[0] != b'\n' {
-                text.push('\n');
-            }
-        }
-        text.push_str(custom_id);
-        text.push('\n');
-        f.write_all(text.as_bytes())?;
-        f.sync_data()?;
-        Ok(())
+        crate::atomic::append_lines(&path, &format!("{custom_id}\n"))
+            .with_context(|| format!("cannot append to {}", path.display()))
     }
 
     /// The `custom_id`s of requests in batches not collected yet: a new batch does not ask

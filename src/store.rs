@@ -132,6 +132,26 @@ pub struct Prompt {
     pub messages: Vec<crate::llm::Turn>,
 }
 
+impl Prompt {
+    /// The record of a request to `(model, host)` made from the template `(name, hash)`
+    /// with these parameters and messages: what every run, batch and revision keeps.
+    pub fn new(
+        (model, host): (&str, &str),
+        (template, template_hash): (&str, &str),
+        params: serde_json::Map<String, serde_json::Value>,
+        messages: &crate::llm::Messages,
+    ) -> Prompt {
+        Prompt {
+            model: model.to_owned(),
+            host: host.to_owned(),
+            template: template.to_owned(),
+            template_hash: template_hash.to_owned(),
+            params,
+            messages: messages.all(),
+        }
+    }
+}
+
 /// The sidecar file holding a draft file's [`Prompt`].
 pub fn prompt_path(draft: &Path) -> PathBuf {
     draft.with_extension("prompt.json")

@@ -60,14 +60,12 @@ pub fn run(
             question_id: id,
             rewrite: job.rewrite,
             span_hash: aigcq::identity::span_hash(job.facts.chapter, &job.gap),
-            prompt: Prompt {
-                model: model.clone(),
-                host: host.clone(),
-                template: templates.name.clone(),
-                template_hash: templates.hash.clone(),
-                params: client.params(candidates),
-                messages: messages.all(),
-            },
+            prompt: Prompt::new(
+                (&model, &host),
+                (&templates.name, &templates.hash),
+                client.params(candidates),
+                &messages,
+            ),
             references,
         };
         let line = batch::line(&entry, &client.body(&messages, candidates), &cfg.endpoint);

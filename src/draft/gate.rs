@@ -82,39 +82,13 @@ const LANGUAGE_LETTERS: usize = 40;
 
 fn wrong_language(body: &str, chapter: &str) -> Option<String> {
     // Code says nothing about the language an answer is written in.
-    let prose = without_code(body);
+    let prose = crate::chapter::html::outside_code(body);
     let letters = prose.chars().filter(|c| c.is_alphabetic()).count();
     let found = language(&prose);
     (letters >= LANGUAGE_LETTERS && found != chapter).then(|| {
         let name = |l: &str| if l == "zh" { "Chinese" } else { "English" };
         format!("the answer is in {}, the chapter in {}", name(found), name(chapter))
     })
-}
-
-/// Text outside fenced code blocks.
-fn without_code(body: &str) -> String {
-    let mut out = String::with_capacity(body.len());
-    let mut fence: Option<&str> = None;
-    for line in body.lines() {
-        let t = line.trim_start();
-        let marker = if t.starts_with("```") {
-            Some("```")
-        } else if t.starts_with("~~~") {
-            Some("~~~")
-        } else {
-            None
-        };
-        match (fence, marker) {
-            (None, Some(m)) => fence = Some(m),
-            (Some(f), Some(m)) if f == m => fence = None,
-            (None, None) => {
-                out.push_str(line);
-                out.push('\n');
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// How far from the chapter's median an answer's length may be, as a factor.

@@ -12,7 +12,7 @@ use anyhow::{Result, anyhow};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::chapter::{Chapter, Gap, Holder, Rules};
+use crate::chapter::{Chapter, Gap, Rules};
 use crate::identity;
 use crate::llm::client::{ApiError, Choice, Client, Completion};
 use crate::llm::{Messages, Turn, Usage};
@@ -338,26 +338,24 @@ impl Drafter<'_> {
         report: &(dyn Fn(Event) + Sync),
     ) -> Result<Drafted> {
         let chapter = job.facts.chapter;
-        let target = Target {
-            question: job.gap.text,
-            index: job.gap.index,
-            level: prompt::answer_level(chapter, &job.gap),
-            crlf: chapter.newline() == "\r\n",
-            anchors: &job.facts.anchors,
-            contained: job.gap.question.is_some_and(|q| q.holder != Holder::Section),
-        };
+        let target = Target::new(
+            chapter,
+            &job.facts.anchors,
+            (job.gap.text, job.gap.index, prompt::answer_level(chapter, &job.gap)),
+            job.gap.question,
+        );
         let span_hash = provenance
             .span_hash
             .clone()
             .unwrap_or_else(|| identity::span_hash(chapter, &job.gap));
         let created = provenance.created.clone().unwrap_or_else(store::now);
-        let prompt = provenance.prompt.clone().unwrap_or_else(|| Prompt {
-            model: self.model.to_owned(),
-            host: self.host.to_owned(),
-            template: self.templates.name.clone(),
-            template_hash: self.templates.hash.clone(),
-            params: self.client.params(self.candidates),
-            messages: messages.all(),
+        let prompt = provenance.prompt.clone().unwrap_or_else(|| {
+            Prompt::new(
+                (self.model, self.host),
+                (&self.templates.name, &self.templates.hash),
+                self.client.params(self.candidates),
+                messages,
+            )
         });
         let total = completion.choices.len() as u32;
         let mut out = Drafted {
@@ -548,14 +546,12 @@ impl Reviser<'_> {
             .questions
             .iter()
             .find(|q| chapter.heading(q).anchor() == draft.meta.anchor);
-        let target = Target {
-            question: &draft.meta.question,
-            index: draft.meta.index,
-            level: draft.meta.level,
-            crlf: chapter.newline() == "\r\n",
-            anchors: &facts.anchors,
-            contained: question.is_some_and(|q| q.holder != Holder::Section),
-        };
+        let target = Target::new(
+            chapter,
+            &facts.anchors,
+            (&draft.meta.question, draft.meta.index, draft.meta.level),
+            question,
+        );
         let cleaned = postprocess::clean(&choice.content, target, self.rules)?;
         let (truncated, filtered) = stopped(choice);
         let mut meta = draft.meta.clone();
@@ -584,13 +580,12 @@ impl Reviser<'_> {
         meta.usage = completion.usage;
         meta.parent = Some(draft.id.clone());
         meta.feedback = Some(note.to_owned());
-        let kept = Prompt {
-            model: self.model.to_owned(),
-            host: self.host.to_owned(),
-            params: self.client.params(1),
-            messages: messages.all(),
-            ..prompt.clone()
-        };
+        let kept = Prompt::new(
+            (self.model, self.host),
+            (&prompt.template, &prompt.template_hash),
+            self.client.params(1),
+            &messages,
+        );
         self.store
             .save_locked(chapter_path, &meta, &cleaned.text, Some(&kept), Some(&draft.path))
     }

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::chapter::{Chapter, Heading, HeadingStyle, Rules, html, links, near_key};
+use crate::chapter::{Chapter, Heading, HeadingStyle, Holder, Question, Rules, html, links, near_key};
 
 /// A cleaned answer and what had to be repaired.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,27 @@ pub struct Target<'a> {
     /// The answer goes inside a list item or a `<details>` block: its headings belong to that
     /// block, outside the chapter's outline, so they keep their levels and ask nothing.
     pub contained: bool,
+}
+
+impl<'a> Target<'a> {
+    /// An answer to the question `text` (number `index`, under a heading of `level`) of
+    /// `chapter`, whose anchors are `anchors`; `held` is the question as the chapter holds
+    /// it (none for a table-of-contents entry with no section yet).
+    pub fn new(
+        chapter: &Chapter,
+        anchors: &'a HashSet<&'a str>,
+        (text, index, level): (&'a str, usize, u8),
+        held: Option<&Question>,
+    ) -> Target<'a> {
+        Target {
+            question: text,
+            index,
+            level,
+            crlf: chapter.newline() == "\r\n",
+            anchors,
+            contained: held.is_some_and(|q| q.holder != Holder::Section),
+        }
+    }
 }
 
 static THINK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s)<think>.*?</think>").expect("valid"));

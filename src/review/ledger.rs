@@ -2,7 +2,6 @@
 //! synced, and read back to undo the latest decisions.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -53,52 +52,18 @@ pub struct Entry {
     pub replaced: bool,
 }
 
-/// Appends entries in one write under the ledger's lock, then syncs.
+/// Appends entries in one write under the ledger's lock, then syncs
+/// ([`crate::atomic::append_lines`]). A torn last line is cut off first: its drafts are still
+/// pending (they go only after the ledger is written), so the next review finds their
+/// answers merged and logs them again.
 pub fn append(drafts: &Path, entries: &[Entry]) -> Result<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
     let mut lines = String::new();
     for e in entries {
         lines.push_str(&serde_json::to_string(e)?);
         lines.push('\n');
     }
     let path = drafts.join(LEDGER);
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    f.lock().with_context(|| format!("cannot lock {}", path.display()))?;
-    drop_torn_line(&mut f).with_context(|| format!("cannot repair {}", path.display()))?;
-    f.write_all(lines.as_bytes())?;
-    f.sync_all()?;
-    Ok(())
-}
-
-/// Cuts off a last line without its newline: a write of a few pages that a kill stopped
-/// part-way. Its drafts are still pending (they go only after the ledger is written), so the
-/// next review finds their answers merged and logs them again.
-fn drop_torn_line(f: &mut std::fs::File) -> std::io::Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    let len = f.metadata()?.len();
-    let mut tail = Vec::new();
-    let mut back = 0;
-    // Read backwards in chunks until the last newline (entries are a few hundred bytes).
-    while back < len {
-        back = (back + 4096).min(len);
-        f.seek(SeekFrom::Start(len - back))?;
-        tail.clear();
-        f.read_to_end(&mut tail)?;
-        if tail.last() == Some(&b'\n') {
-            return Ok(());
-        }
-        if let Some(nl) = tail.iter().rposition(|&b| b == b'\n') {
-            return f.set_len(len - back + nl as u64 + 1);
-        }
-    }
-    f.set_len(0)
+    crate::atomic::append_lines(&path, &lines).with_context(|| format!("cannot append to {}", path.display()))
 }
 
 /// Every entry, oldest first. A last line without its newline was torn by a crash and is
@@ -110,8 +75,7 @@ pub fn read(drafts: &Path) -> Result<Vec<Entry>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let whole = text.rfind('\n').map_or("", |nl| &text[..=nl]);
-    whole
+    crate::atomic::complete_lines(&text)
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
