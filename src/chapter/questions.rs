@@ -1,0 +1,390 @@
+//! Phase 3: which headings ask questions (by the patterns, by the bank's style, by the table of
+//! contents) and where each answer begins and ends.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use super::answers::is_separator_line;
+use super::*;
+
+impl<'a> Chapter<'a> {
+    /// A heading of the chapter's own outline: not a `<summary>`, not inside a `<details>`
+    /// block or a list item, not a link.
+    pub(super) fn is_section(h: &Heading) -> bool {
+        h.style != HeadingStyle::Summary && !h.nested && h.item_indent.is_none() && h.link_target.is_none()
+    }
+
+    /// The heading of a `<summary>` at `offset`.
+    pub(super) fn summary_heading(&self, offset: usize) -> Option<&Heading> {
+        let i = self.headings.partition_point(|h| h.range.start < offset);
+        self.headings.get(i).filter(|h| h.range.start == offset)
+    }
+
+    /// For each heading, the `<details>` block that holds its answer, at the levels whose
+    /// headings keep their answers so (at least three, and four in five of that level's
+    /// headings); and those levels. The block is the last thing of the heading's section
+    /// (rules and navigation aside), and its summary does not ask a question itself.
+    pub(super) fn answer_boxes(&self, rules: &Rules) -> (Vec<Option<usize>>, [bool; 7]) {
+        let mut found = vec![None; self.headings.len()];
+        let mut levels = [false; 7];
+        if self.details.is_empty() {
+            return (found, levels);
+        }
+        let sections: Vec<usize> = (0..self.headings.len())
+            .filter(|&h| Self::is_section(&self.headings[h]))
+            .collect();
+        let mut counts = [(0usize, 0usize); 7];
+        let mut first = 0;
+        for (k, &h) in sections.iter().enumerate() {
+            let heading = &self.headings[h];
+            let (from, to) = (
+                heading.unit.end,
+                sections
+                    .get(k + 1)
+                    .map_or(self.text.len(), |&n| self.headings[n].unit.start),
+            );
+            first += self.details[first..].partition_point(|d| d.open < from);
+            let level = usize::from(heading.level.min(6));
+            counts[level].0 += 1;
+            let block = self.details[first..]
+                .iter()
+                .enumerate()
+                .take_while(|(_, d)| d.open < to)
+                .find(|(_, d)| {
+                    let asks = d
+                        .summary
+                        .and_then(|s| self.summary_heading(s))
+                        .is_some_and(|s| asks(&s.text, rules));
+                    !d.nested
+                        && !asks
+                        && d.close_line_end <= to
+                        && self.text[d.close_line_end..to].lines().all(is_separator_line)
+                });
+            if let Some((i, _)) = block {
+                counts[level].1 += 1;
+                found[h] = Some(first + i);
+            }
+        }
+        for (level, &(all, boxed)) in counts.iter().enumerate() {
+            levels[level] = boxed >= 3 && boxed * 5 >= all * 4;
+        }
+        for (h, f) in found.iter_mut().enumerate() {
+            if !levels[usize::from(self.headings[h].level.min(6))] {
+                *f = None;
+            }
+        }
+        (found, levels)
+    }
+
+    /// Whether the chapter asks its questions in `<summary>`s: at least three summaries outside
+    /// any question's section and answer blocks, half of which ask. Then every such summary is
+    /// a question (`Explain …`), and headings only label groups of them.
+    pub(super) fn summaries_ask(&self, rules: &Rules, boxes: &HashSet<usize>, in_toc: &[Option<usize>]) -> bool {
+        let (mut seen, mut asking, mut under_question) = (0, 0, false);
+        for (h, heading) in self.headings.iter().enumerate() {
+            if Self::is_section(heading) {
+                under_question = in_toc[h].is_some() || asks(&heading.text, rules);
+            } else if heading.style == HeadingStyle::Summary
+                && !heading.nested
+                && !under_question
+                && !boxes.contains(&heading.range.start)
+                && !rules.summary_label.is_match(&heading.text)
+            {
+                seen += 1;
+                asking += usize::from(asks(&heading.text, rules));
+            }
+        }
+        seen >= 3 && asking * 2 >= seen
+    }
+
+    /// The headings that are questions written as statements (`My macOS apps don't find
+    /// Homebrew utilities`): at a level where nearly every heading asks (at least eight, nine
+    /// in ten), one that stands between two asking headings of that level. A summary or a
+    /// reference list after the last question stays what it is.
+    pub(super) fn statement_questions(&self, rules: &Rules, in_toc: &[Option<usize>]) -> Vec<bool> {
+        let mut statements = vec![false; self.headings.len()];
+        // Per level, the headings in order with whether each asks.
+        let mut levels: [Vec<(usize, bool)>; 7] = Default::default();
+        for (h, heading) in self.headings.iter().enumerate() {
+            let text = question_text(&heading.text);
+            if !Self::is_section(heading) || text.is_empty() || rules.structural.is_match(text) {
+                continue;
+            }
+            levels[usize::from(heading.level.min(6))].push((h, in_toc[h].is_some() || asks(text, rules)));
+        }
+        for level in &levels {
+            let asking = level.iter().filter(|(_, a)| *a).count();
+            if level.len() < 8 || asking == level.len() || asking * 10 < level.len() * 9 {
+                continue;
+            }
+            for w in level.windows(3) {
+                if w[0].1 && !w[1].1 && w[2].1 {
+                    statements[w[1].0] = true;
+                }
+            }
+        }
+        statements
+    }
+
+    /// Decides which headings are questions and where their answers end.
+    pub(super) fn find_questions(&mut self, toc_end: usize, rules: &Rules) {
+        // The first table-of-contents entry linking to each heading.
+        let mut in_toc: Vec<Option<usize>> = vec![None; self.headings.len()];
+        for (i, t) in self.toc.iter().enumerate().rev() {
+            if let Some(h) = t.heading {
+                in_toc[h] = Some(i);
+            }
+        }
+        let (boxes, boxed_levels) = self.answer_boxes(rules);
+        let box_summaries: HashSet<usize> = boxes
+            .iter()
+            .flatten()
+            .filter_map(|&d| self.details[d].summary)
+            .collect();
+        let summaries_ask = self.summaries_ask(rules, &box_summaries, &in_toc);
+        let statements = if summaries_ask {
+            Vec::new()
+        } else {
+            self.statement_questions(rules, &in_toc)
+        };
+        // Open questions, outermost first: (question index, level, has a child question).
+        let mut stack: Vec<(usize, u8, bool)> = Vec::new();
+        // The question whose answer is still open.
+        let mut open: Option<usize> = None;
+
+        #[allow(clippy::needless_range_loop)] // `self` is mutated inside the loop.
+        for h in 0..self.headings.len() {
+            let heading = &self.headings[h];
+            if heading.link_target.is_some() || heading.nested || heading.unit.start < toc_end && in_toc[h].is_none() {
+                continue;
+            }
+            let (level, start, text) = (heading.level, heading.unit.start, question_text(&heading.text));
+            // A list item's answer may also stand after the item (see `narrow_to_item`).
+            let scope = heading.scope_end.filter(|_| heading.item_indent.is_none());
+            let end = scope.unwrap_or(self.text.len()).max(heading.unit.end);
+            if heading.style == HeadingStyle::Summary {
+                // A follow-up question inside an answer, or one of a bank of `<details>`.
+                if rules.summary_label.is_match(text)
+                    || box_summaries.contains(&heading.range.start)
+                    || !(summaries_ask || asks(text, rules))
+                {
+                    continue;
+                }
+                let answer = heading.unit.end..end;
+                let closed = heading.scope_end.is_some();
+                self.push_question(h, answer, in_toc[h], Holder::Summary, &mut stack, &mut open);
+                // An unclosed block runs to the next question.
+                if closed {
+                    open = None;
+                }
+                continue;
+            }
+            // In a bank of `<summary>` questions, headings only label groups.
+            let linked = in_toc[h].is_some() && !summaries_ask;
+            let boxed = boxed_levels[usize::from(level.min(6))] && heading.item_indent.is_none() && !text.is_empty();
+            let strong = linked || boxed || rules.strong.is_match(text);
+            let weak = !strong && (rules.question.is_match(text) || statements.get(h).copied().unwrap_or(false));
+            let structural = (strong || weak) && rules.structural.is_match(text);
+            let (strong, weak) = (strong && !structural, weak && !structural);
+
+            let is_question = strong
+                || weak && {
+                    // Deeper than the open question: a sub-question only when that question is a
+                    // group (it has sub-questions, or nothing written before this heading);
+                    // otherwise a numbered sub-heading of its answer.
+                    let parent = stack.iter().rev().find(|&&(_, l, _)| l < level);
+                    match parent {
+                        None | Some(&(_, _, true)) => true,
+                        Some(&(q, _, false)) => {
+                            // "### 24、" after "## 23、" continues the numbering: a question
+                            // written one level too deep.
+                            let previous = self.questions.last().map(|p| self.headings[p.heading].text.as_str());
+                            let continues = matches!(
+                                (previous.and_then(leading_number), leading_number(text)),
+                                (Some(p), Some(n)) if n == p + 1
+                            );
+                            let body = self.headings[self.questions[q].heading].unit.end..start;
+                            continues || self.classify(body, rules) == Some(GapKind::Empty)
+                        }
+                    }
+                };
+
+            if is_question {
+                while stack.last().is_some_and(|&(_, l, _)| l >= level) {
+                    stack.pop();
+                }
+                let holder = match heading.item_indent {
+                    Some(indent) => Holder::Item { indent },
+                    None if boxed => Holder::Details,
+                    None => Holder::Section,
+                };
+                let answer = heading.unit.end..end;
+                self.push_question(h, answer, in_toc[h], holder, &mut stack, &mut open);
+                stack.push((self.questions.len() - 1, level, false));
+            } else if let Some(q) = open.filter(|&q| level < self.headings[self.questions[q].heading].level) {
+                // A higher-ranked heading that is no question ends the answer.
+                let a = &mut self.questions[q].answer;
+                a.end = a.end.min(start);
+                open = None;
+                while stack.last().is_some_and(|&(_, l, _)| l >= level) {
+                    stack.pop();
+                }
+            }
+        }
+        for q in 0..self.questions.len() {
+            match self.questions[q].holder {
+                Holder::Details => self.place_in_box(q, boxes[self.questions[q].heading]),
+                Holder::Item { .. } => self.narrow_to_item(q),
+                _ => {}
+            }
+            let question = &self.questions[q];
+            let gap = match question.holder {
+                Holder::Section => self.classify(question.answer.clone(), rules),
+                _ if question.unboxed => Some(GapKind::Empty),
+                _ => self.classify_apart(question, rules),
+            };
+            // A parent question with text of its own is answered; without, it is a group.
+            let q = &mut self.questions[q];
+            q.group &= gap.is_some();
+            q.gap = if q.group { None } else { gap };
+        }
+    }
+
+    /// Adds the question of heading `h`: the innermost open question becomes its parent
+    /// group, the answer still open ends where this one starts, and this answer is open.
+    pub(super) fn push_question(
+        &mut self,
+        h: usize,
+        answer: Range<usize>,
+        toc: Option<usize>,
+        holder: Holder,
+        stack: &mut [(usize, u8, bool)],
+        open: &mut Option<usize>,
+    ) {
+        if let Some(parent) = stack.last_mut() {
+            parent.2 = true;
+            self.questions[parent.0].group = true;
+        }
+        if let Some(q) = open.take() {
+            let a = &mut self.questions[q].answer;
+            a.end = a.end.min(self.headings[h].unit.start);
+        }
+        self.questions.push(Question {
+            heading: h,
+            index: self.questions.len() + 1,
+            answer,
+            group: false,
+            toc,
+            gap: None,
+            holder,
+            stem: None,
+            unboxed: false,
+        });
+        *open = Some(self.questions.len() - 1);
+    }
+
+    /// A list-item question's answer is the rest of its item and what follows the item up to
+    /// the next question: an answer's text indented less than the item (`   For example`
+    /// under `21. ### …`) still belongs to it. Separators after the item (`⬆ Back to Top`)
+    /// do not.
+    pub(super) fn narrow_to_item(&mut self, q: usize) {
+        let Some(item_end) = self.headings[self.questions[q].heading].scope_end else {
+            return;
+        };
+        let answer = &mut self.questions[q].answer;
+        let floor = item_end.clamp(answer.start, answer.end);
+        let mut end = answer.end;
+        for line in self.text[floor..answer.end].split_inclusive('\n').rev() {
+            if !is_separator_line(line) {
+                break;
+            }
+            end -= line.len();
+        }
+        answer.end = end;
+    }
+
+    /// Narrows a [`Holder::Details`] question's answer to the content of its `<details>`
+    /// block; without one, to the empty place after its stem where one goes.
+    pub(super) fn place_in_box(&mut self, q: usize, block: Option<usize>) {
+        let section = self.questions[q].answer.clone();
+        let block = block.map(|d| &self.details[d]).filter(|d| d.open < section.end);
+        let (stem_end, answer) = match block {
+            Some(d) => {
+                let body_start = d
+                    .summary
+                    .and_then(|s| self.summary_heading(s))
+                    .map_or(d.open_line_end, |s| s.unit.end);
+                let body = self.unwrap_lines(body_start..d.body_end.max(body_start));
+                let form = (self.line_start(d.open)..body.start, body.end..d.close_line_end);
+                self.details_form.get_or_insert(form);
+                (self.line_start(d.open), body)
+            }
+            None => {
+                let text = &self.text[section.clone()];
+                let mut keep = text.len();
+                for line in text.split_inclusive('\n').rev() {
+                    if !is_separator_line(line) {
+                        break;
+                    }
+                    keep -= line.len();
+                }
+                let at = section.start + keep;
+                (at, at..at)
+            }
+        };
+        let stem = section.start..stem_end.max(section.start);
+        let question = &mut self.questions[q];
+        question.unboxed = block.is_none();
+        question.stem = (!self.text[stem.clone()].trim().is_empty()).then_some(stem);
+        question.answer = answer;
+    }
+
+    /// `range` without the lines of wrapper tags around its content (`<p>` first, `</p>`
+    /// last, as `lydiahallie/javascript-questions` writes them): they belong to the block's
+    /// form, not to the answer.
+    pub(super) fn unwrap_lines(&self, range: Range<usize>) -> Range<usize> {
+        let wrapper = |line: &str, closing: bool| {
+            let t = line.trim();
+            t.starts_with('<') && t[1..].starts_with('/') == closing && html::is_blank(t)
+        };
+        let (mut start, mut end) = (range.start, range.end);
+        let mut at = start;
+        for line in self.text[range.clone()].split_inclusive('\n') {
+            at += line.len();
+            if wrapper(line, false) {
+                start = at;
+            } else if !line.trim().is_empty() {
+                break;
+            }
+        }
+        let mut at = end;
+        for line in self.text[start..range.end].split_inclusive('\n').rev() {
+            at -= line.len();
+            if wrapper(line, true) {
+                end = at;
+            } else if !line.trim().is_empty() {
+                break;
+            }
+        }
+        start..end.max(start)
+    }
+}
+
+/// A heading's text as the question patterns see it: emphasis markers the parser left as
+/// text (`**297.**inline的用法`) and the `***` some banks mark unanswered questions with
+/// removed.
+pub(super) fn question_text(text: &str) -> &str {
+    text.trim_matches(|c: char| c == '*' || c == '_' || c.is_whitespace())
+}
+
+/// Whether a heading's text asks a question by the patterns alone.
+pub(super) fn asks(text: &str, rules: &Rules) -> bool {
+    let text = question_text(text);
+    (rules.strong.is_match(text) || rules.question.is_match(text)) && !rules.structural.is_match(text)
+}
+
+/// The number a heading starts with (`24、…` → 24).
+pub(super) fn leading_number(text: &str) -> Option<u64> {
+    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    text[..digits].parse().ok()
+}
