@@ -60,6 +60,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// the saved ones, which the caller keeps and merges again.
 #[derive(Debug)]
 pub struct Raced {
+    /// The bytes the other program saved.
     pub saved: Vec<u8>,
     /// The replaced file, renamed aside and locked (so that [`sweep`] leaves it) until the
     /// caller has kept a copy and drops this.

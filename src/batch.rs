@@ -50,15 +50,21 @@ pub fn custom_id(question_id: &str, rewrite: bool) -> String {
 /// What collecting needs to write one request's drafts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
+    /// The request's id in the batch ([`custom_id`]).
     pub custom_id: String,
+    /// The chapter's path below the content folder.
     pub chapter: String,
+    /// The question's anchor in the chapter.
     pub anchor: String,
+    /// The question's id ([`crate::identity::question_id`]).
     pub question_id: String,
+    /// A new version of an answered question (`draft --rewrite`).
     pub rewrite: bool,
     /// The question's span hash at submission: a chapter edited since makes a stale draft.
     pub span_hash: String,
     /// The request as sent, and what its prompt was built from.
     pub prompt: Prompt,
+    /// The references the prompt held.
     pub references: Vec<Reference>,
 }
 
@@ -90,36 +96,51 @@ pub fn split<T>(items: Vec<(T, String)>, max_lines: usize, max_bytes: u64) -> Ve
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     #[serde(default)]
+    /// Requests in the batch.
     pub total: u64,
     #[serde(default)]
+    /// Requests answered.
     pub completed: u64,
     #[serde(default)]
+    /// Requests that failed.
     pub failed: u64,
 }
 
 /// A batch as `GET /batches/{id}` describes it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Remote {
+    /// The provider's batch id.
     pub id: String,
+    /// One of [`STATES`].
     pub status: String,
     #[serde(default)]
+    /// How many requests are done, when the provider says.
     pub request_counts: Option<Counts>,
     #[serde(default)]
+    /// The file holding the answers, once there is one.
     pub output_file_id: Option<String>,
     #[serde(default)]
+    /// The file holding the failed requests, once there is one.
     pub error_file_id: Option<String>,
     #[serde(default)]
+    /// When the batch finished, in seconds since 1970.
     pub completed_at: Option<i64>,
 }
 
 /// A submitted batch, as recorded locally.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
+    /// The provider's batch id.
     pub id: String,
+    /// The uploaded input file.
     pub input_file_id: String,
+    /// The model the requests name.
     pub model: String,
+    /// Host (and port) of the API.
     pub host: String,
+    /// When it was submitted (RFC 3339).
     pub submitted: String,
+    /// How many requests it holds.
     pub requests: usize,
     /// The last state seen.
     pub remote: Remote,
@@ -131,9 +152,13 @@ pub struct Record {
 pub struct Submission {
     /// `sub-<time>-<random>`: unique per submission, so two runs never share a file.
     pub name: String,
+    /// The model the requests name.
     pub model: String,
+    /// Host (and port) of the API.
     pub host: String,
+    /// When the submission started (RFC 3339).
     pub started: String,
+    /// How many requests it holds.
     pub requests: usize,
     /// Set once the input file is uploaded: a batch made from it is this submission's.
     #[serde(default)]
@@ -144,8 +169,11 @@ pub struct Submission {
 /// the files that could not be read (each error names its file).
 #[derive(Debug, Default)]
 pub struct Listing {
+    /// Complete batch records, newest first.
     pub records: Vec<Record>,
+    /// Submissions that never completed, newest first.
     pub incomplete: Vec<Submission>,
+    /// Files of the folder that could not be read, each naming its file.
     pub errors: Vec<anyhow::Error>,
 }
 
@@ -155,6 +183,7 @@ pub struct Batches {
 }
 
 impl Batches {
+    /// The batches recorded under the drafts folder `drafts`.
     pub fn new(drafts: &Path) -> Batches {
         Batches {
             dir: drafts.join(FOLDER),
@@ -222,6 +251,7 @@ impl Batches {
         read_json(&p, MAX_RECORD, "a batch record")
     }
 
+    /// Writes batch record `r` atomically.
     pub fn save(&self, r: &Record) -> Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         crate::atomic::write(&self.path(&r.id, "json")?, serde_json::to_string_pretty(r)?.as_bytes())?;
@@ -594,6 +624,7 @@ fn nonce() -> [u8; 16] {
 /// What became of one request of a batch.
 #[derive(Debug)]
 pub enum Outcome {
+    /// The provider's answer.
     Answered(Completion),
     /// The request failed: the status and the provider's message.
     Failed(String),
@@ -640,13 +671,16 @@ fn outcome(client: &Client, v: &Value) -> Outcome {
 pub struct BatchConfig {
     /// The file and batch endpoints, below `base_url`.
     pub files_path: String,
+    /// The batches endpoint, below `base_url`.
     pub batches_path: String,
     /// The `url` each request line names: the chat endpoint's path as the batch service
     /// expects it.
     pub endpoint: String,
+    /// How long the provider may take (`24h`).
     pub completion_window: String,
     /// A provider's limits per input file; a larger run is split into several batches.
     pub max_lines: usize,
+    /// The largest input file, in bytes.
     pub max_bytes: u64,
     /// The largest output or error file `batch collect` downloads, in bytes.
     pub max_download: u64,

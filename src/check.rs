@@ -11,17 +11,26 @@ use crate::chapter::{Chapter, Resolution, decode_target};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
+    /// A table-of-contents link that reaches no heading.
     TocLink,
+    /// A question the table of contents does not list.
     TocMissing,
+    /// Table-of-contents entries in another order than their questions.
     TocOrder,
+    /// An anchor defined twice.
     DuplicateAnchor,
+    /// An image without alt text.
     ImageAlt,
+    /// A local link or image whose target does not exist.
     LocalTarget,
+    /// A table row with another number of cells than its header.
     TableColumns,
+    /// A heading more than one level below the one before.
     HeadingJump,
 }
 
 impl Rule {
+    /// Every rule, in the order reports list them.
     pub const ALL: [Rule; 8] = [
         Rule::TocLink,
         Rule::TocMissing,
@@ -76,9 +85,13 @@ impl std::fmt::Display for Rule {
 /// One finding of `aigcq check`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Finding {
+    /// The chapter, as shown to the user.
     pub file: String,
+    /// 1-based line.
     pub line: usize,
+    /// The rule that found it.
     pub rule: Rule,
+    /// What is wrong, for people.
     pub message: String,
 }
 

@@ -26,22 +26,33 @@ pub const FILE_NAME: &str = "aigcq.toml";
 pub struct Config {
     /// Folders, relative to the folder holding `aigcq.toml`.
     pub paths: Paths,
+    /// `[questions]`: the patterns that find questions.
     pub questions: QuestionConfig,
+    /// `[check]`.
     pub check: CheckConfig,
+    /// `[provider]`: the API to draft with.
     pub provider: ProviderConfig,
+    /// `[draft]`.
     pub draft: DraftConfig,
+    /// `[judge]`: the model that scores drafts.
     pub judge: JudgeConfig,
+    /// `[review]`.
     pub review: ReviewConfig,
     /// `[prices."MODEL"]`: what a model costs, for estimates and actual costs.
     pub prices: BTreeMap<String, Price>,
+    /// `[batch]`: the provider's Batch API.
     pub batch: BatchConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
+/// The `[paths]` table.
 pub struct Paths {
+    /// The chapters.
     pub content: PathBuf,
+    /// Drafts, the ledger and aigcq's caches.
     pub drafts: PathBuf,
+    /// Prompt templates and house rules.
     pub prompts: PathBuf,
     /// Reference material per question: `<refs>/<chapter without .md>/<index>[-…].<ext>`.
     pub refs: PathBuf,
@@ -91,6 +102,7 @@ pub struct Project {
     pub root: PathBuf,
     /// The configuration file read, if any.
     pub file: Option<PathBuf>,
+    /// `aigcq.toml`'s contents, or the defaults.
     pub config: Config,
 }
 
@@ -126,18 +138,22 @@ impl Project {
         })
     }
 
+    /// The content folder.
     pub fn content_dir(&self) -> PathBuf {
         self.root.join(&self.config.paths.content)
     }
 
+    /// The drafts folder.
     pub fn drafts_dir(&self) -> PathBuf {
         self.root.join(&self.config.paths.drafts)
     }
 
+    /// The prompts folder.
     pub fn prompts_dir(&self) -> PathBuf {
         self.root.join(&self.config.paths.prompts)
     }
 
+    /// The references folder.
     pub fn refs_dir(&self) -> PathBuf {
         self.root.join(&self.config.paths.refs)
     }

@@ -11,9 +11,11 @@ use crate::llm::tokens::Counter;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
+    /// Prompt tokens, per million.
     pub input: f64,
     /// Prompt tokens served from the provider's cache (default: `input`).
     pub cached_input: Option<f64>,
+    /// Completion tokens, per million.
     pub output: f64,
     /// `USD`, `CNY`, …
     pub currency: String,
@@ -86,12 +88,16 @@ fn amount_text(amount: f64) -> String {
 /// Token counts of a planned run: prompts exactly as rendered, answers as a range.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
+    /// Requests the run sends.
     pub requests: u64,
+    /// Prompt tokens they hold.
     pub prompt_tokens: u64,
     /// Of the prompt tokens, those a provider's cache can serve: the prefix each prompt
     /// shares with its chapter's first, when that prefix is long enough to be cached.
     pub cacheable_tokens: u64,
+    /// Completion tokens at the least (a short answer per request).
     pub output_low: u64,
+    /// Completion tokens at the most (`max_tokens` per request, or a long answer).
     pub output_high: u64,
 }
 
@@ -107,6 +113,7 @@ pub struct Estimate {
 }
 
 impl Plan {
+    /// What the tokens cost at `price`: sent as they are, with the cache, and batched.
     pub fn estimate(&self, price: &Price) -> Estimate {
         let usage = |output, cached| Usage {
             prompt_tokens: self.prompt_tokens,
@@ -133,8 +140,11 @@ pub const MIN_CACHED_PREFIX: u64 = 1024;
 /// One planned request: its chapter, its rendered messages and the range of answer tokens
 /// expected (all candidates together).
 pub struct Request<'a> {
+    /// The chapter the request is for.
     pub chapter: &'a str,
+    /// What it sends.
     pub messages: &'a Messages,
+    /// The completion tokens it may take, least and most.
     pub output: (u64, u64),
 }
 

@@ -15,24 +15,30 @@ pub struct GapRecord {
     pub file: String,
     /// Stable id: the chapter's path below the content root, `#`, the anchor.
     pub id: String,
+    /// The question's anchor.
     pub anchor: String,
     /// 1-based number of the question in its chapter.
     pub index: usize,
+    /// 1-based line.
     pub line: usize,
     /// Heading level 1–6; 0 for a `missing` entry, which has no heading.
     pub level: u8,
+    /// Why the answer counts as missing.
     pub kind: GapKind,
+    /// The question's text.
     pub question: String,
 }
 
 /// The gaps of one chapter and how many questions it has.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChapterGaps {
+    /// The chapter, as shown to the user.
     pub file: String,
     /// Questions that want an answer: every question but group headings, plus missing entries.
     pub questions: usize,
     /// Counted before any `--kind` filter narrows `gaps`.
     pub answered: usize,
+    /// Its gaps, in order.
     pub gaps: Vec<GapRecord>,
 }
 

@@ -9,9 +9,11 @@ use crate::chapter::{Chapter, Gap, GapKind, Question};
 /// The question a draft was made for, as the merge engine looks it up in a chapter.
 #[derive(Debug, Clone, Copy)]
 pub struct QuestionRef<'a> {
+    /// The question's anchor (or a missing entry's).
     pub anchor: &'a str,
     /// The heading text (or table-of-contents text of a `missing` entry).
     pub text: &'a str,
+    /// Why it counted as missing when drafted.
     pub kind: GapKind,
     /// The level of the heading the answer sits under.
     pub level: u8,

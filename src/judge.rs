@@ -64,7 +64,9 @@ pub fn schema() -> Value {
 /// A judge's score, 1 to 10, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
+    /// 1 to 10.
     pub score: u8,
+    /// Why, in the judge's words.
     pub reasons: String,
 }
 
@@ -115,28 +117,39 @@ pub fn cap(s: &str, max: usize) -> String {
 /// What the judge template gets. Documented in the README.
 #[derive(Debug, Serialize)]
 pub struct JudgeContext<'a> {
+    /// The question the draft answers.
     pub question: Judged<'a>,
     /// The draft's answer.
     pub answer: &'a str,
+    /// The references the draft was made from.
     pub references: &'a [Reference],
+    /// The chapter it belongs to.
     pub chapter: ChapterInfo<'a>,
     /// The chapter's: `zh` or `en`.
     pub language: &'static str,
 }
 
 #[derive(Debug, Serialize)]
+/// A question as the rubric sees it.
 pub struct Judged<'a> {
+    /// The question's text.
     pub text: &'a str,
+    /// Its number in the chapter.
     pub index: usize,
+    /// Its id.
     pub id: &'a str,
+    /// Why it counted as missing.
     pub kind: crate::chapter::GapKind,
     /// For an outline: the sub-questions the answer must cover.
     pub sub_questions: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
+/// A chapter as the rubric sees it.
 pub struct ChapterInfo<'a> {
+    /// Its title.
     pub title: &'a str,
+    /// Its path below the content folder.
     pub path: &'a str,
 }
 
@@ -146,9 +159,13 @@ pub struct Judge<'a> {
     pub client: &'a Client,
     /// The same without, for a server that rejects the format.
     pub plain: &'a Client,
+    /// The rubric.
     pub templates: Templates,
+    /// The drafts' references, when the rubric shows them.
     pub refs: Option<&'a Refs>,
+    /// The chapter model's rules.
     pub rules: &'a Rules,
+    /// The judging model, recorded with each verdict.
     pub model: &'a str,
     /// Set once the server rejects the response format.
     pub format_rejected: AtomicBool,
@@ -253,13 +270,17 @@ pub fn record(
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct JudgeConfig {
+    /// The judging model (else `[provider]`'s).
     pub model: Option<String>,
+    /// Its API (else `[provider]`'s).
     pub base_url: Option<String>,
     /// The name of the environment variable holding the judge's key.
     pub api_key_env: Option<String>,
-    /// The rubric, prompts/<name>.jinja ("judge" falls back to the built-in one).
+    /// The rubric, `prompts/<name>.jinja` ("judge" falls back to the built-in one).
     pub template: String,
+    /// How the verdict's JSON is asked for.
     pub response_format: ResponseFormat,
+    /// Sent as `temperature` (0 by default).
     pub temperature: Option<f64>,
 }
 
@@ -303,8 +324,11 @@ impl JudgeConfig {
 /// What [`JudgeConfig::settings`] works out: the provider table with and without the
 /// `response_format` field, and the flags that apply.
 pub struct Settings {
+    /// The provider table with `response_format` set.
     pub formatted: ProviderConfig,
+    /// The same without it, for servers that refuse it.
     pub plain: ProviderConfig,
+    /// The flags that apply.
     pub overrides: Overrides,
 }
 

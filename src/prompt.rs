@@ -37,7 +37,9 @@ pub const STYLE_FILE: &str = "style.md";
 /// Everything a template can use. Documented field by field in the README.
 #[derive(Debug, Clone, Serialize)]
 pub struct PromptContext<'a> {
+    /// The question to answer.
     pub question: QuestionContext,
+    /// Its chapter.
     pub chapter: &'a ChapterContext,
     /// Answered questions nearest before and after, in chapter order, other than the
     /// chapter's fixed `chapter.examples`.
@@ -53,13 +55,19 @@ pub struct PromptContext<'a> {
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// The question as a template sees it.
 pub struct QuestionContext {
+    /// The question's text.
     pub text: String,
+    /// Its id.
     pub id: String,
+    /// Its anchor.
     pub anchor: String,
+    /// Its number in the chapter.
     pub index: usize,
     /// The heading level the answer sits under (for a `missing` entry: its neighbours').
     pub level: u8,
+    /// Why it counts as missing.
     pub kind: GapKind,
     /// What is under the heading now, for `stub` and `outline` gaps.
     pub existing: Option<String>,
@@ -74,9 +82,13 @@ pub struct QuestionContext {
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// The chapter as a template sees it.
 pub struct ChapterContext {
+    /// Its title.
     pub title: String,
+    /// Its path below the content folder.
     pub path: String,
+    /// Its table of contents.
     pub toc: Vec<TocItem>,
     /// The chapter's best style examples, the same for every question of the chapter so that
     /// its prompts share a long prefix a provider can cache.
@@ -84,15 +96,22 @@ pub struct ChapterContext {
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// One entry of the table of contents.
 pub struct TocItem {
+    /// The entry's text.
     pub text: String,
+    /// Its anchor.
     pub anchor: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// An answered question shown to the model as an example of the book's style.
 pub struct Example {
+    /// Its number in the chapter.
     pub index: usize,
+    /// The question's text.
     pub question: String,
+    /// Its answer, cut to fit.
     pub answer: String,
     /// True when the answer was cut to fit the character budget.
     pub truncated: bool,
@@ -125,6 +144,7 @@ fn cut(s: &str, budget: usize) -> &str {
 /// What the prompts of one chapter share, worked out once per chapter rather than per gap,
 /// so that drafting many gaps of a long chapter stays linear.
 pub struct ChapterFacts<'c> {
+    /// The parsed chapter.
     pub chapter: &'c Chapter<'c>,
     /// The chapter's path below the content root.
     pub name: &'c str,
@@ -143,6 +163,7 @@ pub struct ChapterFacts<'c> {
 }
 
 impl<'c> ChapterFacts<'c> {
+    /// What the prompts of `chapter` (at `name` below the content folder) share.
     pub fn new(chapter: &'c Chapter<'c>, name: &'c str) -> ChapterFacts<'c> {
         let stem = Path::new(name)
             .file_stem()
@@ -369,7 +390,9 @@ fn shared_budget(example_chars: usize) -> usize {
 /// What stays the same for every gap of a run.
 #[derive(Debug, Clone)]
 pub struct RunContext {
+    /// `prompts/style.md`, if it says something.
     pub style: Option<String>,
+    /// Today's date, for templates that want it.
     pub today: String,
     /// Character budget for the style examples: three fifths for the chapter's fixed ones
     /// ([`ChapterContext::examples`]), the rest for [`PromptContext::examples`].

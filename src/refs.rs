@@ -22,7 +22,9 @@ pub const CHAPTER_FILE: &str = "_chapter";
 /// Where a reference comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
+    /// A file.
     File(PathBuf),
+    /// An http(s) URL.
     Url(String),
 }
 
@@ -53,6 +55,7 @@ fn is_url(s: &str) -> bool {
 pub struct Reference {
     /// The file (relative to the project) or the URL.
     pub source: String,
+    /// Its text, as the prompt held it.
     pub text: String,
     /// Cut to fit the budget.
     pub truncated: bool,
@@ -61,15 +64,19 @@ pub struct Reference {
 /// A reference as a draft's front matter records it: what was used, not the text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
+    /// The file (relative to the project) or the URL.
     pub source: String,
     /// [`identity::short_hash`] of the text the prompt held.
     pub hash: String,
+    /// Characters the prompt held.
     pub chars: usize,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// Cut to fit the budget.
     pub truncated: bool,
 }
 
 impl Reference {
+    /// What a draft's front matter keeps of it.
     pub fn record(&self) -> Record {
         Record {
             source: self.source.clone(),
@@ -105,10 +112,13 @@ pub fn question_files(dir: &Path, chapter: &str, index: usize) -> Vec<PathBuf> {
 /// What a run gives each question: its folder of reference files, the `--ref` sources, the
 /// character budget, and the loader.
 pub struct Refs {
+    /// The references folder.
     pub dir: PathBuf,
+    /// The `--ref` sources, for every question.
     pub extra: Vec<Source>,
     /// `[draft] ref_chars`: characters of reference text per prompt, shared by all.
     pub chars: usize,
+    /// Reads files and fetches URLs.
     pub loader: Loader,
 }
 
@@ -153,7 +163,9 @@ pub struct Loader {
 /// A reference's whole text, before the budget.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
+    /// The file (relative to the project) or the URL.
     pub source: String,
+    /// Its whole text.
     pub text: String,
 }
 

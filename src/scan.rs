@@ -10,15 +10,30 @@ use rayon::prelude::*;
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("{path}: {source}")]
+    /// The file cannot be read.
     Io {
+        /// The file.
         path: String,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
     #[error("{path}: not valid UTF-8 at byte {offset}")]
-    Utf8 { path: String, offset: usize },
+    /// The file is not UTF-8; the first bad byte is at `offset`.
+    Utf8 {
+        /// The file.
+        path: String,
+        /// Byte offset of the first bad byte.
+        offset: usize,
+    },
     #[error("{path}: binary file (NUL byte at {offset})")]
-    Binary { path: String, offset: usize },
+    /// The file holds a NUL byte at `offset`: not text.
+    Binary {
+        /// The file.
+        path: String,
+        /// Byte offset of the NUL.
+        offset: usize,
+    },
 }
 
 /// True for the file names aigcq treats as chapters.

@@ -10,8 +10,11 @@
 pub struct Item<'a> {
     /// The chapter's path below the content root.
     pub chapter: &'a str,
+    /// The question's anchor.
     pub anchor: &'a str,
+    /// Its number in the chapter.
     pub index: usize,
+    /// Its text.
     pub text: &'a str,
 }
 
@@ -19,9 +22,16 @@ pub struct Item<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectError {
     #[error("nothing matches {0:?}")]
+    /// The query selects nothing.
     NoMatch(String),
     #[error("{query:?} is question {query} in {chapters} chapters; write CHAPTER#{query}")]
-    Ambiguous { query: String, chapters: usize },
+    /// A question number that several chapters have: say which chapter.
+    Ambiguous {
+        /// The query.
+        query: String,
+        /// How many chapters have that question number.
+        chapters: usize,
+    },
 }
 
 fn in_chapter(item: &Item, path: &str) -> bool {

@@ -19,7 +19,9 @@ const FENCE: &str = "+++";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "WarningRepr")]
 pub struct Warning {
+    /// What kind of finding (`cleanup`, `filtered`, or a gate code).
     pub code: String,
+    /// What it is, for people.
     pub message: String,
 }
 
@@ -61,25 +63,35 @@ impl From<WarningRepr> for Warning {
 pub struct Meta {
     /// The chapter's path below the content root, `/`-separated.
     pub chapter: String,
+    /// The question's id.
     pub question_id: String,
+    /// The question's anchor.
     pub anchor: String,
+    /// The question's text.
     pub question: String,
+    /// The question's number in its chapter.
     pub index: usize,
+    /// Why the answer counted as missing.
     pub kind: GapKind,
     /// The level of the heading the answer sits under.
     pub level: u8,
     /// [`identity::span_hash`] of the question when drafted: review calls the draft stale when it differs.
     pub span_hash: String,
+    /// The model that wrote it.
     pub model: String,
     /// Host (and port) of the API; never the key, never the full URL.
     pub host: String,
+    /// The template it was made from.
     pub template: String,
+    /// A hash of that template.
     pub template_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `temperature`, when set.
     pub temperature: Option<f64>,
     /// RFC 3339.
     pub created: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why the model stopped, when the server said.
     pub finish_reason: Option<String>,
     /// The model stopped at the token limit (`finish_reason = "length"`).
     #[serde(default)]
@@ -89,11 +101,13 @@ pub struct Meta {
     pub filtered: bool,
     /// 1-based.
     pub candidate: u32,
+    /// How many candidates its run made for the question.
     pub candidates: u32,
     /// What post-processing had to repair and what the quality gate found.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Tokens, when the server reported them.
     pub usage: Option<crate::llm::Usage>,
     /// A new version of an answered question (`draft --rewrite`): accepting it replaces the
     /// answer, which is kept for undo.
@@ -103,6 +117,7 @@ pub struct Meta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The author's note that asked for this revision.
     pub feedback: Option<String>,
     /// The references the prompt held, with a hash of the text used.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -111,8 +126,10 @@ pub struct Meta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why, in the judge's words.
     pub reasons: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The model that judged.
     pub judge: Option<String>,
     /// The provider's batch that answered it (`draft --batch`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,12 +140,17 @@ pub struct Meta {
 /// read what the model was told and feedback can continue the conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prompt {
+    /// The model asked.
     pub model: String,
+    /// Host (and port) of the API.
     pub host: String,
+    /// The template the prompt was made from.
     pub template: String,
+    /// A hash of that template.
     pub template_hash: String,
     /// The request's parameters: its body without the messages.
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// The messages, in the order sent.
     pub messages: Vec<crate::llm::Turn>,
 }
 
@@ -203,10 +225,13 @@ pub fn read_prompt(draft: &Path) -> Result<Option<Prompt>> {
 /// A draft read from the store.
 #[derive(Debug, Clone)]
 pub struct Draft {
+    /// The draft file.
     pub path: PathBuf,
     /// Its path below the drafts folder without `.md`: what `review --accept` takes.
     pub id: String,
+    /// Its front matter.
     pub meta: Meta,
+    /// Its answer.
     pub body: String,
 }
 
@@ -342,10 +367,12 @@ pub fn lock_chapter(drafts: &Path, path: &Path, waiting: impl FnOnce()) -> Resul
 /// The drafts folder.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// The drafts folder.
     pub root: PathBuf,
 }
 
 impl Store {
+    /// The store under the drafts folder `root`.
     pub fn new(root: PathBuf) -> Store {
         Store { root }
     }

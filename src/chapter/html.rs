@@ -4,10 +4,15 @@
 /// An `<h1>`..`<h6>` element found in raw HTML; offsets are relative to the HTML given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HtmlHeading {
+    /// 1 to 6.
     pub level: u8,
+    /// Byte offset of the tag's start in the block.
     pub start: usize,
+    /// Byte offset just past its closing tag.
     pub end: usize,
+    /// Its `id` attribute, if any.
     pub id: Option<String>,
+    /// Its text without tags.
     pub text: String,
 }
 

@@ -32,6 +32,7 @@ pub fn may_define(text: &str) -> bool {
 pub struct Resolved {
     /// Byte offset of the reference in the text.
     pub at: usize,
+    /// The destination and title, or `footnote: ` and the footnote's text.
     pub target: String,
 }
 

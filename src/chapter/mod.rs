@@ -57,7 +57,9 @@ pub enum HeadingStyle {
 /// One heading of the chapter, in any style.
 #[derive(Debug, Clone)]
 pub struct Heading {
+    /// 1 to 6.
     pub level: u8,
+    /// How it is written.
     pub style: HeadingStyle,
     /// The heading's own bytes (`<h2 …>…</h2>`, the `## …` line, or text plus underline).
     pub range: Range<usize>,
@@ -111,14 +113,19 @@ pub enum Resolution {
 /// A link of the table of contents.
 #[derive(Debug, Clone)]
 pub struct TocEntry {
+    /// The link's text.
     pub text: String,
     /// The link target as written (`#q-001`, or `q-001` with the `#` dropped).
     pub target: String,
     /// The anchor it points at: decoded, without `#` and GitHub's `user-content-` prefix.
     pub anchor: String,
+    /// 1-based line of the link.
     pub line: usize,
+    /// Byte offset of the link.
     pub offset: usize,
+    /// The heading it leads to, by index into [`Chapter::headings`].
     pub heading: Option<usize>,
+    /// How that heading was found.
     pub resolution: Resolution,
     /// Struck through (`[~~…~~](#…)`): the author took the question out; never a gap.
     pub struck: bool,
@@ -128,11 +135,15 @@ pub struct TocEntry {
 /// have thousands of links.
 #[derive(Debug, Clone)]
 pub struct Link<'a> {
+    /// The link's destination as written.
     pub dest: Cow<'a, str>,
     /// Link text, or an image's alt text.
     pub text: Cow<'a, str>,
+    /// An image rather than a link.
     pub image: bool,
+    /// 1-based line of the link.
     pub line: usize,
+    /// Byte offset of the link.
     pub offset: usize,
     in_list: bool,
     in_heading: bool,
@@ -188,6 +199,7 @@ pub enum GapKind {
 }
 
 impl GapKind {
+    /// Every kind, in the order reports list them.
     pub const ALL: [GapKind; 6] = [
         GapKind::Empty,
         GapKind::Placeholder,
@@ -197,6 +209,7 @@ impl GapKind {
         GapKind::Missing,
     ];
 
+    /// The kind's name, as reports and `--json` spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             GapKind::Empty => "empty",
@@ -222,7 +235,11 @@ pub enum Holder {
     /// Under the heading, up to the next question or higher-ranked heading.
     Section,
     /// The rest of the list item the heading opens; its lines are indented by `indent`.
-    Item { indent: usize },
+    /// A list item; its text is indented by `indent` columns.
+    Item {
+        /// Columns the item's text is indented by.
+        indent: usize,
+    },
     /// The rest of the `<details>` block whose `<summary>` is the question.
     Summary,
     /// A `<details>` block after the question and its stem: the chapter keeps its answers so.
@@ -244,7 +261,9 @@ pub struct Question {
     pub group: bool,
     /// The table-of-contents entry linking to it.
     pub toc: Option<usize>,
+    /// Why the answer counts as missing, if it does.
     pub gap: Option<GapKind>,
+    /// Where the answer lives.
     pub holder: Holder,
     /// For [`Holder::Details`]: what comes between the heading and the answer block (code,
     /// options), part of the question.
@@ -257,12 +276,17 @@ pub struct Question {
 /// One unanswered question, or a table-of-contents entry with no section at all.
 #[derive(Debug, Clone, Copy)]
 pub struct Gap<'c> {
+    /// Why the answer counts as missing.
     pub kind: GapKind,
+    /// 1-based number among the chapter's questions.
     pub index: usize,
+    /// 1-based line of the question (or of its table-of-contents entry).
     pub line: usize,
     /// 0 for a missing entry, which has no heading.
     pub level: u8,
+    /// The question's anchor.
     pub anchor: &'c str,
+    /// The question's text.
     pub text: &'c str,
     /// The question, or `None` for a missing entry.
     pub question: Option<&'c Question>,
@@ -316,9 +340,13 @@ struct Details {
 #[derive(Debug)]
 pub struct Chapter<'a> {
     text: &'a str,
+    /// Every heading, in order.
     pub headings: Vec<Heading>,
+    /// The table of contents' links, in order.
     pub toc: Vec<TocEntry>,
+    /// The questions, in order.
     pub questions: Vec<Question>,
+    /// Every link and image.
     pub links: Vec<Link<'a>>,
     /// Byte ranges of tables, for the lint that counts their columns.
     pub tables: Vec<Range<usize>>,

@@ -147,8 +147,10 @@ const URL_LINE: &str = r"^(?:[-*+]\s+|\d+[.)]\s+)?[<(\[]?(?:https?|ftp)://\S+$";
 #[derive(Debug, thiserror::Error)]
 #[error("invalid pattern in [questions].{field}: {source}")]
 pub struct PatternError {
+    /// The setting whose pattern is wrong.
     pub field: &'static str,
     #[source]
+    /// What the regular expression engine says.
     pub source: regex::Error,
 }
 
@@ -172,6 +174,7 @@ fn build(field: &'static str, pattern: &str) -> Result<Regex, PatternError> {
 }
 
 impl Rules {
+    /// The rules of `c`, its patterns compiled once.
     pub fn new(c: &QuestionConfig) -> Result<Rules, PatternError> {
         let placeholder = format!(
             r"^[\s*_>#\-~（(\[]*(?:{})[\s*_。.!！~～…:：)）\]\-]*$",

@@ -30,15 +30,19 @@ pub const CODES: [&str; 7] = [
 
 /// What a draft is checked against.
 pub struct Subject<'a> {
+    /// What the chapter is like (language, lengths, anchors).
     pub facts: &'a ChapterFacts<'a>,
     /// The draft's question (its index and how the merge finds it).
     pub question: QuestionRef<'a>,
+    /// The question's number in its chapter.
     pub index: usize,
     /// What the model was sent.
     pub messages: &'a Messages,
+    /// The references the prompt held.
     pub references: &'a [Reference],
     /// Text of the prompt the answer may repeat: the current answer of a rewrite, a stub.
     pub existing: Option<&'a str>,
+    /// The chapter model's rules.
     pub rules: &'a Rules,
     /// Whether a local link target exists, relative to the chapter's folder.
     pub exists: &'a dyn Fn(&str) -> bool,

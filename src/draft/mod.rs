@@ -26,12 +26,14 @@ use postprocess::Target;
 pub struct Job<'c> {
     /// Its chapter, and what the chapter's prompts share.
     pub facts: &'c ChapterFacts<'c>,
+    /// The question (or missing entry) to answer.
     pub gap: Gap<'c>,
     /// A new version of an answered question (`draft --rewrite`).
     pub rewrite: bool,
 }
 
 impl Job<'_> {
+    /// The question's id.
     pub fn id(&self) -> String {
         identity::question_id(self.facts.name, self.gap.anchor)
     }
@@ -73,34 +75,52 @@ impl Job<'_> {
 /// What happened to one question, for progress output.
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// A request failed and is tried again after `delay`.
     Retrying {
+        /// The question.
         id: &'a str,
+        /// Why it failed.
         error: &'a ApiError,
+        /// How long until the next attempt.
         delay: Duration,
     },
     /// Answer text is streaming in: `deltas` pieces so far (about one token each).
     Receiving {
+        /// The question.
         id: &'a str,
+        /// Pieces of answer received so far.
         deltas: usize,
     },
+    /// A question's candidates were saved.
     Drafted {
+        /// The question.
         id: &'a str,
+        /// The draft files written.
         saved: &'a [std::path::PathBuf],
+        /// A candidate stopped at the token limit.
         truncated: bool,
+        /// What clean-up and the gate found, for people.
         problems: &'a [String],
     },
+    /// A question failed; it has no draft.
     Failed {
+        /// The question.
         id: &'a str,
+        /// Why.
         error: &'a anyhow::Error,
     },
     /// `draft --judge`: a saved candidate's verdict.
     Judged {
+        /// The draft's id.
         draft: &'a str,
+        /// The judge's verdict.
         verdict: &'a crate::judge::Verdict,
     },
     /// `draft --judge`: a saved candidate got no verdict; the draft stays, unscored.
     NotJudged {
+        /// The draft's id.
         draft: &'a str,
+        /// Why it was not judged.
         error: &'a anyhow::Error,
     },
 }
@@ -112,11 +132,13 @@ pub struct Totals {
     pub drafted: usize,
     /// Candidate files saved.
     pub candidates: usize,
+    /// Questions that failed.
     pub failed: usize,
     /// Candidates saved although the model hit its token limit.
     pub truncated: usize,
     /// Candidates `draft --judge` could not score.
     pub unjudged: usize,
+    /// Tokens the run used.
     pub usage: Usage,
 }
 
@@ -133,16 +155,27 @@ impl Totals {
 
 /// The fixed parts of a run. `candidates` and `concurrency` are at least 1.
 pub struct Drafter<'a> {
+    /// The API client.
     pub client: &'a Client,
+    /// The prompt templates.
     pub templates: &'a Templates,
+    /// The chapter model's rules.
     pub rules: &'a Rules,
+    /// What every prompt of the run shares.
     pub run: &'a RunContext,
+    /// Where drafts are saved.
     pub store: &'a Store,
+    /// Candidates per question.
     pub candidates: u32,
+    /// Requests in flight at most.
     pub concurrency: usize,
+    /// The model asked.
     pub model: &'a str,
+    /// Host (and port) of the API, for the drafts' provenance.
     pub host: &'a str,
+    /// Sent as `temperature`, when set.
     pub temperature: Option<f64>,
+    /// Each question's references, when the run uses them.
     pub refs: Option<&'a Refs>,
     /// The content folder, for the gate's local-target check (none: not checked).
     pub content: Option<&'a std::path::Path>,
@@ -155,12 +188,15 @@ pub struct Drafter<'a> {
 
 /// A question's saved candidates.
 pub struct Drafted {
+    /// The draft files written.
     pub saved: Vec<std::path::PathBuf>,
     /// Candidates saved although the model hit its token limit.
     pub truncated: usize,
+    /// Candidates `draft --judge` could not judge.
     pub unjudged: usize,
     /// Candidates that could not be used, and why.
     pub problems: Vec<String>,
+    /// Tokens the question used.
     pub usage: Usage,
 }
 
@@ -168,8 +204,11 @@ pub struct Drafted {
 /// saved with the question's span hash and the time of its submission and the batch's id.
 #[derive(Debug, Clone, Default)]
 pub struct Provenance {
+    /// The question's span hash when the request was made (a batch's submission).
     pub span_hash: Option<String>,
+    /// When the answer was made, if not now.
     pub created: Option<String>,
+    /// The batch that answered it.
     pub batch: Option<String>,
     /// The request as it was sent.
     pub prompt: Option<Prompt>,
@@ -498,11 +537,17 @@ pub const MAX_NOTE: usize = 4000;
 /// the next message. The reply is cleaned like any other and saved as a new candidate of the
 /// same question, recording its `parent` and the `feedback`.
 pub struct Reviser<'a> {
+    /// The API client.
     pub client: &'a Client,
+    /// Where the revision is saved.
     pub store: &'a Store,
+    /// The chapter model's rules.
     pub rules: &'a Rules,
+    /// The model asked.
     pub model: &'a str,
+    /// Host (and port) of the API, for the draft's provenance.
     pub host: &'a str,
+    /// Sent as `temperature`, when set.
     pub temperature: Option<f64>,
 }
 

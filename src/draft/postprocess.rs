@@ -13,7 +13,9 @@ use crate::chapter::{Chapter, Heading, HeadingStyle, Holder, Question, Rules, ht
 /// A cleaned answer and what had to be repaired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cleaned {
+    /// The answer, ending in one line ending of the chapter's kind.
     pub text: String,
+    /// What had to be repaired, for people.
     pub warnings: Vec<String>,
 }
 
@@ -21,14 +23,17 @@ pub struct Cleaned {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CleanError {
     #[error("the reply has no answer text (empty, or only reasoning)")]
+    /// Nothing is left of the reply.
     Empty,
     #[error("the answer would add question headings to the chapter: {}", .0.join(" | "))]
+    /// These headings would read as new questions.
     AddsQuestions(Vec<String>),
 }
 
 /// What the answer is for.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
+    /// The question's text, which a first line repeating it is compared with.
     pub question: &'a str,
     /// The question's number in its chapter: the answer's own link and footnote labels get
     /// it as a suffix.

@@ -23,8 +23,11 @@ use crate::llm::provider::{ApiKey, Provider, display_url};
 /// One choice of a completion, assembled from the stream or read whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Choice {
+    /// Its position among the choices.
     pub index: u32,
+    /// The answer text (reasoning left out).
     pub content: String,
+    /// Why the model stopped, when the server says.
     pub finish_reason: Option<String>,
 }
 
@@ -33,6 +36,7 @@ pub struct Choice {
 pub struct Completion {
     /// Sorted by index.
     pub choices: Vec<Choice>,
+    /// Tokens, when the server reports them.
     pub usage: Option<Usage>,
 }
 
@@ -40,21 +44,36 @@ pub struct Completion {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     #[error("HTTP {status}: {message}{}", hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    /// An error status.
     Status {
+        /// The HTTP status.
         status: u16,
+        /// The server's message.
         message: String,
+        /// What to do about it, when aigcq knows.
         hint: Option<String>,
+        /// How long the server asked to wait.
         retry_after: Option<Duration>,
     },
     #[error("HTTP {status}: the server sent an HTML page instead of JSON{}; is base_url right? It usually ends in /v1", title.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())]
-    Html { status: u16, title: Option<String> },
+    /// An HTML page where JSON was expected (a proxy or a login page), with its title.
+    Html {
+        /// The HTTP status.
+        status: u16,
+        /// The page's title, if it has one.
+        title: Option<String>,
+    },
     #[error("{0}")]
+    /// No answer: the connection failed or timed out.
     Transport(String),
     #[error("the stream ended before the answer was complete")]
+    /// The stream ended before the answer was complete.
     EarlyEnd,
     #[error("the server reported an error in the stream: {0}")]
+    /// An error the server sent inside the stream.
     InStream(String),
     #[error("invalid response: {0}")]
+    /// A reply that is not what the API promises.
     Invalid(String),
     /// A successful status whose body is an error (`insufficient_quota`, …): final.
     #[error("the server answered with an error: {0}")]
@@ -201,12 +220,17 @@ fn looks_like_html(content_type: &str, body: &str) -> bool {
 
 /// The body of a [`Client::call`].
 pub enum Call {
+    /// No body.
     Empty,
+    /// A JSON body.
     Json(Value),
     /// A multipart file upload (`POST /files`).
     File {
+        /// The file's purpose (`batch`).
         purpose: &'static str,
+        /// The file's name.
         name: String,
+        /// Its bytes.
         bytes: bytes::Bytes,
     },
 }

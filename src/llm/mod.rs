@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 /// The messages a template produced, and any turns of a conversation after them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Messages {
+    /// The system message, if the template wrote one.
     pub system: Option<String>,
+    /// The user message.
     pub user: String,
     /// Later turns: the model's draft and the author's feedback on it, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -29,6 +31,7 @@ pub struct Messages {
 pub struct Turn {
     /// `system`, `user` or `assistant`.
     pub role: String,
+    /// The message's text.
     pub content: String,
 }
 
@@ -79,7 +82,9 @@ impl Messages {
 /// Token counts from the API's `usage`, when it sent one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Tokens of the prompt.
     pub prompt_tokens: u64,
+    /// Tokens of the answer.
     pub completion_tokens: u64,
     /// Of the prompt tokens, those the provider served from its prompt cache.
     #[serde(default, skip_serializing_if = "is_zero")]

@@ -60,6 +60,7 @@ pub struct Permit<'a> {
 /// What a rejection did to the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limited {
+    /// The window changed when this request was admitted.
     pub change: Option<Change>,
     /// The retry may go as soon as the window has room: this rejection cut it, a cut since
     /// the request went out answered it, or other requests in flight will free a place.
@@ -70,7 +71,9 @@ pub struct Limited {
 /// A change of the window, for `-v`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Change {
+    /// Requests allowed in flight before.
     pub from: usize,
+    /// And after.
     pub to: usize,
 }
 

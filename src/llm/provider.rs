@@ -8,15 +8,20 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
+/// The API used when none is set.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// The environment variable holding the key, unless `api_key_env` names another.
 pub const DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
+/// The environment variable that sets `base_url`.
 pub const BASE_URL_ENV: &str = "OPENAI_BASE_URL";
+/// The environment variable that sets the model.
 pub const MODEL_ENV: &str = "AIGCQ_MODEL";
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "kind", content = "name")]
 pub enum Source {
+    /// aigcq's default.
     Default,
     /// The configuration file.
     File,
@@ -40,7 +45,9 @@ impl fmt::Display for Source {
 /// A value and its source.
 #[derive(Debug, Clone, Serialize)]
 pub struct Setting<T> {
+    /// The value in force.
     pub value: T,
+    /// Where it came from.
     pub source: Source,
 }
 
@@ -50,6 +57,7 @@ pub struct Setting<T> {
 pub struct ApiKey(String);
 
 impl ApiKey {
+    /// The key itself, for the Authorization header only.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -75,33 +83,49 @@ impl fmt::Debug for ApiKey {
 /// The command-line flags that override settings.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    /// `--base-url`.
     pub base_url: Option<String>,
+    /// `--model`.
     pub model: Option<String>,
+    /// `--concurrency`.
     pub concurrency: Option<usize>,
+    /// `--temperature`.
     pub temperature: Option<f64>,
+    /// `--max-tokens`.
     pub max_tokens: Option<u32>,
 }
 
 /// Every provider setting, resolved.
 #[derive(Debug, Clone, Serialize)]
 pub struct Provider {
+    /// The API's base URL (ending in `/v1` for most).
     pub base_url: Setting<String>,
+    /// The model, if one is set.
     pub model: Setting<Option<String>>,
+    /// The environment variable the key is read from.
     pub api_key_env: Setting<String>,
     /// Whether the variable named by `api_key_env` is set; the key itself is never shown.
     pub api_key_present: bool,
     #[serde(serialize_with = "secs")]
+    /// How long the server may send nothing before an attempt fails.
     pub timeout: Setting<Duration>,
+    /// Attempts after the first for a failure worth retrying.
     pub max_retries: Setting<u32>,
+    /// Requests in flight at most.
     pub concurrency: Setting<usize>,
+    /// Sent as `temperature`, when set.
     pub temperature: Setting<Option<f64>>,
+    /// The answer length limit, when set.
     pub max_tokens: Setting<Option<u32>>,
+    /// Which field carries the limit.
     pub token_param: Setting<TokenParam>,
     /// Header names only: values may hold credentials.
     #[serde(serialize_with = "names")]
     pub headers: BTreeMap<String, String>,
+    /// Merged into every request body.
     pub extra_body: serde_json::Map<String, serde_json::Value>,
     #[serde(skip)]
+    /// The key, when its variable is set.
     pub api_key: Option<ApiKey>,
 }
 
@@ -331,17 +355,25 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProviderConfig {
+    /// The API's base URL.
     pub base_url: Option<String>,
+    /// The model.
     pub model: Option<String>,
     /// The name of the environment variable holding the key; never the key itself.
     pub api_key_env: Option<String>,
     /// Seconds without any data from the server before an attempt fails.
     pub timeout: Option<f64>,
+    /// Attempts after the first for a failure worth retrying.
     pub max_retries: Option<u32>,
+    /// Requests in flight at most.
     pub concurrency: Option<usize>,
+    /// Sent as `temperature`.
     pub temperature: Option<f64>,
+    /// The answer length limit.
     pub max_tokens: Option<u32>,
+    /// Which field carries the limit.
     pub token_param: Option<TokenParam>,
+    /// Extra HTTP headers sent with every request.
     pub headers: BTreeMap<String, String>,
     /// Merged into every request body (switches such as `enable_thinking`), overriding
     /// aigcq's own fields of the same name.
@@ -353,11 +385,14 @@ pub struct ProviderConfig {
 #[serde(rename_all = "snake_case")]
 pub enum TokenParam {
     #[default]
+    /// `max_tokens`.
     MaxTokens,
+    /// `max_completion_tokens` (OpenAI's reasoning models).
     MaxCompletionTokens,
 }
 
 impl TokenParam {
+    /// The field's name in the request body.
     pub fn as_str(self) -> &'static str {
         match self {
             TokenParam::MaxTokens => "max_tokens",

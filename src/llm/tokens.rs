@@ -33,6 +33,7 @@ impl Counter {
         }
     }
 
+    /// Tokens of `text`.
     pub fn count(&self, text: &str) -> u64 {
         match self {
             Counter::Tiktoken(bpe) => bpe.encode_ordinary(text).len() as u64,

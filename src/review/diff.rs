@@ -16,8 +16,11 @@ pub const CONTEXT: usize = 3;
 /// What a line of a hunk does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tag {
+    /// Only in the chapter before.
     Delete,
+    /// Only in the chapter after.
     Insert,
+    /// In both.
     Equal,
 }
 
@@ -26,9 +29,13 @@ pub enum Tag {
 /// left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
+    /// What the line does.
     pub tag: Tag,
+    /// Its number before, if it was there.
     pub old: Option<usize>,
+    /// Its number after, if it is there.
     pub new: Option<usize>,
+    /// Its text in pieces, `true` for the characters that changed.
     pub segments: Vec<(bool, String)>,
 }
 
@@ -43,10 +50,15 @@ impl Line {
 /// A run of changed lines with their context: `@@ -old_start,old_len +new_start,new_len @@`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hunk {
+    /// The first line before.
     pub old_start: usize,
+    /// Lines before.
     pub old_len: usize,
+    /// The first line after.
     pub new_start: usize,
+    /// Lines after.
     pub new_len: usize,
+    /// The lines, in order.
     pub lines: Vec<Line>,
 }
 

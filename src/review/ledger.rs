@@ -14,7 +14,9 @@ pub const LEDGER: &str = "ledger.jsonl";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
+    /// Merged into its chapter.
     Accepted,
+    /// Set aside (or deleted with `--purge`).
     Rejected,
     /// The draft's latest decision was undone: it is pending again.
     Undone,
@@ -23,12 +25,19 @@ pub enum Decision {
 /// One line of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
+    /// When (RFC 3339, UTC).
     pub time: String,
+    /// The chapter's path below the content folder.
     pub chapter: String,
+    /// The question's id.
     pub question_id: String,
+    /// The draft's id.
     pub draft: String,
+    /// What was decided.
     pub decision: Decision,
+    /// The model that wrote the draft.
     pub model: String,
+    /// The template it was made from, by hash.
     pub template_hash: String,
     /// Hash of the answer as merged (or as rejected).
     pub answer_hash: String,

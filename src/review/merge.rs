@@ -25,6 +25,7 @@ pub enum Stale {
 }
 
 impl Stale {
+    /// Why, for people.
     pub fn reason(self) -> &'static str {
         match self {
             Stale::Gone => "the question is no longer in the chapter",
@@ -37,16 +38,20 @@ impl Stale {
 /// Where a draft stands against the chapter as it is now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
+    /// It can be merged.
     Ready,
     /// The chapter already holds this exact answer (a run stopped after writing).
     Merged,
+    /// It no longer fits, and why.
     Stale(Stale),
 }
 
 /// Replace `range` of the chapter with `text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
+    /// The chapter's bytes replaced.
     pub range: Range<usize>,
+    /// What replaces them.
     pub text: String,
     /// Orders insertions at the same place: the table-of-contents position of a new section.
     pub order: usize,
@@ -56,11 +61,13 @@ pub struct Edit {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MergeError {
     #[error("the draft's answer is empty")]
+    /// Nothing to merge.
     EmptyAnswer,
     /// Merging again would add the answer twice.
     #[error("the chapter already holds this answer")]
     AlreadyMerged,
     #[error("{}", .0.reason())]
+    /// The draft no longer fits, and why.
     Stale(Stale),
     /// A byte that would make the chapter unreadable or hide text on a terminal.
     #[error("the answer holds a control character ({0}); remove it and accept again")]
@@ -88,6 +95,7 @@ pub struct Merger<'c> {
 }
 
 impl<'c> Merger<'c> {
+    /// Indexes `chapter`'s questions.
     pub fn new(chapter: &'c Chapter<'c>) -> Merger<'c> {
         let (mut by_anchor, mut by_text, mut missing) = (HashMap::new(), HashMap::new(), HashMap::new());
         for q in &chapter.questions {

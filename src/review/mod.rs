@@ -42,28 +42,34 @@ const ATTEMPTS: usize = 5;
 /// What one chapter write replaced, kept so that undo can put it back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Replaced {
+    /// The chapter's path below the content folder.
     pub chapter: String,
+    /// One per accepted draft.
     pub edits: Vec<Replacement>,
 }
 
 /// One accepted draft's edit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Replacement {
+    /// The draft's id.
     pub draft: String,
     /// Where `after` starts in the chapter as written.
     pub offset: usize,
     /// The chapter's bytes before, and after, at that place.
     pub before: String,
+    /// The merged answer's bytes.
     pub after: String,
     /// The draft file, to put back pending, and the prompt kept beside it.
     pub draft_text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The prompt kept beside it, if any.
     pub prompt_text: Option<String>,
 }
 
 /// A draft and how it stands against its chapter now.
 #[derive(Debug, Clone)]
 pub struct Checked {
+    /// The draft.
     pub draft: Draft,
     /// `Err` when the chapter cannot be read or the draft's path is not allowed.
     pub state: Result<State, String>,
@@ -74,10 +80,13 @@ pub struct Checked {
 /// What a batch of decisions did.
 #[derive(Debug, Default)]
 pub struct Decided {
+    /// Drafts merged, by id.
     pub accepted: Vec<String>,
+    /// Drafts set aside, by id.
     pub rejected: Vec<String>,
     /// Drafts found already merged and cleaned up.
     pub recovered: Vec<String>,
+    /// Chapters written.
     pub files_changed: Vec<PathBuf>,
     /// (draft id, error): those drafts stay pending.
     pub errors: Failures,
@@ -86,22 +95,35 @@ pub struct Decided {
 /// A pending draft as `review --list` shows it.
 #[derive(Debug, Serialize)]
 pub struct Row<'a> {
+    /// The draft's id.
     pub id: &'a str,
     /// The chapter's path as shown to the user.
     pub file: String,
+    /// The chapter's path below the content folder.
     pub chapter: &'a str,
+    /// The question's id.
     pub question_id: &'a str,
+    /// The question's number in its chapter.
     pub index: usize,
+    /// The question's text.
     pub question: &'a str,
+    /// Why it counted as missing.
     pub kind: crate::chapter::GapKind,
+    /// The model that wrote it.
     pub model: &'a str,
+    /// When (RFC 3339).
     pub created: &'a str,
+    /// 1-based among the question's candidates.
     pub candidate: u32,
+    /// How many candidates the question has.
     pub candidates: u32,
+    /// Cut at the token limit.
     pub truncated: bool,
+    /// Stopped by the provider's content filter.
     pub filtered: bool,
     /// A new version of an answered question.
     pub rewrite: bool,
+    /// The question changed since it was drafted.
     pub stale: bool,
     /// Why it is stale, or why its chapter cannot be used.
     pub problem: Option<String>,
@@ -111,6 +133,7 @@ pub struct Row<'a> {
     pub warnings: &'a [crate::store::Warning],
     /// The judge's score (1–10) and reasons, once `aigcq judge` ran.
     pub score: Option<u8>,
+    /// The judge's reasons.
     pub reasons: Option<&'a str>,
 }
 
@@ -153,8 +176,11 @@ impl Checked {
 
 /// The review stage over one project.
 pub struct Review<'a> {
+    /// The content folder.
     pub content: &'a Path,
+    /// The drafts folder.
     pub drafts: &'a Path,
+    /// The chapter model's rules.
     pub rules: &'a Rules,
     /// Delete rejected drafts instead of keeping them under `.rejected/`.
     pub purge: bool,

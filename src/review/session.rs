@@ -21,6 +21,7 @@ pub enum Operation {
     /// Merge the current candidate; the question's others are rejected. A stale draft is
     /// accepted only when `force` (the front end asked: see [`Session::caution`]).
     Accept {
+        /// Accept a stale draft too.
         force: bool,
     },
     /// Set the current candidate aside.
@@ -36,6 +37,7 @@ pub enum Operation {
     Undo,
     /// The question's next or previous candidate.
     Next,
+    /// The previous candidate.
     Previous,
     /// The previous question with drafts left.
     Back,
@@ -49,31 +51,47 @@ pub enum Outcome {
     /// Merged: `draft` (as it was pending); `decided` says which files changed and which
     /// siblings were rejected.
     Accepted {
+        /// `candidate k of K (id)`.
         named: String,
+        /// The draft, as it was pending.
         draft: Box<Draft>,
+        /// What the review stage did.
         decided: Decided,
     },
+    /// Set aside.
     Rejected {
+        /// `candidate k of K (id)`.
         named: String,
     },
     /// The question `question` of `questions` was skipped with its `drafts`; `last` when it
     /// was the last question of the session.
     Skipped {
+        /// 1-based.
         question: usize,
+        /// Questions in the session.
         questions: usize,
+        /// Drafts that stay pending.
         drafts: usize,
+        /// It was the last question.
         last: bool,
     },
+    /// The edited answer is saved.
     Edited {
+        /// `candidate k of K (id)`.
         named: String,
     },
     /// The revision is the question's candidate `at` (0-based), revising candidate `from`.
     Added {
+        /// The revision's position among the candidates.
         at: usize,
+        /// The candidate it revises.
         from: usize,
     },
+    /// A decision was taken back.
     Undone {
+        /// Which.
         decision: Decision,
+        /// Of which draft.
         draft: String,
     },
     /// The position changed.
@@ -89,13 +107,17 @@ pub enum Outcome {
 /// What a session decided, for its closing line.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
+    /// Drafts merged.
     pub accepted: usize,
+    /// Drafts set aside, siblings of an accept included.
     pub rejected: usize,
     /// Drafts of questions shown and left undecided.
     pub skipped: usize,
     /// Drafts of questions never reached.
     pub not_seen: usize,
+    /// Chapters written.
     pub files: Vec<PathBuf>,
+    /// Operations that failed.
     pub errors: usize,
     /// Ended by an interrupt (Ctrl-C).
     pub interrupted: bool,
@@ -203,6 +225,7 @@ impl<'a> Session<'a> {
         self.groups.iter().any(|g| g.seen != Seen::Done)
     }
 
+    /// Whether the session decided anything it could take back.
     pub fn has_history(&self) -> bool {
         !self.history.is_empty()
     }

@@ -17,7 +17,9 @@ use crate::{atomic, identity, scan};
 /// A decision taken back.
 #[derive(Debug, Clone)]
 pub struct Undone {
+    /// The draft's id.
     pub draft: String,
+    /// Its question's id.
     pub question_id: String,
     /// What was undone.
     pub decision: Decision,
@@ -28,7 +30,9 @@ pub struct Undone {
 /// What `undo` did, and why it stopped early if it did.
 #[derive(Debug, Default)]
 pub struct Undid {
+    /// What was taken back, newest first.
     pub undone: Vec<Undone>,
+    /// Why it stopped early, if it did.
     pub error: Option<anyhow::Error>,
 }
 
