@@ -43,6 +43,20 @@ fn sandbox() -> Sandbox {
     Sandbox { _dir: dir, root, proj }
 }
 
+/// A sandbox with a pending draft for question 2; the chapter's text and the store.
+fn sandbox_with_draft() -> (Sandbox, String, Store) {
+    let s = sandbox();
+    let text = std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap();
+    let store = Store::new(s.proj.join("drafts"));
+    store
+        .save(
+            &common::meta_for("ch.md", &text, 2),
+            "问题 2 的答案，足够长的一段文字。\n",
+        )
+        .unwrap();
+    (s, text, store)
+}
+
 impl Sandbox {
     /// Every file of the sandbox outside the project's drafts folder, with its bytes.
     fn outside_drafts(&self) -> BTreeMap<String, Vec<u8>> {
@@ -171,15 +185,7 @@ fn a_forged_record_never_makes_undo_remove_another_questions_answer() {
 /// What undo removes is kept: the undone line of the ledger says where.
 #[test]
 fn undo_keeps_a_copy_of_what_it_removes() {
-    let s = sandbox();
-    let text = std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap();
-    let store = Store::new(s.proj.join("drafts"));
-    store
-        .save(
-            &common::meta_for("ch.md", &text, 2),
-            "问题 2 的答案，足够长的一段文字。\n",
-        )
-        .unwrap();
+    let (s, text, _) = sandbox_with_draft();
     let (ok, out) = s.run(None, &["review", "--accept-all"]);
     assert!(ok, "{out}");
     let merged = std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap();
@@ -287,16 +293,7 @@ fn judge_refuses_a_draft_whose_chapter_leaves_the_content_folder() {
 
 #[test]
 fn collect_refuses_a_request_whose_chapter_leaves_the_content_folder() {
-    let fake = common::batch::start(
-        |body| {
-            let _ = body;
-            Ok((
-                "**结论**：足够长的一段回答文字，写得清楚。".into(),
-                json!({"prompt_tokens": 10, "completion_tokens": 10}),
-            ))
-        },
-        false,
-    );
+    let fake = batch_fake();
     let s = sandbox();
     let (ok, out) = s.run(Some(&fake.url), &["draft", "--batch"]);
     assert!(ok, "{out}");
@@ -489,6 +486,19 @@ fn an_editor_saving_during_accept_all_loses_no_save_without_a_copy() {
     assert!(succeeded >= pauses.len() / 2, "only {succeeded} merges went through");
 }
 
+/// A Batch API fake that answers every request with the same good answer.
+fn batch_fake() -> common::batch::BatchFake {
+    common::batch::start(
+        |_| {
+            Ok((
+                "**结论**：足够长的一段回答文字，写得清楚。".into(),
+                json!({"prompt_tokens": 1, "completion_tokens": 1}),
+            ))
+        },
+        false,
+    )
+}
+
 /// A batch record and an empty requests file, as `draft --batch` leaves them, for a batch
 /// the test's own server describes.
 fn recorded_batch(s: &Sandbox, id: &str) {
@@ -578,15 +588,7 @@ fn an_endless_batch_download_stops_at_its_limit_and_leaves_nothing() {
 fn two_concurrent_batch_submissions_record_every_batch() {
     let bin = assert_cmd::cargo::cargo_bin("aigcq");
     for _ in 0..4 {
-        let fake = common::batch::start(
-            |_| {
-                Ok((
-                    "**结论**：足够长的一段回答文字，写得清楚。".into(),
-                    json!({"prompt_tokens": 1, "completion_tokens": 1}),
-                ))
-            },
-            false,
-        );
+        let fake = batch_fake();
         let s = sandbox();
         let children: Vec<_> = (0..2)
             .map(|_| {
@@ -627,15 +629,7 @@ fn two_concurrent_batch_submissions_record_every_batch() {
 /// that is not JSON, a custom_id answered twice, zero limits and impossible prices.
 #[test]
 fn unreadable_batch_files_are_named_and_the_rest_goes_on() {
-    let fake = common::batch::start(
-        |_| {
-            Ok((
-                "**结论**：足够长的一段回答文字，写得清楚。".into(),
-                json!({"prompt_tokens": 1, "completion_tokens": 1}),
-            ))
-        },
-        false,
-    );
+    let fake = batch_fake();
     let s = sandbox();
     let (ok, out) = s.run(Some(&fake.url), &["draft", "--batch"]);
     assert!(ok, "{out}");
@@ -794,15 +788,7 @@ fn server_text_is_escaped_and_front_matter_survives_fences() {
         content: json!({"score": 6, "reasons": HOSTILE}).to_string(),
         finish: "stop",
     });
-    let s = sandbox();
-    let text = std::fs::read_to_string(s.proj.join("content/ch.md")).unwrap();
-    let store = Store::new(s.proj.join("drafts"));
-    store
-        .save(
-            &common::meta_for("ch.md", &text, 2),
-            "问题 2 的答案，足够长的一段文字。\n",
-        )
-        .unwrap();
+    let (s, _, store) = sandbox_with_draft();
     let (ok, out) = s.run(Some(&judge.url), &["judge"]);
     assert!(ok, "{out}");
     assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
