@@ -86,8 +86,8 @@ enum Place<'c> {
 /// many drafts is a lookup, not a scan of the chapter.
 pub struct Merger<'c> {
     chapter: &'c Chapter<'c>,
-    /// The first question with each anchor.
-    by_anchor: HashMap<&'c str, &'c Question>,
+    /// The questions with each anchor: one, or several when a chapter repeats a heading.
+    by_anchor: HashMap<&'c str, Vec<&'c Question>>,
     /// The first question with each heading text, by [`near_key`].
     by_text: HashMap<String, &'c Question>,
     /// Table-of-contents entries with no section, by anchor.
@@ -100,7 +100,7 @@ impl<'c> Merger<'c> {
         let (mut by_anchor, mut by_text, mut missing) = (HashMap::new(), HashMap::new(), HashMap::new());
         for q in &chapter.questions {
             let h = chapter.heading(q);
-            by_anchor.entry(h.anchor()).or_insert(q);
+            by_anchor.entry(h.anchor()).or_insert_with(Vec::new).push(q);
             by_text.entry(near_key(&h.text)).or_insert(q);
         }
         for (i, t) in chapter.toc.iter().enumerate() {
@@ -117,8 +117,8 @@ impl<'c> Merger<'c> {
     }
 
     fn locate(&self, meta: &QuestionRef) -> Option<Place<'c>> {
-        if let Some(&q) = self.by_anchor.get(meta.anchor) {
-            return Some(Place::Question(q));
+        if let Some(qs) = self.by_anchor.get(meta.anchor) {
+            return Some(Place::Question(self.among(qs, meta)));
         }
         if meta.kind == GapKind::Missing
             && let Some(&i) = self.missing.get(meta.anchor)
@@ -126,6 +126,19 @@ impl<'c> Merger<'c> {
             return Some(Place::Missing(i));
         }
         self.by_text.get(&near_key(meta.text)).map(|&q| Place::Question(q))
+    }
+
+    /// Which of the questions sharing an anchor (a chapter that repeats a heading) the
+    /// draft is for: the one whose span it was drafted against, else the first.
+    fn among(&self, qs: &[&'c Question], meta: &QuestionRef) -> &'c Question {
+        match qs {
+            [one] => one,
+            many => many
+                .iter()
+                .copied()
+                .find(|q| identity::question_hash(self.chapter, q) == meta.span_hash)
+                .unwrap_or(many[0]),
+        }
     }
 
     /// The bytes the draft's question owns now: its heading (with the blank lines before it)
@@ -146,6 +159,15 @@ impl<'c> Merger<'c> {
     /// Where the draft stands. `body` is the draft's answer.
     pub fn state<'m>(&self, meta: impl Into<QuestionRef<'m>>, body: &str) -> State {
         let meta = meta.into();
+        // Merged changes the span the draft was made against: any of the questions sharing
+        // its anchor that holds the answer is it.
+        if let Some(qs) = self.by_anchor.get(meta.anchor).filter(|qs| qs.len() > 1)
+            && let Some(&q) = qs
+                .iter()
+                .find(|q| self.state_at(Place::Question(q), &meta, body) == State::Merged)
+        {
+            return self.state_at(Place::Question(q), &meta, body);
+        }
         match self.locate(&meta) {
             Some(place) => self.state_at(place, &meta, body),
             None => State::Stale(Stale::Gone),
@@ -401,6 +423,8 @@ pub fn control_character(s: &str) -> Option<String> {
 /// A question of a chapter as [`verify`] compares it.
 struct Seen<'c> {
     anchor: &'c str,
+    /// Its place among the questions with the same anchor (0 for the first).
+    nth: usize,
     text: &'c str,
     index: usize,
     gap: Option<GapKind>,
@@ -408,14 +432,21 @@ struct Seen<'c> {
 }
 
 fn seen<'c>(c: &'c Chapter) -> Vec<Seen<'c>> {
+    let mut count: HashMap<&str, usize> = HashMap::new();
     c.questions
         .iter()
-        .map(|q| Seen {
-            anchor: c.heading(q).anchor(),
-            text: &c.heading(q).text,
-            index: q.index,
-            gap: q.gap,
-            answer: c.answer(q).trim(),
+        .map(|q| {
+            let anchor = c.heading(q).anchor();
+            let nth = count.entry(anchor).or_default();
+            *nth += 1;
+            Seen {
+                anchor,
+                nth: *nth - 1,
+                text: &c.heading(q).text,
+                index: q.index,
+                gap: q.gap,
+                answer: c.answer(q).trim(),
+            }
         })
         .collect()
 }
@@ -518,10 +549,12 @@ pub fn verify(before: &Chapter, after: &Chapter, accepted: &[(QuestionRef, &str)
     };
     let old = seen(before);
     let new = seen(after);
-    let new_by_anchor: HashMap<&str, &Seen> = new.iter().map(|q| (q.anchor, q)).collect();
+    // A chapter may repeat a heading: questions are told apart by their anchor and their
+    // place among the questions sharing it.
+    let new_by_anchor: HashMap<(&str, usize), &Seen> = new.iter().map(|q| ((q.anchor, q.nth), q)).collect();
     let gone: Vec<usize> = old
         .iter()
-        .filter(|q| !new_by_anchor.contains_key(q.anchor))
+        .filter(|q| !new_by_anchor.contains_key(&(q.anchor, q.nth)))
         .map(|q| q.index)
         .collect();
     if !gone.is_empty() {
@@ -547,7 +580,7 @@ pub fn verify(before: &Chapter, after: &Chapter, accepted: &[(QuestionRef, &str)
         .filter(|q| !targets.contains(q.anchor))
         .filter(|q| {
             new_by_anchor
-                .get(q.anchor)
+                .get(&(q.anchor, q.nth))
                 .is_some_and(|n| n.gap != q.gap || n.answer != q.answer)
         })
         .map(|q| q.index)
