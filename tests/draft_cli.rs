@@ -464,3 +464,33 @@ fn the_cost_is_estimated_before_and_reported_after() {
         "{stderr}"
     );
 }
+
+/// Issue 27: a closed port fails fast, saying what to check, instead of retrying for 20 s with
+/// "Connection refused" alone.
+#[test]
+fn a_closed_port_fails_fast_with_a_hint() {
+    // Bound and dropped at once: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let dir = common::project(&common::chapter_with_gaps(2), "");
+    for args in [&["draft"][..], &["draft", "--batch"][..]] {
+        let started = Instant::now();
+        let out = common::aigcq_at(dir.path(), &url).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+        assert!(
+            stderr.contains(&format!("cannot connect to {url}"))
+                && stderr.contains("is the server running? check base_url"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

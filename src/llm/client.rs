@@ -78,6 +78,15 @@ pub enum ApiError {
     /// A successful status whose body is an error (`insufficient_quota`, …): final.
     #[error("the server answered with an error: {0}")]
     Refused(String),
+    /// Nothing listens there, or the host cannot be reached: tried once more (a server may be
+    /// starting), then final, with what to check.
+    #[error("cannot connect to {url}: {cause}; is the server running? check base_url (aigcq config shows it)")]
+    Unreachable {
+        /// The URL, without its query.
+        url: String,
+        /// Why, as the system says it.
+        cause: String,
+    },
 }
 
 impl ApiError {
@@ -91,7 +100,7 @@ impl ApiError {
         }
         match self {
             ApiError::Status { status: s, .. } | ApiError::Html { status: s, .. } => status(*s),
-            ApiError::Transport(_) | ApiError::EarlyEnd | ApiError::InStream(_) => true,
+            ApiError::Transport(_) | ApiError::EarlyEnd | ApiError::InStream(_) | ApiError::Unreachable { .. } => true,
             ApiError::Invalid(_) | ApiError::Refused(_) => false,
         }
     }
@@ -119,6 +128,7 @@ impl ApiError {
             ApiError::InStream(m) => ApiError::InStream(f(&m)),
             ApiError::Invalid(m) => ApiError::Invalid(f(&m)),
             ApiError::Refused(m) => ApiError::Refused(f(&m)),
+            ApiError::Unreachable { url, cause } => ApiError::Unreachable { url, cause: f(&cause) },
         }
     }
 
@@ -383,6 +393,7 @@ impl Client {
         // Set when the last attempt's rejection says its retry may wait for a place in the
         // window rather than for a backoff delay.
         let wait_for_place = std::sync::atomic::AtomicBool::new(false);
+        let unreachable = std::sync::atomic::AtomicUsize::new(0);
         let mut got = (|| async {
             let permit = self.pace.acquire().await;
             let r = self
@@ -405,7 +416,7 @@ impl Client {
         })
         .retry(backoff)
         .sleep(tokio::time::sleep)
-        .when(ApiError::retryable)
+        .when(|e| again(e, &unreachable))
         .adjust(|e, d| {
             d.map(|d| {
                 if wait_for_place.load(Ordering::Relaxed) {
@@ -442,6 +453,7 @@ impl Client {
     /// the response, whose status is a success.
     pub async fn call(&self, method: reqwest::Method, path: &str, body: &Call) -> Result<reqwest::Response, ApiError> {
         let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
+        let unreachable = std::sync::atomic::AtomicUsize::new(0);
         (|| async {
             tracing::debug!(url = %display_url(&url), %method, "call");
             let mut req = self.http.request(method.clone(), &url);
@@ -460,7 +472,7 @@ impl Client {
                     )
                 }
             };
-            let resp = req.send().await.map_err(transport)?;
+            let resp = req.send().await.map_err(|e| sending(&url, e))?;
             if resp.status().is_success() {
                 return Ok(resp);
             }
@@ -468,7 +480,7 @@ impl Client {
         })
         .retry(self.backoff())
         .sleep(tokio::time::sleep)
-        .when(ApiError::retryable)
+        .when(|e| again(e, &unreachable))
         .adjust(|e, d| d.map(|d| e.retry_after().unwrap_or(d)))
         .await
     }
@@ -525,7 +537,13 @@ impl Client {
         };
         tracing::debug!(url = %display_url(&self.url), model = %self.model, stream = self.stream, authorization, "POST");
         tracing::trace!(body = %body, "request body");
-        let resp = self.http.post(&self.url).json(body).send().await.map_err(transport)?;
+        let resp = self
+            .http
+            .post(&self.url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| sending(&self.url, e))?;
         let status = resp.status();
         tracing::debug!(status = status.as_u16(), "response");
         let content_type = content_type(&resp);
@@ -611,6 +629,30 @@ impl Client {
             )),
             _ => None,
         }
+    }
+}
+
+/// [`transport`], an unreachable server named with the URL it was asked at.
+fn sending(url: &str, e: reqwest::Error) -> ApiError {
+    if e.is_connect() {
+        let mut cause: &dyn std::error::Error = &e;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        return ApiError::Unreachable {
+            url: display_url(url),
+            cause: cause.to_string(),
+        };
+    }
+    transport(e)
+}
+
+/// Whether another attempt is worth it: a retryable error, and for an unreachable server
+/// only the first time (`unreachable` counts them).
+fn again(e: &ApiError, unreachable: &std::sync::atomic::AtomicUsize) -> bool {
+    match e {
+        ApiError::Unreachable { .. } => unreachable.fetch_add(1, Ordering::Relaxed) < 1,
+        e => e.retryable(),
     }
 }
 
