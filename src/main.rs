@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         Color::Auto => {}
     }
     console::set_colors_enabled_stderr(console::colors_enabled_stderr() && !matches!(cli.color, Color::Never));
-    init_logging(cli.verbose);
+    init_logging(cli.verbose());
     match run(cli) {
         Ok(status) => ExitCode::from(status as u8),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

@@ -166,3 +166,28 @@ fn completions_and_help() {
         );
     }
 }
+
+/// Issue 27: every page of help, as a snapshot: complete descriptions, `-v` only on the
+/// commands that send requests, the review's keys all named.
+#[test]
+fn help_pages() {
+    for page in [
+        &["--help"][..],
+        &["gaps", "--help"],
+        &["check", "--help"],
+        &["draft", "--help"],
+        &["batch", "--help"],
+        &["batch", "collect", "--help"],
+        &["review", "--help"],
+        &["judge", "--help"],
+        &["config", "--help"],
+        &["init", "--help"],
+    ] {
+        let text = stdout(aigcq(project()).env("COLUMNS", "100").args(page), 0);
+        let name = match &page[..page.len() - 1] {
+            [] => "help".to_owned(),
+            words => format!("help_{}", words.join("_")),
+        };
+        insta::assert_snapshot!(name, text);
+    }
+}

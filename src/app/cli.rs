@@ -30,11 +30,27 @@ pub struct Cli {
     /// When to colour the output (NO_COLOR is honoured).
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
-    /// Log requests to stderr (-vv: also their bodies). API keys are always redacted.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    /// Log requests to stderr (-vv: also their bodies), before any command that sends them.
+    /// API keys are always redacted.
+    #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// `-v`'s count, before the command or on one that sends requests.
+    pub fn verbose(&self) -> u8 {
+        let own = match &self.command {
+            Command::Draft(a) => a.provider.verbose,
+            Command::Batch(a) => a.provider.verbose,
+            Command::Judge(a) => a.provider.verbose,
+            Command::Config(a) => a.provider.verbose,
+            Command::Review(a) => a.verbose,
+            _ => 0,
+        };
+        self.verbose.saturating_add(own)
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -92,8 +108,10 @@ Examples:
     Batch(BatchArgs),
     /// Review pending drafts: see each as a diff of its chapter, accept, reject, skip or edit it.
     #[command(after_help = "\
-Interactive keys: a accept, r reject, s skip, e edit ($VISUAL/$EDITOR), n/p next/previous
-candidate, d diff or whole answer, q quit, ? help. Without a terminal, use the flags.
+Interactive keys: a accept, r reject, s skip, e edit ($VISUAL/$EDITOR), f feedback (the model
+revises the draft as a new candidate), n/p next/previous candidate, = compare with the next
+candidate, d diff or whole answer, b back, : go to question N, u undo, i what the model was
+told, c the answers around, q quit, ? help. Without a terminal, use the flags.
 
 IDs are draft ids as --list prints them (chapter/007-a17d65b9), or their last part.
 
@@ -171,11 +189,15 @@ pub struct ProviderArgs {
     /// Requests in flight at once.
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    /// Sampling temperature sent with each request (0 is the most deterministic).
     #[arg(long, value_name = "T")]
     pub temperature: Option<f64>,
     /// Limit on each answer's tokens.
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
+    /// Log requests to stderr (-vv: also their bodies). API keys are always redacted.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 impl ProviderArgs {
@@ -303,6 +325,10 @@ pub struct ReviewArgs {
     /// Which drafts to review, as for `draft` (chapter, id, CHAPTER#N, N, anchor, words).
     #[arg(value_name = "QUERY")]
     pub queries: Vec<String>,
+    /// Log the requests of a revision (key f) to stderr (-vv: also their bodies). API keys are
+    /// always redacted.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// List the pending drafts and exit.
     #[arg(long, conflicts_with_all = ["accept", "reject", "accept_all", "reject_all", "undo"])]
     pub list: bool,
