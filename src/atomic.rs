@@ -62,15 +62,18 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
 pub struct Raced {
     /// The bytes the other program saved.
     pub saved: Vec<u8>,
-    /// The replaced file, renamed aside and locked (so that [`sweep`] leaves it) until the
-    /// caller has kept a copy and drops this.
-    aside: Option<(PathBuf, File)>,
+    /// The replaced file itself, renamed beside the chapter to a hidden name that no sweep
+    /// removes (`.<name>.aigcq-saved-<time>`): if aigcq dies before the caller has kept its
+    /// copy, the save is still there.
+    aside: Option<PathBuf>,
 }
 
-impl Drop for Raced {
-    fn drop(&mut self) {
-        if let Some((path, _lock)) = &self.aside {
-            let _ = fs::remove_file(path);
+impl Raced {
+    /// The caller has kept its copy: the file set aside goes.
+    pub fn kept(self) -> io::Result<()> {
+        match &self.aside {
+            Some(p) => fs::remove_file(p),
+            None => Ok(()),
         }
     }
 }
@@ -116,9 +119,16 @@ pub fn replace(path: &Path, expected: &[u8], bytes: &[u8]) -> io::Result<Option<
                 fs::remove_file(&aside)?;
                 None
             } else {
+                let name = path.file_name().map_or_else(Default::default, |n| n.to_string_lossy());
+                let stamp = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                let kept = dir.join(format!(".{name}.aigcq-saved-{stamp}"));
+                fs::rename(&aside, &kept)?;
+                drop(old);
                 Some(Raced {
                     saved,
-                    aside: Some((aside, old)),
+                    aside: Some(kept),
                 })
             }
         }
@@ -272,6 +282,39 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["a.md"]);
+    }
+
+    #[test]
+    fn replace_tells_what_it_replaced_and_keeps_a_racing_save_beside_until_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ch.md");
+        write(&p, b"read").unwrap();
+        assert!(replace(&p, b"read", b"merged").unwrap().is_none());
+        assert_eq!(fs::read(&p).unwrap(), b"merged");
+        // Another program saved after the caller read "merged".
+        fs::write(&p, b"saved by an editor").unwrap();
+        let raced = replace(&p, b"merged", b"merged again").unwrap().expect("raced");
+        assert_eq!(raced.saved, b"saved by an editor");
+        assert_eq!(fs::read(&p).unwrap(), b"merged again");
+        let beside = |d: &Path| {
+            fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "ch.md")
+                .collect::<Vec<_>>()
+        };
+        let left = beside(dir.path());
+        assert!(
+            left.len() == 1 && left[0].starts_with(".ch.md.aigcq-saved-"),
+            "{left:?}"
+        );
+        assert_eq!(fs::read(dir.path().join(&left[0])).unwrap(), b"saved by an editor");
+        // Old enough for the sweep, which still leaves it: its name is no temporary file's.
+        let aside = File::options().write(true).open(dir.path().join(&left[0])).unwrap();
+        aside.set_modified(SystemTime::now() - Duration::from_secs(60)).unwrap();
+        assert!(sweep(dir.path()).is_empty(), "no sweep removes it");
+        raced.kept().unwrap();
+        assert!(beside(dir.path()).is_empty());
     }
 
     #[test]

@@ -468,6 +468,13 @@ fn an_editor_saving_during_accept_all_loses_no_save_without_a_copy() {
         if !copies.is_empty() {
             rounds_raced += 1;
         }
+        // What the swap set aside beside the chapter is gone once its copy was kept.
+        let beside: Vec<String> = std::fs::read_dir(dir.path().join("content"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("aigcq"))
+            .collect();
+        assert!(beside.is_empty(), "round {round}: left beside the chapter: {beside:?}");
         let final_text = std::fs::read_to_string(&chapter).unwrap();
         let mut lost: Vec<u32> = overwritten.lock().unwrap().clone();
         if !final_text.contains(&format!("<!-- save {last} -->")) {

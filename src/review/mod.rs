@@ -429,11 +429,15 @@ impl Review<'_> {
                 return Ok((done, true));
             };
             self.keep_saved(chapter, &raced.saved)?;
+            let saved = raced.saved.clone();
+            raced
+                .kept()
+                .with_context(|| format!("cannot remove the copy set aside beside {}", path.display()))?;
             on_disk = new.into_bytes();
-            match String::from_utf8(raced.saved.clone()) {
+            match String::from_utf8(saved.clone()) {
                 Ok(saved) if !saved.contains('\0') => text = saved,
                 _ => {
-                    self.put_back(chapter, path, &on_disk, &raced.saved)?;
+                    self.put_back(chapter, path, &on_disk, &saved)?;
                     bail!(
                         "{} was saved by another program as a file that is not UTF-8 text; it is back as saved",
                         path.display()
@@ -452,6 +456,7 @@ impl Review<'_> {
     fn put_back(&self, chapter: &str, path: &Path, merged: &[u8], saved: &[u8]) -> Result<()> {
         if let Some(again) = atomic::replace(path, merged, saved)? {
             self.keep_saved(chapter, &again.saved)?;
+            again.kept()?;
         }
         Ok(())
     }
