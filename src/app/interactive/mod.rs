@@ -15,6 +15,7 @@ use console::{Key, Term, style};
 
 use crate::app::output::{self as out, safe as visible};
 use aigcq::review::ledger::Decision;
+use aigcq::review::merge::State;
 use aigcq::review::session::{Operation, Outcome, Session, Tally};
 use aigcq::review::{Checked, Decided, Review};
 use aigcq::scan;
@@ -107,14 +108,14 @@ impl Terminal<'_> {
             let key = self.term.read_key_raw()?;
             match key {
                 Key::Char('a') => {
-                    let force = match self.session.caution() {
-                        Some(w) if !self.confirm(&format!("{w}; accept anyway?"))? => {
-                            self.say("not accepted")?;
-                            continue;
-                        }
-                        Some(w) => w == "this draft is stale",
-                        None => false,
-                    };
+                    if let Some(w) = self.session.caution()
+                        && !self.confirm(&format!("{w}; accept anyway?"))?
+                    {
+                        self.say("not accepted")?;
+                        continue;
+                    }
+                    // Confirmed: a stale draft is accepted as it would be with --force.
+                    let force = matches!(self.session.current().state, Ok(State::Stale(_)));
                     self.operate(Operation::Accept { force })?;
                     redraw = true;
                 }
