@@ -475,11 +475,14 @@ fn an_editor_saving_during_accept_all_loses_no_save_without_a_copy() {
             .filter(|n| n.contains("aigcq"))
             .collect();
         assert!(beside.is_empty(), "round {round}: left beside the chapter: {beside:?}");
+        // The chapter ends as the editor's last save, whoever wrote last: a merge made on a
+        // save, or the save itself.
         let final_text = std::fs::read_to_string(&chapter).unwrap();
-        let mut lost: Vec<u32> = overwritten.lock().unwrap().clone();
-        if !final_text.contains(&format!("<!-- save {last} -->")) {
-            lost.push(last);
-        }
+        assert!(
+            final_text.contains(&format!("<!-- save {last} -->")),
+            "round {round}: the editor's last save {last} is not in the chapter"
+        );
+        let lost: Vec<u32> = overwritten.lock().unwrap().clone();
         let lost: Vec<u32> = lost
             .into_iter()
             .filter(|n| !copies.iter().any(|c| c.contains(&format!("<!-- save {n} -->\n"))))

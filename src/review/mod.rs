@@ -421,8 +421,15 @@ impl Review<'_> {
     ) -> Result<(T, bool)> {
         let mut on_disk = text.clone().into_bytes();
         for attempt in 0..ATTEMPTS {
-            let (done, new) = change(text)?;
-            let Some(new) = new else { return Ok((done, attempt > 0)) };
+            let (done, new) = change(text.clone())?;
+            let Some(new) = new else {
+                if attempt > 0 {
+                    // The save already holds this run's change (the editor read the first
+                    // write): the save itself is what the chapter should be.
+                    self.put_back(chapter, path, &on_disk, text.as_bytes())?;
+                }
+                return Ok((done, attempt > 0));
+            };
             let Some(raced) = atomic::replace(path, &on_disk, new.as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?
             else {
