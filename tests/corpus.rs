@@ -2,26 +2,11 @@
 //! CI always has the corpus; elsewhere the test is skipped with a printed reason.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use aigcq::chapter::{Chapter, Rules};
 use aigcq::scan;
 
 mod common;
-
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/aigc-interview-book");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must have the corpus at {}",
-        dir.display()
-    );
-    eprintln!("skipped: no corpus at {}", dir.display());
-    None
-}
 
 /// For each file: questions that want an answer, and its gaps by kind — checked by reading
 /// each file (see the issue note for what each count is).
@@ -80,7 +65,7 @@ const EXPECTED: &[Expected] = &[
 
 #[test]
 fn every_corpus_file_parses_soundly_with_the_expected_gaps() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = common::corpus() else { return };
     let (files, errors) = scan::chapter_paths(std::slice::from_ref(&dir));
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(files.len(), EXPECTED.len(), "a corpus file was added or removed");
@@ -123,7 +108,7 @@ fn every_corpus_file_parses_soundly_with_the_expected_gaps() {
 
 #[test]
 fn spot_checks_from_reading_the_files() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = common::corpus() else { return };
     let rules = Rules::default();
     let read = |f: &str| scan::read_chapter(&dir.join(f)).unwrap();
 
@@ -167,7 +152,7 @@ fn spot_checks_from_reading_the_files() {
 #[test]
 fn every_corpus_gap_merges_cleanly() {
     use aigcq::review::merge::{self, State};
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = common::corpus() else { return };
     let (files, _) = scan::chapter_paths(std::slice::from_ref(&dir));
     let rules = Rules::default();
     let body = "**答案**：这是一个为检查合并而写的、足够长的答案正文。\n\n- 要点一\n- 要点二\n";

@@ -9,23 +9,9 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use aigcq::chapter::{Chapter, QuestionConfig, Rules};
-
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/aigc-interview-book");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must have the corpus at {}",
-        dir.display()
-    );
-    eprintln!("skipped: no corpus at {}", dir.display());
-    None
-}
 
 /// Without blank lines and trailing spaces: a merge normalises the blank lines around an
 /// answer, and nothing else.
@@ -57,7 +43,7 @@ fn pick(name: &str, n: usize) -> [usize; 2] {
 
 #[test]
 fn every_corpus_chapter_takes_merges_of_its_own_answers() {
-    let Some(root) = corpus() else { return };
+    let Some(root) = common::corpus() else { return };
     let rules = Rules::new(&QuestionConfig::default()).unwrap();
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&root)
         .into_iter()

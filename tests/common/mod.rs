@@ -451,3 +451,19 @@ pub fn ledger(dir: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// The real book in `../shared/corpus/`. CI always has it; elsewhere a test that needs it is
+/// skipped with a printed reason.
+pub fn corpus() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/aigc-interview-book");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have the corpus at {}",
+        dir.display()
+    );
+    eprintln!("skipped: no corpus at {}", dir.display());
+    None
+}
