@@ -298,38 +298,67 @@ fn demote(body: &str, level: u8, rules: &Rules) -> (String, u8) {
         if new <= h.level {
             continue;
         }
-        let r = h.range.clone();
-        let own = &body[r.clone()];
-        let replaced = match h.style {
-            HeadingStyle::Atx => {
-                let indent = own.len() - own.trim_start().len();
-                let hashes = own[indent..].chars().take_while(|&c| c == '#').count();
-                format!(
-                    "{}{}{}",
-                    &own[..indent],
-                    "#".repeat(new.into()),
-                    &own[indent + hashes..]
-                )
-            }
-            HeadingStyle::Setext => {
-                let text_line = own.lines().next().unwrap_or_default().trim();
-                let tail = if own.ends_with('\n') { "\n" } else { "" };
-                format!("{} {text_line}{tail}", "#".repeat(new.into()))
-            }
-            // A summary has no rank to shift.
-            HeadingStyle::Summary => continue,
-            HeadingStyle::Html => {
-                let (from, to) = (h.level, new);
-                own.replacen(&format!("<h{from}"), &format!("<h{to}"), 1)
-                    .replacen(&format!("<H{from}"), &format!("<h{to}"), 1)
-                    .replacen(&format!("</h{from}>"), &format!("</h{to}>"), 1)
-                    .replacen(&format!("</H{from}>"), &format!("</h{to}>"), 1)
-            }
+        let Some(replaced) = with_level(&body[h.range.clone()], h, new) else {
+            continue;
         };
-        out.replace_range(r, &replaced);
+        out.replace_range(h.range.clone(), &replaced);
         moved = moved.max(new - h.level);
     }
     (out, moved)
+}
+
+/// The heading `own` (the text of `h`) at level `new`; none for a summary, which has no rank.
+fn with_level(own: &str, h: &Heading, new: u8) -> Option<String> {
+    Some(match h.style {
+        HeadingStyle::Atx => {
+            let indent = own.len() - own.trim_start().len();
+            let hashes = own[indent..].chars().take_while(|&c| c == '#').count();
+            format!(
+                "{}{}{}",
+                &own[..indent],
+                "#".repeat(new.into()),
+                &own[indent + hashes..]
+            )
+        }
+        HeadingStyle::Setext => {
+            let text_line = own.lines().next().unwrap_or_default().trim();
+            let tail = if own.ends_with('\n') { "\n" } else { "" };
+            format!("{} {text_line}{tail}", "#".repeat(new.into()))
+        }
+        HeadingStyle::Summary => return None,
+        HeadingStyle::Html => {
+            let (from, to) = (h.level, new);
+            own.replacen(&format!("<h{from}"), &format!("<h{to}"), 1)
+                .replacen(&format!("<H{from}"), &format!("<h{to}"), 1)
+                .replacen(&format!("</h{from}>"), &format!("</h{to}>"), 1)
+                .replacen(&format!("</H{from}>"), &format!("</h{to}>"), 1)
+        }
+    })
+}
+
+/// Sets every heading to its depth in the answer's outline, one below the question for the
+/// shallowest: once a heading has become a bold line, the sections it held would otherwise
+/// skip a level, which `check` reports. Siblings stay siblings.
+fn relevel(body: &mut String, level: u8, rules: &Rules) {
+    let chapter = Chapter::parse(body, rules);
+    // (level in the reply, level now) of the open sections.
+    let mut open: Vec<(u8, u8)> = Vec::new();
+    let mut edits = Vec::new();
+    for h in chapter.headings.iter().filter(|h| h.style != HeadingStyle::Summary) {
+        while open.last().is_some_and(|&(was, _)| was >= h.level) {
+            open.pop();
+        }
+        let new = (open.last().map_or(level, |&(_, now)| now) + 1).min(6);
+        open.push((h.level, new));
+        if new != h.level
+            && let Some(replaced) = with_level(&body[h.range.clone()], h, new)
+        {
+            edits.push((h.range.clone(), replaced));
+        }
+    }
+    for (r, replaced) in edits.into_iter().rev() {
+        body.replace_range(r, &replaced);
+    }
 }
 
 /// Headings of `body` that the chapter model would take as questions once merged, with their
@@ -381,8 +410,30 @@ fn bold_added_questions(body: &mut String, target: Target, rules: &Rules) -> (Ve
             bold_line(body, r, &h);
             bolded.insert(start, h.text);
         }
+        relevel(body, target.level, rules);
         round += 1;
     }
+}
+
+/// `inline` without its strong emphasis markers (emphasis and code stay): bold inside a bold
+/// line would close it early and leave stray asterisks.
+fn without_strong(inline: &str) -> String {
+    let mut out = inline.to_owned();
+    let strong: Vec<Range<usize>> = pulldown_cmark::Parser::new(inline)
+        .into_offset_iter()
+        .filter(|(e, _)| matches!(e, pulldown_cmark::Event::Start(pulldown_cmark::Tag::Strong)))
+        .map(|(_, r)| r)
+        .collect();
+    // Delimiters are two bytes each side; from the last so earlier ranges stay valid.
+    let mut cuts: Vec<Range<usize>> = strong
+        .iter()
+        .flat_map(|r| [r.start..r.start + 2, r.end - 2..r.end])
+        .collect();
+    cuts.sort_by_key(|r| r.start);
+    for r in cuts.into_iter().rev() {
+        out.replace_range(r, "");
+    }
+    out
 }
 
 /// Replaces the heading at `r` with its text in bold, as a paragraph of its own.
@@ -392,12 +443,7 @@ fn bold_line(body: &mut String, r: Range<usize>, h: &Heading) {
         HeadingStyle::Atx => ATX.captures(own).and_then(|c| c.get(1)).map_or("", |m| m.as_str()),
         _ => h.text.as_str(),
     };
-    let inner = inner.trim();
-    let mut line = if inner.starts_with("**") && inner.ends_with("**") && inner.len() > 4 {
-        inner.to_owned()
-    } else {
-        format!("**{inner}**")
-    };
+    let mut line = format!("**{}**", without_strong(inner.trim()));
     let end = r.start + own.len();
     if r.start == 0 || body[..r.start].ends_with('\n') {
         if r.start > 0 && !body[..r.start].ends_with("\n\n") {
@@ -569,7 +615,8 @@ mod tests {
     #[test]
     fn headings_that_would_be_questions_become_bold_lines() {
         // A question-like heading over numbered sections: all of them would read as questions
-        // of the chapter; only the first has to go for the rest to be sections again.
+        // of the chapter; only the first has to go for the rest to be sections again, which
+        // then sit one level below the question.
         let raw = "# Seedream 的原理是什么？\n\n## 1. 扩散 Transformer\n\n正文\n\n## 2. 高压缩率的 VAE\n";
         assert_eq!(
             added_questions(&demote(raw, 2, &rules()).0, target_for_tests(2), &rules()).len(),
@@ -578,7 +625,7 @@ mod tests {
         let c = run(raw, 2, false).unwrap();
         assert_eq!(
             c.text,
-            "**Seedream 的原理是什么？**\n\n#### 1. 扩散 Transformer\n\n正文\n\n#### 2. 高压缩率的 VAE\n"
+            "**Seedream 的原理是什么？**\n\n### 1. 扩散 Transformer\n\n正文\n\n### 2. 高压缩率的 VAE\n"
         );
         assert_eq!(
             c.warnings,
@@ -614,5 +661,24 @@ mod tests {
         // The last line of the reply (the proptest in tests/review.rs found this one).
         let c = run("文字足够长的一段正文内容在这里。\n\n## 8、什么是 CLIP？", 1, false).unwrap();
         assert_eq!(c.text, "文字足够长的一段正文内容在这里。\n\n**8、什么是 CLIP？**\n");
+    }
+
+    #[test]
+    fn a_bolded_heading_keeps_valid_emphasis_and_leaves_no_heading_jump() {
+        // The demo model's reply to question 7: a numbered heading whose text is bold already,
+        // with a numbered sub-section under it.
+        let raw =
+            "### 1. **扩散 Transformer（DiT）**\n\n正文。\n\n#### 1.1 结构\n\n细节。\n\n#### 1.2 *训练*\n\n细节。\n";
+        let c = run(raw, 2, false).unwrap();
+        assert_eq!(
+            c.text,
+            "**1. 扩散 Transformer（DiT）**\n\n正文。\n\n### 1.1 结构\n\n细节。\n\n### 1.2 *训练*\n\n细节。\n"
+        );
+        // Bold in the middle and emphasis keep their meaning inside the bold line.
+        let raw = "文字足够长的一段正文内容在这里。\n\n## 8、什么是 **VAE** 和 *CLIP*？\n\n另一段。\n";
+        assert_eq!(
+            run(raw, 1, false).unwrap().text,
+            "文字足够长的一段正文内容在这里。\n\n**8、什么是 VAE 和 *CLIP*？**\n\n另一段。\n"
+        );
     }
 }
