@@ -16,7 +16,7 @@ use aigcq::llm::provider::{Overrides, Provider};
 use aigcq::prompt::{ChapterFacts, RunContext, Templates};
 use aigcq::store::Store;
 use common::Reply;
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn provider(url: &str, cfg: ProviderConfig) -> Provider {
     let over = Overrides {
@@ -202,6 +202,17 @@ async fn draft_chapter(
     candidates: u32,
     concurrency: usize,
 ) -> (Totals, Vec<String>, tempfile::TempDir) {
+    draft_chapter_with(url, chapter, candidates, concurrency, true).await
+}
+
+/// [`draft_chapter`], streaming or not.
+async fn draft_chapter_with(
+    url: &str,
+    chapter: &str,
+    candidates: u32,
+    concurrency: usize,
+    stream: bool,
+) -> (Totals, Vec<String>, tempfile::TempDir) {
     let rules = Rules::new(&QuestionConfig::default()).unwrap();
     let parsed = Chapter::parse(chapter, &rules);
     let facts = ChapterFacts::new(&parsed, "sub/ch.md");
@@ -222,7 +233,7 @@ async fn draft_chapter(
         example_chars: 1000,
         prompt_cache_key: false,
     };
-    let c = client(url, ProviderConfig::default(), true);
+    let c = client(url, ProviderConfig::default(), stream);
     let drafter = Drafter {
         client: &c,
         templates: &templates,
@@ -248,6 +259,7 @@ async fn draft_chapter(
                 id, saved, truncated, ..
             } => format!("drafted {id}: {} truncated={truncated}", saved.len()),
             Event::Failed { id, error } => format!("failed {id}: {error:#}"),
+            Event::OneByOne { why } => format!("one by one: {why}"),
             Event::Judged { .. } | Event::NotJudged { .. } => unreachable!("no judge here"),
         };
         events.lock().unwrap().push(line);
@@ -326,6 +338,75 @@ async fn truncated_answers_are_saved_and_marked_empty_ones_fail() {
         drafts.iter().all(|d| d.meta.index != 2),
         "an empty answer is never a draft"
     );
+}
+
+/// A proxy in front of a server that does not know `n` (LiteLLM in front of llama.cpp): a
+/// stream of two choices where only the first finishes, or a whole reply whose second choice
+/// is empty, for a request with `n`; a normal reply without.
+fn mangling_proxy(stream: bool) -> impl Fn(usize, &Value) -> Reply {
+    move |_, body| {
+        let n = body["n"].as_u64().unwrap_or(1);
+        if n == 1 {
+            return if stream {
+                Reply::stream("单独的候选")
+            } else {
+                Reply::Whole {
+                    content: "单独的候选".into(),
+                    finish: "stop",
+                }
+            };
+        }
+        if stream {
+            let events = [
+                json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": "第一个候选"}}]}),
+                json!({"choices": [{"index": 1, "delta": {"role": "assistant", "content": "第二个候选，没有结束"}}]}),
+                json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+                json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7}}),
+            ];
+            let mut sse: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+            sse.push_str("data: [DONE]\n\n");
+            Reply::Prepared(sse.into())
+        } else {
+            Reply::Status {
+                status: 200,
+                body: json!({"choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "第一个候选"}, "finish_reason": "stop"},
+                    {"index": 1, "message": {"role": "assistant", "content": ""}, "finish_reason": "stop"},
+                ]})
+                .to_string(),
+                headers: vec![],
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_mangles_n_gets_one_request_per_candidate() {
+    for stream in [true, false] {
+        let fake = common::start(mangling_proxy(stream)).await;
+        let (summary, events, dir) = draft_chapter_with(&fake.url, &common::chapter_with_gaps(3), 2, 1, stream).await;
+        assert_eq!(
+            (summary.drafted, summary.failed, summary.candidates),
+            (3, 0, 6),
+            "stream={stream}: {events:?}"
+        );
+        let said: Vec<_> = events.iter().filter(|e| e.starts_with("one by one")).collect();
+        assert_eq!(said.len(), 1, "said once: {events:?}");
+        // Detected on the first response: the next questions ask one candidate at a time.
+        let bodies = fake.seen.bodies.lock().unwrap();
+        assert_eq!(
+            bodies.iter().filter(|b| b.get("n").is_some()).count(),
+            1,
+            "stream={stream}"
+        );
+        let (drafts, _) = Store::new(dir.path().to_path_buf()).pending();
+        assert!(
+            drafts
+                .iter()
+                .all(|d| !d.body.trim().is_empty() && !d.body.contains("没有结束"))
+        );
+        assert_eq!(drafts.len(), 6);
+    }
 }
 
 #[tokio::test]

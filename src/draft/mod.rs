@@ -109,6 +109,13 @@ pub enum Event<'a> {
         /// Why.
         error: &'a anyhow::Error,
     },
+    /// The server does not give `n` candidates for one request (it ignores `n`, or a proxy
+    /// mangles the extra choices): from now on each candidate is asked for separately. Said
+    /// once a run.
+    OneByOne {
+        /// What the server did, for people.
+        why: &'a str,
+    },
     /// `draft --judge`: a saved candidate's verdict.
     Judged {
         /// The draft's id.
@@ -314,13 +321,20 @@ impl Drafter<'_> {
         };
         let mut got = Completion::default();
         if k > 1 && !n_unsupported.load(Ordering::Relaxed) {
-            match self.client.complete_with(messages, k, on_retry, &on_delta).await {
-                Ok(c) => got = c,
-                Err(e) if e.status() == Some(400) => {}
+            let why = match self.client.complete_with(messages, k, on_retry, &on_delta).await {
+                Ok(c) => {
+                    got = c;
+                    usable(&mut got, k)
+                }
+                Err(e) if e.status() == Some(400) => Some(format!("it refused n = {k}: {e}")),
                 Err(e) => return Err(e),
-            }
-            if (got.choices.len() as u32) < k {
-                n_unsupported.store(true, Ordering::Relaxed);
+            };
+            if let Some(why) = why
+                && !n_unsupported.swap(true, Ordering::Relaxed)
+            {
+                report(Event::OneByOne {
+                    why: &format!("{why}; asking for each candidate separately"),
+                });
             }
         }
         while (got.choices.len() as u32) < k {
@@ -521,6 +535,35 @@ fn repairs(cleaned: &postprocess::Cleaned, filtered: bool) -> Vec<store::Warning
         });
     }
     out
+}
+
+/// Keeps the choices of a reply to `n = k` that are whole answers, numbered again, and says
+/// what was wrong when fewer than `k` are left. A server that ignores `n` sends one choice; a
+/// proxy that does not know it may send the extra choices without a finish reason or empty.
+fn usable(got: &mut Completion, k: u32) -> Option<String> {
+    let sent = got.choices.len();
+    let unfinished = got.choices.iter().filter(|c| c.finish_reason.is_none()).count();
+    let empty = got
+        .choices
+        .iter()
+        .filter(|c| c.index > 0 && c.content.trim().is_empty())
+        .count();
+    got.choices
+        .retain(|c| c.finish_reason.is_some() && (c.index == 0 || !c.content.trim().is_empty()));
+    for (i, c) in got.choices.iter_mut().enumerate() {
+        c.index = i as u32;
+    }
+    if got.choices.len() as u32 >= k {
+        return None;
+    }
+    let mut what = vec![format!("the server sent {sent} of {k} candidates for one request (n)")];
+    if unfinished > 0 {
+        what.push(format!("{unfinished} never finished"));
+    }
+    if empty > 0 {
+        what.push(format!("{empty} empty"));
+    }
+    Some(what.join(", "))
 }
 
 /// Whether a choice stopped at the token limit, and whether a content filter stopped it.

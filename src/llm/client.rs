@@ -831,7 +831,11 @@ impl Assembler {
                 ApiError::EarlyEnd
             });
         }
-        if !self.choices.values().all(|c| c.finish_reason.is_some()) {
+        // A stream is whole when every choice finished, or when it ended properly with some
+        // finished: a proxy that does not know `n` finishes only the first of several, and
+        // the caller keeps the finished ones.
+        let finished = self.choices.values().filter(|c| c.finish_reason.is_some()).count();
+        if finished == 0 || (finished < self.choices.len() && !self.done) {
             return Err(ApiError::EarlyEnd);
         }
         Ok(Completion {

@@ -251,6 +251,9 @@ impl<'a> Progress<'a> {
                 self.line(s);
                 self.advance(id);
             }
+            Event::OneByOne { why } => {
+                self.line(format!("{} {}", style("note:").yellow().for_stderr(), super::safe(why)))
+            }
             Event::Failed { id, error } => {
                 self.line(format!(
                     "{} {id}: {}",
