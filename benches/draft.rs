@@ -310,13 +310,35 @@ fn batch_scale(answer: &str) {
         "{}",
         collect.stderr
     );
+    let sizes: Vec<u64> = walkdir::WalkDir::new(dir.path().join("drafts"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && !e.path().to_string_lossy().contains(".batches"))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .collect();
+    let written: u64 = sizes.iter().sum();
+    // The floor: the same number of files of the same sizes, written plainly into one new
+    // folder beside the project, no temporary names, no syncs. Creating files dominates on
+    // ext4, and its speed varies from run to run: the ratio is what compares.
+    let floor_dir = tempfile::tempdir_in(dir.path()).unwrap();
+    let started = Instant::now();
+    for (i, len) in sizes.iter().enumerate() {
+        std::fs::write(floor_dir.path().join(format!("{i}.md")), vec![b'x'; *len as usize]).unwrap();
+    }
+    let floor = started.elapsed();
     println!(
-        "batch mode, {n} questions, max_lines 3000: {} batches; submit {:.2} s, peak RSS {:.1} MB; collect {:.2} s, peak RSS {:.1} MB; {n} drafts, one per question",
+        "batch mode, {n} questions, max_lines 3000: {} batches; submit {:.2} s, peak RSS {:.1} MB; collect {:.2} s (CPU {:.2} s), peak RSS {:.1} MB; {n} drafts, one per question, {} files, {:.1} MB written; floor (plain writes of those files) {:.2} s, collect = {:.2}x the floor",
         fake.api.lock().unwrap().created.len(),
         submit.wall.as_secs_f64(),
         submit.max_rss_kib as f64 / 1024.0,
         collect.wall.as_secs_f64(),
-        collect.max_rss_kib as f64 / 1024.0
+        collect.cpu.as_secs_f64(),
+        collect.max_rss_kib as f64 / 1024.0,
+        sizes.len(),
+        written as f64 / 1e6,
+        floor.as_secs_f64(),
+        collect.wall.as_secs_f64() / floor.as_secs_f64()
     );
 }
 

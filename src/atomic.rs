@@ -55,6 +55,80 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// New files written as one group, made durable together: each is written to a temporary
+/// file and nothing is synced until [`Group::commit`], which syncs the file system once, puts
+/// every file in place and syncs once more. A crash before the end leaves none of them in
+/// place, or all of them whole; never a torn one. Costs two syncs a group instead of two per
+/// file (batch collect writes thousands).
+#[derive(Debug, Default)]
+pub struct Group {
+    staged: Vec<(tempfile::NamedTempFile, PathBuf)>,
+}
+
+impl Group {
+    /// Files staged and not committed yet.
+    pub fn len(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Whether nothing is staged.
+    pub fn is_empty(&self) -> bool {
+        self.staged.is_empty()
+    }
+
+    /// Stages `bytes` for the new file `path` (its folder must exist). The temporary file
+    /// stays locked until the commit, as [`write`]'s does.
+    pub fn write(&mut self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .suffix(TEMP_SUFFIX)
+            .tempfile_in(dir)?;
+        tmp.as_file().lock()?;
+        tmp.write_all(bytes)?;
+        self.staged.push((tmp, path.to_path_buf()));
+        Ok(())
+    }
+
+    /// Makes every staged file durable and puts it in place, in the order staged.
+    pub fn commit(&mut self) -> io::Result<()> {
+        let Some((first, _)) = self.staged.first() else {
+            return Ok(());
+        };
+        sync_everything(first.as_file(), self.staged.iter().map(|(t, _)| t.as_file()))?;
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for (tmp, path) in self.staged.drain(..) {
+            tmp.persist(&path).map_err(|e| e.error)?;
+            if let Some(d) = path.parent().filter(|d| !dirs.iter().any(|x| x == d)) {
+                dirs.push(d.to_path_buf());
+            }
+        }
+        let dirs: Vec<File> = dirs.iter().filter_map(|d| File::open(d).ok()).collect();
+        match dirs.first() {
+            Some(d) => sync_everything(d, dirs.iter()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Syncs the file system that holds `any` in one call on Linux (`syncfs`); elsewhere each of
+/// `files` in turn.
+fn sync_everything<'f>(any: &File, files: impl Iterator<Item = &'f File>) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = files;
+        rustix::fs::syncfs(any).map_err(io::Error::from)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = any;
+        files.map(|f| f.sync_all()).collect()
+    }
+}
+
 /// What [`replace`] found in the file it replaced, when that was not what the caller expected:
 /// another program saved it since the caller read it. The new bytes are in place; these are
 /// the saved ones, which the caller keeps and merges again.

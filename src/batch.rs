@@ -559,12 +559,12 @@ impl Batches {
         }
     }
 
-    /// Records that a request's drafts are written, durably, before the next is collected
+    /// Records, durably, that these requests' drafts are written and durable: in one append
     /// ([`crate::atomic::append_lines`]).
-    pub fn mark_collected(&self, id: &str, custom_id: &str) -> Result<()> {
+    pub fn mark_collected(&self, id: &str, custom_ids: &[String]) -> Result<()> {
         let path = self.path(id, "collected")?;
-        crate::atomic::append_lines(&path, &format!("{custom_id}\n"))
-            .with_context(|| format!("cannot append to {}", path.display()))
+        let lines: String = custom_ids.iter().map(|c| format!("{c}\n")).collect();
+        crate::atomic::append_lines(&path, &lines).with_context(|| format!("cannot append to {}", path.display()))
     }
 
     /// The `custom_id`s of requests in batches not collected yet: a new batch does not ask

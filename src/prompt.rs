@@ -159,6 +159,7 @@ pub struct ChapterFacts<'c> {
     /// Worked out on first use, once per chapter.
     median_chars: std::sync::OnceLock<Option<usize>>,
     question_keys: std::sync::OnceLock<Vec<(usize, String, String)>>,
+    question_finder: std::sync::OnceLock<Option<(aho_corasick::AhoCorasick, Vec<usize>)>>,
     toc_keys: std::sync::OnceLock<std::collections::HashSet<String>>,
 }
 
@@ -192,6 +193,7 @@ impl<'c> ChapterFacts<'c> {
                 .collect(),
             median_chars: std::sync::OnceLock::new(),
             question_keys: std::sync::OnceLock::new(),
+            question_finder: std::sync::OnceLock::new(),
             toc_keys: std::sync::OnceLock::new(),
         }
     }
@@ -252,6 +254,29 @@ impl<'c> ChapterFacts<'c> {
                 })
                 .collect()
         })
+    }
+
+    /// The chapter's questions whose [`crate::chapter::near_key`] (of six characters or more)
+    /// `key` contains, in chapter order: one pass over `key` whatever the number of
+    /// questions, so that checking every draft of a chapter of thousands stays linear.
+    pub fn questions_named_in(&self, key: &str) -> Vec<&(usize, String, String)> {
+        let keys = self.question_keys();
+        let finder = self.question_finder.get_or_init(|| {
+            // Short keys would match too much to mean anything.
+            let long: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].1.chars().count() >= 6).collect();
+            let finder = aho_corasick::AhoCorasick::new(long.iter().map(|&i| &keys[i].1)).ok()?;
+            Some((finder, long))
+        });
+        let Some((finder, long)) = finder else {
+            return Vec::new();
+        };
+        let mut found: Vec<usize> = finder
+            .find_overlapping_iter(key)
+            .map(|m| long[m.pattern().as_usize()])
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found.into_iter().map(|i| &keys[i]).collect()
     }
 
     /// The chapter's context with its fixed style examples, and their question indices:

@@ -4,7 +4,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic;
@@ -364,17 +364,61 @@ pub fn lock_chapter(drafts: &Path, path: &Path, waiting: impl FnOnce()) -> Resul
     atomic::lock(&file, waiting).with_context(|| format!("cannot lock {}", file.display()))
 }
 
+/// Drafts a grouped store has written and not committed, and their chapters.
+type Staged = (atomic::Group, std::collections::BTreeSet<PathBuf>);
+
 /// The drafts folder.
 #[derive(Debug, Clone)]
 pub struct Store {
     /// The drafts folder.
     pub root: PathBuf,
+    /// New drafts wait here for [`Store::commit`] instead of being synced one by one, with
+    /// the chapters whose locks the commit takes.
+    group: Option<std::sync::Arc<std::sync::Mutex<Staged>>>,
 }
 
 impl Store {
     /// The store under the drafts folder `root`.
     pub fn new(root: PathBuf) -> Store {
-        Store { root }
+        Store { root, group: None }
+    }
+
+    /// A store whose new drafts become durable, and visible, only at [`Store::commit`], many
+    /// at a time: for writers of thousands of drafts (batch collect), which commit, then
+    /// record what they committed.
+    pub fn grouped(root: PathBuf) -> Store {
+        Store {
+            root,
+            group: Some(Default::default()),
+        }
+    }
+
+    /// Makes the drafts saved since the last commit durable and puts them in place, under
+    /// the locks of their chapters (taken in one order, so two writers never wait on each
+    /// other).
+    pub fn commit(&self) -> Result<()> {
+        let Some(group) = &self.group else { return Ok(()) };
+        let mut group = group.lock().map_err(|_| anyhow!("a save failed midway"))?;
+        let (staged, chapters) = &mut *group;
+        let _locks = std::mem::take(chapters)
+            .iter()
+            .map(|c| self.lock(c, || {}))
+            .collect::<Result<Vec<_>>>()?;
+        staged
+            .commit()
+            .with_context(|| format!("cannot write drafts under {}", self.root.display()))
+    }
+
+    /// Writes a new file of the store now, or stages it when the store is grouped.
+    fn put(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        match &self.group {
+            Some(g) => g
+                .lock()
+                .map_err(|_| std::io::Error::other("a save failed midway"))?
+                .0
+                .write(path, bytes),
+            None => atomic::write(path, bytes),
+        }
     }
 
     /// `drafts/<chapter path without extension>/`, refused when the chapter's path would
@@ -418,10 +462,10 @@ impl Store {
         let path = dir.join(format!("{:03}-{hash}.md", meta.index));
         if let Some(p) = prompt {
             let side = prompt_path(&path);
-            atomic::write(&side, serde_json::to_string_pretty(p)?.as_bytes())
+            self.put(&side, serde_json::to_string_pretty(p)?.as_bytes())
                 .with_context(|| format!("cannot write {}", side.display()))?;
         }
-        atomic::write(&path, to_text(meta, body)?.as_bytes())
+        self.put(&path, to_text(meta, body)?.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)
     }
@@ -460,6 +504,15 @@ impl Store {
         prompt: Option<&Prompt>,
         parent: Option<&Path>,
     ) -> Result<PathBuf> {
+        if let (Some(group), None) = (&self.group, parent) {
+            // Written at the commit, which takes the lock then.
+            group
+                .lock()
+                .map_err(|_| anyhow!("a save failed midway"))?
+                .1
+                .insert(chapter.to_path_buf());
+            return self.save_with(meta, body, prompt);
+        }
         let _lock = self.lock(chapter, || {})?;
         if let Some(p) = parent.filter(|p| !p.exists()) {
             bail!(

@@ -260,7 +260,8 @@ fn large_runs_are_split_and_cancelled_batches_keep_their_answers() {
 #[test]
 fn a_collect_killed_midway_loses_nothing_on_the_rerun() {
     let fake = batch_fake(false);
-    let n = 300;
+    // Several groups of drafts made durable together (200 each), so the kill lands between.
+    let n = 1000;
     let dir = common::project(&common::chapter_with_gaps(n), "");
     assert!(aigcq(dir.path(), &fake.url, &["draft", "--batch"]).0);
     for _ in 0..3 {

@@ -241,7 +241,7 @@ fn other_question(body: &str, facts: &ChapterFacts, own: usize) -> Option<String
             .captures(line)
             .and_then(|c| c[1].parse::<usize>().ok())
             .filter(|n| *n != own)
-            .and_then(|n| questions.iter().find(|q| q.0 == n))
+            .and_then(|n| questions.binary_search_by_key(&n, |q| q.0).ok().map(|i| &questions[i]))
             .map(|(n, k, _)| (n, k))
         {
             // `1. 先说结论` opens a list, not question 1: only a line that also names the
@@ -253,10 +253,7 @@ fn other_question(body: &str, facts: &ChapterFacts, own: usize) -> Option<String
                 ));
             }
         }
-        if let Some((n, _, text)) = questions
-            .iter()
-            .find(|(n, k, _)| *n != own && k.chars().count() >= 6 && key.contains(k.as_str()))
-        {
+        if let Some((n, _, text)) = facts.questions_named_in(&key).into_iter().find(|(n, _, _)| *n != own) {
             return Some(format!("it opens with question {n}: “{text}”"));
         }
     }
@@ -334,5 +331,24 @@ mod tests {
         assert_eq!(wrong_language(body, "zh"), None);
         let english = "The model adds noise step by step and then learns to remove it again.";
         assert!(wrong_language(english, "zh").is_some());
+    }
+
+    #[test]
+    fn an_answer_that_opens_with_another_question_of_the_chapter() {
+        let rules = crate::chapter::Rules::new(&crate::chapter::QuestionConfig::default()).unwrap();
+        let text = "# 生成模型\n\n## 1、什么是扩散模型？\n\n## 2、VAE 的重参数化技巧是什么？\n\n## 3、GAN\n\n答。\n";
+        let chapter = crate::chapter::Chapter::parse(text, &rules);
+        let facts = crate::prompt::ChapterFacts::new(&chapter, "ch.md");
+        // Named whole, anywhere in one of the first lines.
+        let named = "先看第 2、VAE 的重参数化技巧是什么？这个问题。\n\n正文。";
+        assert_eq!(
+            other_question(named, &facts, 1).as_deref(),
+            Some("it opens with question 2: “2、VAE 的重参数化技巧是什么？”")
+        );
+        // By number with the question's words; its own question is never another.
+        assert!(other_question("2、VAE 的重参数化技巧是什么？\n\n正文。", &facts, 1).is_some());
+        assert_eq!(other_question(named, &facts, 2), None);
+        // A list that starts at 1, and a key of under six characters, name nothing.
+        assert_eq!(other_question("1. 先说结论\n2. GAN 更快", &facts, 2), None);
     }
 }

@@ -10,7 +10,7 @@ use crate::app::cli::{BatchArgs, BatchCommand};
 use crate::app::context::Context;
 use crate::app::output;
 use aigcq::batch::{self, Batches, Entry, Outcome, Record};
-use aigcq::chapter::{Chapter, GapKind};
+use aigcq::chapter::{Chapter, Gap, GapKind};
 use aigcq::draft::{Drafter, Event, Job, Provenance, Totals};
 use aigcq::llm::Messages;
 use aigcq::llm::client::Client;
@@ -121,6 +121,10 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<Status> {
     }
 }
 
+/// Requests collected between two syncs: two syncs and one ledger append per group instead
+/// of a few per draft; at most twice as many files open, below any usual limit.
+const COLLECT_GROUP: usize = 200;
+
 /// Collects one batch if it has finished. Returns whether a question of it failed.
 async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: Record) -> Result<bool> {
     let project = &ctx.project;
@@ -160,7 +164,25 @@ async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: 
         })
         .collect();
 
-    let store = Store::new(project.drafts_dir());
+    // Each request's question by chapter and anchor: its gap, else the answered question of
+    // that anchor (a rewrite, or a gap answered since), the first of each; found once per
+    // chapter, not once per request.
+    let mut questions: HashMap<(&str, &str), Gap> = HashMap::new();
+    for (name, chapter) in names.iter().zip(&chapters) {
+        let Some(c) = chapter else { continue };
+        for g in c.gaps() {
+            questions.entry((name, g.anchor)).or_insert(g);
+        }
+        for q in &c.questions {
+            questions
+                .entry((name, c.heading(q).anchor()))
+                .or_insert_with(|| c.as_gap(q, GapKind::Stub));
+        }
+    }
+
+    // Thousands of drafts: synced a group at a time, each group recorded as collected only
+    // once it is durable, so that a crash loses nothing and a rerun repeats nothing.
+    let store = Store::grouped(project.drafts_dir());
     let templates = Templates::load(&project.prompts_dir(), &project.config.draft.template)?;
     let run = RunContext {
         style: None,
@@ -195,12 +217,14 @@ async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: 
     let progress = output::draft::Progress::new(results.len() as u64, &ctx.cwd);
     let report = |e: Event| progress.event(&e);
     let mut totals = Totals::default();
+    let mut group: Vec<String> = Vec::new();
     for (entry, outcome) in results {
         let id = entry.question_id.clone();
         let done = match outcome {
-            Outcome::Answered(completion) => {
-                save(&drafter, &facts, &entry, completion, &record, &created, &report).await
-            }
+            Outcome::Answered(completion) => match job_for(&facts, &questions, &entry) {
+                Ok(job) => save(&drafter, job, &entry, completion, &record, &created, &report).await,
+                Err(e) => Err(e),
+            },
             Outcome::Failed(m) => Err(anyhow!("{m}")),
             Outcome::Missing => Err(anyhow!(
                 "not answered: the batch ended {}; draft it again",
@@ -223,50 +247,56 @@ async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: 
             }
         }
         // Every outcome is final: a rerun neither saves it again nor reports it again.
-        batches.mark_collected(&record.id, &entry.custom_id)?;
+        group.push(entry.custom_id);
+        if group.len() == COLLECT_GROUP {
+            store.commit()?;
+            batches.mark_collected(&record.id, &std::mem::take(&mut group))?;
+        }
     }
+    store.commit()?;
+    batches.mark_collected(&record.id, &group)?;
     progress.finish();
     output::batch::collected(&record, &totals, project.config.prices.get(&record.model));
     Ok(totals.failed > 0)
 }
 
-/// Saves one answered request's drafts through the same clean-up and checks as a run.
-async fn save(
-    drafter: &Drafter<'_>,
-    facts: &HashMap<&str, Result<ChapterFacts<'_>, String>>,
+/// The job a request was for, in the chapters as they are now.
+fn job_for<'a>(
+    facts: &'a HashMap<&str, Result<ChapterFacts<'a>, String>>,
+    questions: &HashMap<(&str, &str), Gap<'a>>,
     entry: &Entry,
-    completion: aigcq::llm::client::Completion,
-    record: &Record,
-    created: &str,
-    report: &(dyn Fn(Event) + Sync),
-) -> Result<aigcq::draft::Drafted> {
+) -> Result<Job<'a>> {
     let facts = match facts.get(entry.chapter.as_str()) {
         Some(Ok(f)) => f,
         Some(Err(e)) => bail!("{e}; its answer stays in the batch's output file"),
         None => bail!("{} was not read", entry.chapter),
     };
-    let chapter = facts.chapter;
-    let gap = chapter
-        .gaps()
-        .find(|g| g.anchor == entry.anchor)
-        .or_else(|| {
-            chapter
-                .questions
-                .iter()
-                .find(|q| chapter.heading(q).anchor() == entry.anchor)
-                .map(|q| chapter.as_gap(q, GapKind::Stub))
-        })
+    let gap = questions
+        .get(&(entry.chapter.as_str(), entry.anchor.as_str()))
+        .copied()
         .ok_or_else(|| {
             anyhow!(
                 "the question is no longer in {}; its answer stays in the batch's output file",
                 entry.chapter
             )
         })?;
-    let job = Job {
+    Ok(Job {
         facts,
         gap,
         rewrite: entry.rewrite,
-    };
+    })
+}
+
+/// Saves one answered request's drafts through the same clean-up and checks as a run.
+async fn save(
+    drafter: &Drafter<'_>,
+    job: Job<'_>,
+    entry: &Entry,
+    completion: aigcq::llm::client::Completion,
+    record: &Record,
+    created: &str,
+    report: &(dyn Fn(Event) + Sync),
+) -> Result<aigcq::draft::Drafted> {
     let messages = Messages::from_turns(&entry.prompt.messages)?;
     let provenance = Provenance {
         span_hash: Some(entry.span_hash.clone()),
