@@ -144,7 +144,15 @@ pub struct Record {
     pub requests: usize,
     /// The last state seen.
     pub remote: Remote,
+    /// Where `draft --batch --export` wrote the input, for a batch run elsewhere (vLLM's
+    /// `run_batch` on one's own cluster, a provider's console): no provider is asked about
+    /// it; `batch import` brings its output.
+    #[serde(default)]
+    pub exported: Option<PathBuf>,
 }
+
+/// The state of an exported batch until its output is imported.
+pub const EXPORTED: &str = "exported";
 
 /// A submission under way (or stopped by a crash or a failed request): written before the
 /// provider is asked for anything, so that no batch it creates is ever unrecorded.
@@ -368,10 +376,116 @@ impl Batches {
             submitted: crate::store::now(),
             requests: entries.len(),
             remote,
+            exported: None,
         };
         self.save(&record)?;
         std::fs::remove_file(&record_of)?;
         Ok(record)
+    }
+
+    /// Writes `entries`' lines to the batch input file `to` instead of sending them, and
+    /// records the batch as a submitted one is (same custom ids), with the state
+    /// [`EXPORTED`] until [`Batches::import`] brings its output.
+    pub fn export(&self, to: &Path, entries: Vec<(Entry, String)>, model: &str, host: &str) -> Result<Record> {
+        std::fs::create_dir_all(&self.dir)?;
+        let (mut input, mut kept) = (Vec::new(), Vec::new());
+        for (entry, line) in &entries {
+            input.extend_from_slice(line.as_bytes());
+            input.push(b'\n');
+            serde_json::to_writer(&mut kept, entry)?;
+            kept.push(b'\n');
+        }
+        let id = format!(
+            "local-{}-{}",
+            crate::store::now().replace([':', '-'], "").to_lowercase(),
+            crate::identity::short_hash(&[&input, &nonce()], 8)
+        );
+        crate::atomic::write(&self.path(&id, "requests.jsonl")?, &kept)?;
+        crate::atomic::write(to, &input).with_context(|| format!("cannot write {}", to.display()))?;
+        let record = Record {
+            id: id.clone(),
+            input_file_id: String::new(),
+            model: model.to_owned(),
+            host: host.to_owned(),
+            submitted: crate::store::now(),
+            requests: entries.len(),
+            remote: Remote {
+                id,
+                status: EXPORTED.into(),
+                ..Remote::default()
+            },
+            exported: Some(std::path::absolute(to)?),
+        };
+        self.save(&record)?;
+        Ok(record)
+    }
+
+    /// Takes `output`, a batch output file made elsewhere (OpenAI's batch output format, as
+    /// vLLM's `run_batch` writes it), as the output of the recorded batch its requests belong
+    /// to (`id`, or the one whose requests hold its first `custom_id`), which is then
+    /// finished and ready to collect. At most `max` bytes; a batch already imported keeps
+    /// its output.
+    pub fn import(&self, output: &Path, id: Option<&str>, max: u64) -> Result<Record> {
+        let size = std::fs::metadata(output)
+            .with_context(|| format!("cannot read {}", output.display()))?
+            .len();
+        if size > max {
+            bail!(
+                "{} is larger than [batch] max_download ({max} bytes); raise it in aigcq.toml if the file is right",
+                output.display()
+            );
+        }
+        let bytes = std::fs::read(output).with_context(|| format!("cannot read {}", output.display()))?;
+        let first = String::from_utf8_lossy(&bytes)
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .and_then(|l| serde_json::from_str::<Value>(l).ok())
+            .and_then(|v| v["custom_id"].as_str().map(str::to_owned))
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: the first line is not a batch result with a custom_id",
+                    output.display()
+                )
+            })?;
+        let mut record = match id {
+            Some(id) => self.get(id)?,
+            None => self.owner_of(&first)?.ok_or_else(|| {
+                anyhow!(
+                    "{}: no recorded batch asked for {first}; was it exported from this project?",
+                    output.display()
+                )
+            })?,
+        };
+        let dest = self.path(&record.id, "output.jsonl")?;
+        if dest.exists() {
+            bail!(
+                "batch {} has its output already; collect it with `aigcq batch collect {}`",
+                record.id,
+                record.id
+            );
+        }
+        crate::atomic::write(&dest, &bytes)?;
+        record.remote.status = "completed".into();
+        record.remote.output_file_id = Some(format!("imported from {}", output.display()));
+        record.remote.completed_at = Some(jiff::Timestamp::now().as_second());
+        self.save(&record)?;
+        Ok(record)
+    }
+
+    /// The recorded batch whose requests hold `custom_id`, newest first.
+    fn owner_of(&self, custom_id: &str) -> Result<Option<Record>> {
+        for r in self.list()?.records {
+            let path = self.path(&r.id, "requests.jsonl")?;
+            let Ok(f) = std::fs::File::open(&path) else { continue };
+            let holds = std::io::BufReader::new(f)
+                .lines()
+                .map_while(Result::ok)
+                .any(|l| serde_json::from_str::<Entry>(&l).is_ok_and(|e| e.custom_id == custom_id));
+            if holds {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
     }
 
     fn save_submission(&self, s: &Submission) -> Result<()> {
@@ -380,8 +494,11 @@ impl Batches {
             .with_context(|| format!("cannot write {}", p.display()))
     }
 
-    /// The batch's state now, recorded.
+    /// The batch's state now, recorded. An exported batch is what its record says.
     pub async fn refresh(&self, client: &Client, cfg: &BatchConfig, mut record: Record) -> Result<Record> {
+        if record.exported.is_some() {
+            return Ok(record);
+        }
         record.remote = client
             .call_json(
                 reqwest::Method::GET,
@@ -396,6 +513,13 @@ impl Batches {
 
     /// Asks the provider to cancel the batch.
     pub async fn cancel(&self, client: &Client, cfg: &BatchConfig, mut record: Record) -> Result<Record> {
+        if let Some(file) = &record.exported {
+            bail!(
+                "batch {} was exported to {}, not sent: there is nothing to cancel at a provider",
+                record.id,
+                file.display()
+            );
+        }
         record.remote = client
             .call_json(
                 reqwest::Method::POST,

@@ -303,3 +303,72 @@ fn a_collect_killed_midway_loses_nothing_on_the_rerun() {
         "the output file is downloaded once"
     );
 }
+
+/// What vLLM's `python -m vllm.entrypoints.openai.run_batch -i IN -o OUT` does with the file
+/// aigcq exports, played by a small script: one output line per input line, in its format,
+/// each answer made by the same rule as the fakes' ([`answer`]).
+const RUNNER: &str = r#"
+import json, sys
+with open(sys.argv[1]) as i, open(sys.argv[2], "w") as o:
+    for n, line in enumerate(i):
+        req = json.loads(line)
+        assert req["method"] == "POST" and req["url"] == "/v1/chat/completions", req
+        user = [m for m in req["body"]["messages"] if m["role"] == "user"][-1]["content"]
+        q = next((l for l in user.splitlines() if l.startswith("请回答")), "请回答")
+        content = "**结论**：这是对「%s」的回答，包含足够多的文字。\n\n1. 第一点。\n2. 第二点。" % q
+        body = {"id": "cmpl-%d" % n, "object": "chat.completion", "model": req["body"]["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200}}
+        o.write(json.dumps({"id": "vllm-%d" % n, "custom_id": req["custom_id"],
+                            "response": {"status_code": 200, "request_id": "r-%d" % n, "body": body},
+                            "error": None}, ensure_ascii=False) + "\n")
+"#;
+
+/// `draft --batch --export` sends nothing and records the batch; the runner's output, brought
+/// back with `batch import`, makes the drafts a normal run makes; importing twice is refused.
+#[test]
+fn an_exported_batch_run_elsewhere_makes_the_drafts_a_normal_run_makes() {
+    let chapter = common::chapter_with_gaps(5);
+    let live = common::start_in_thread(|_, body| {
+        let (content, usage) = answer(body);
+        Reply::with_usage(&content, usage)
+    });
+    let normal = common::project(&chapter, "");
+    let (ok, _, err) = aigcq(normal.path(), &live.url, &["draft"]);
+    assert!(ok, "{err}");
+
+    // Nothing listens on the discard port: a request would fail the run.
+    let nowhere = "http://127.0.0.1:9/v1";
+    let dir = common::project(&chapter, "");
+    let input = dir.path().join("in.jsonl");
+    let (ok, _, err) = aigcq(dir.path(), nowhere, &["draft", "--batch", "--export", "in.jsonl"]);
+    assert!(ok && err.contains("exported 5 requests to in.jsonl"), "{err}");
+    assert!(err.contains("aigcq batch import out.jsonl"), "{err}");
+    let (ok, out, err) = aigcq(dir.path(), nowhere, &["batch", "list", "--json"]);
+    assert!(ok, "{err}");
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed[0]["batch"]["remote"]["status"], "exported");
+    let (ok, _, err) = aigcq(dir.path(), nowhere, &["batch", "collect"]);
+    assert!(ok && err.contains("was exported to"), "{err}");
+    let (ok, _, err) = aigcq(dir.path(), nowhere, &["draft", "--batch", "--export", "again.jsonl"]);
+    assert!(ok && err.contains("5 skipped: already in a batch"), "{err}");
+
+    let output = dir.path().join("out.jsonl");
+    let ran = std::process::Command::new("python3")
+        .args(["-c", RUNNER])
+        .arg(&input)
+        .arg(&output)
+        .status()
+        .unwrap();
+    assert!(ran.success());
+    let (ok, _, err) = aigcq(dir.path(), nowhere, &["batch", "import", "out.jsonl"]);
+    assert!(ok && err.contains("drafted 5 (5 candidates), 0 failed"), "{err}");
+    assert_eq!(drafts(dir.path()), drafts(normal.path()));
+
+    let before = tree(dir.path());
+    let (ok, _, err) = aigcq(dir.path(), nowhere, &["batch", "import", "out.jsonl"]);
+    assert!(!ok && err.contains("has its output already"), "{err}");
+    let (ok, _, err) = aigcq(dir.path(), nowhere, &["batch", "collect"]);
+    assert!(ok && err.contains("nothing to collect"), "{err}");
+    assert_eq!(tree(dir.path()), before, "nothing changes");
+}

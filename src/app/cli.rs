@@ -104,7 +104,9 @@ Examples:
   aigcq batch list
   aigcq batch status batch_abc123 --json
   aigcq batch collect                     every finished batch not yet collected
-  aigcq batch cancel batch_abc123")]
+  aigcq batch cancel batch_abc123
+  aigcq draft --batch --export in.jsonl   for vLLM's run_batch on your own GPUs, then:
+  aigcq batch import out.jsonl")]
     Batch(BatchArgs),
     /// Review pending drafts: see each as a diff of its chapter, accept, reject, skip or edit it.
     #[command(after_help = "\
@@ -241,6 +243,15 @@ pub enum BatchCommand {
     Collect { ids: Vec<String> },
     /// Ask the provider to stop a batch; answers already made can still be collected.
     Cancel { id: String },
+    /// Collect an output file made elsewhere from `draft --batch --export` (vLLM's
+    /// run_batch on your own GPUs, a provider's console): its answers become drafts.
+    Import {
+        /// The batch output file (OpenAI's batch output JSONL).
+        file: std::path::PathBuf,
+        /// The batch it answers (default: the one whose requests it names).
+        #[arg(long, value_name = "ID")]
+        batch: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +287,10 @@ pub struct DraftArgs {
     /// 24 h) instead of now; collect the drafts later with `aigcq batch collect`.
     #[arg(long, conflicts_with_all = ["dry_run", "judge", "feedback"])]
     pub batch: bool,
+    /// With --batch: write the batch input to FILE instead of sending it, for a runner of
+    /// your own (vLLM's run_batch); bring its output back with `aigcq batch import`.
+    #[arg(long, value_name = "FILE", requires = "batch")]
+    pub export: Option<std::path::PathBuf>,
     /// With --dry-run: print the prompts as JSON.
     #[arg(long, requires = "dry_run")]
     pub json: bool,

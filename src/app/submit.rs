@@ -76,6 +76,15 @@ pub fn run(
         .root
         .file_name()
         .map_or_else(|| "aigcq".into(), |n| n.to_string_lossy().into_owned());
+    if let Some(to) = &args.export {
+        // One file: a runner of one's own has no provider's limits.
+        if !items.is_empty() {
+            let record = batches.export(to, items, &model, &host)?;
+            output::batch::exported(&record, to);
+        }
+        output::batch::skipped_waiting(skipped);
+        return Ok(if failed { Status::Failed } else { Status::Clean });
+    }
     let metadata = json!({"project": project, "created_by": "aigcq"});
     for file in batch::split(items, cfg.max_lines, cfg.max_bytes) {
         let n = file.len();

@@ -68,6 +68,11 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<Status> {
             output::batch::cancelled(&r);
             Ok(Status::Clean)
         }
+        BatchCommand::Import { file, batch } => {
+            let record = batches.import(file, batch.as_deref(), cfg.max_download)?;
+            let failed = runtime.block_on(collect_one(ctx, &batches, &client(&record.model)?, record))?;
+            Ok(if failed { Status::Failed } else { Status::Clean })
+        }
         BatchCommand::Collect { ids } => {
             let mut unreadable = false;
             let records: Vec<Record> = if ids.is_empty() {

@@ -96,7 +96,27 @@ pub fn nothing_to_collect() {
     eprintln!("nothing to collect: every batch is collected (aigcq batch list)");
 }
 
+pub fn exported(r: &Record, to: &std::path::Path) {
+    eprintln!(
+        "{} exported {} requests to {} (batch {}) · run them, e.g. `python -m vllm.entrypoints.openai.run_batch -i {} -o out.jsonl --model {}`, then `aigcq batch import out.jsonl`",
+        style("✓").green().for_stderr(),
+        r.requests,
+        super::safe(&to.display().to_string()),
+        style(&r.id).bold().for_stderr(),
+        super::safe(&to.display().to_string()),
+        super::safe(&r.model)
+    );
+}
+
 pub fn not_finished(r: &Record) {
+    if let Some(file) = &r.exported {
+        eprintln!(
+            "batch {} was exported to {}: run it, then `aigcq batch import OUTPUT.jsonl`",
+            r.id,
+            super::safe(&file.display().to_string())
+        );
+        return;
+    }
     eprintln!(
         "batch {} is {} ({}); collect it again later",
         r.id,
