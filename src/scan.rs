@@ -101,6 +101,12 @@ pub fn read_chapter(path: &Path) -> Result<String, ReadError> {
     if let Some(offset) = memchr::memchr(0, &bytes) {
         return Err(ReadError::Binary { path: name(), offset });
     }
+    // simdutf8 validates several times faster than std on this text (mostly CJK); the exact
+    // error offset, rare, comes from std.
+    if simdutf8::basic::from_utf8(&bytes).is_ok() {
+        // SAFETY: just validated as UTF-8.
+        return Ok(unsafe { String::from_utf8_unchecked(bytes) });
+    }
     String::from_utf8(bytes).map_err(|e| ReadError::Utf8 {
         path: name(),
         offset: e.utf8_error().valid_up_to(),

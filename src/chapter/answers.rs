@@ -71,8 +71,20 @@ impl<'a> Chapter<'a> {
                         continue;
                     }
                     let (mut special, mut other) = (0, false);
-                    for line in slice.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                        let chars = visible_chars(line);
+                    let lines: Vec<(&str, usize)> = slice
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(|l| (l, visible_chars(l)))
+                        .collect();
+                    let mut rest: usize = lines.iter().map(|l| l.1).sum();
+                    for (line, chars) in lines {
+                        // Once prose is certain whatever the lines left turn out to be, the
+                        // answer is one: the patterns are the costly part of scanning.
+                        if other && prose + b.prose.saturating_sub(special + rest) >= rules.min_prose.max(1) {
+                            return None;
+                        }
+                        rest -= chars;
                         // Labels, markers, metadata and sub-questions are short lines; a long
                         // one is prose, and skipping the patterns on it keeps scanning fast.
                         let kind = if line.len() > LONG_LINE {

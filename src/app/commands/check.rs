@@ -29,7 +29,8 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Status> {
 
     let (per_file, failed) = super::report_errors(&errors, results);
     let findings: Vec<_> = per_file.into_iter().flatten().collect();
-    let mut out = std::io::stdout().lock();
+    // Stdout is line-buffered: one write per line of a large report otherwise.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if args.json {
         output::json(&mut out, &findings)?;
     } else {

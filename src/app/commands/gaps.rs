@@ -39,7 +39,8 @@ pub fn run(ctx: &Context, args: &GapsArgs) -> Result<Status> {
         }
     }
 
-    let mut out = std::io::stdout().lock();
+    // Stdout is line-buffered: one write per line of a large report otherwise.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if args.json {
         let all: Vec<_> = chapters.iter().flat_map(|c| &c.gaps).collect();
         output::json(&mut out, &all)?;
