@@ -494,3 +494,59 @@ fn a_closed_port_fails_fast_with_a_hint() {
         );
     }
 }
+
+/// A server that takes 2 requests at once and answers 429 beyond: the window the first run
+/// ends with is kept under the drafts folder's cache, so the second run starts there and
+/// meets fewer 429s.
+#[test]
+fn the_concurrency_a_server_allows_is_remembered_between_runs() {
+    use std::sync::{Arc, Mutex};
+    let busy: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (b, r) = (busy.clone(), refused.clone());
+    let fake = common::start_in_thread(move |_, _| {
+        let mut busy = b.lock().unwrap();
+        let now = Instant::now();
+        busy.retain(|until| *until > now);
+        if busy.len() >= 2 {
+            r.fetch_add(1, Ordering::SeqCst);
+            return Reply::status(429, "Rate limit reached: 2 requests at once");
+        }
+        busy.push(now + Duration::from_millis(100));
+        Reply::After(
+            Duration::from_millis(100),
+            Box::new(Reply::stream("足够长的一个回答，讲清楚了要点。")),
+        )
+    });
+    let dir = common::project(
+        &common::chapter_with_gaps(16),
+        "[provider]\nconcurrency = 8\nmax_retries = 20\n",
+    );
+    let mut refusals = Vec::new();
+    for run in 0..2 {
+        let _ = std::fs::remove_dir_all(dir.path().join("drafts/ch"));
+        let before = refused.load(Ordering::SeqCst);
+        let out = common::aigcq_at(dir.path(), &fake.url)
+            .args(["draft"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.contains("drafted 16 questions"),
+            "run {run}: {stderr}"
+        );
+        refusals.push(refused.load(Ordering::SeqCst) - before);
+        let kept: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("drafts/.cache/concurrency.json")).unwrap()).unwrap();
+        let (key, learnt) = kept.as_object().unwrap().iter().next().unwrap();
+        assert!(key.ends_with(" fake-model"), "{key}");
+        assert!(
+            (2..=3).contains(&learnt["window"].as_u64().unwrap()),
+            "run {run}: {kept}"
+        );
+    }
+    assert!(
+        refusals[1] < refusals[0],
+        "the second run starts at the limit: {refusals:?}"
+    );
+}

@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result, bail};
 use aigcq::config::Project;
 use aigcq::draft::Reviser;
 use aigcq::llm::client::Client;
+use aigcq::llm::pace::Learnt;
 use aigcq::llm::provider::{Overrides, Provider};
 use aigcq::refs::{Loader, Refs, Source};
 use aigcq::scan;
@@ -17,6 +18,11 @@ use aigcq::select::{self, Item};
 use aigcq::store::Draft;
 
 use aigcq::chapter::Chapter;
+
+/// The key of a server and model in the concurrency memory.
+fn pace_key(provider: &Provider, model: &str) -> String {
+    format!("{} {model}", provider.host())
+}
 
 /// What every command starts from.
 pub struct Context {
@@ -88,8 +94,50 @@ impl Context {
             bail!("no model set: pass --model, set $AIGCQ_MODEL, or set model in [provider] of aigcq.toml");
         };
         provider.check_transport(allow_insecure)?;
-        let client = Client::new(&provider, &model, stream)?;
+        let mut client = Client::new(&provider, &model, stream)?;
+        if let Some(learnt) = self.pace_memory().get(&pace_key(&provider, &model)) {
+            client = client.resuming(*learnt);
+        }
         Ok((provider, model, client))
+    }
+
+    /// Where the concurrency each server allowed is kept between runs: a cache, never needed.
+    fn pace_file(&self) -> PathBuf {
+        self.project.drafts_dir().join(".cache/concurrency.json")
+    }
+
+    /// The windows earlier runs ended with, by host and model; an unreadable file is none.
+    fn pace_memory(&self) -> std::collections::BTreeMap<String, Learnt> {
+        let read = std::fs::File::open(self.pace_file()).and_then(|f| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, 1 << 20), &mut bytes)?;
+            Ok(bytes)
+        });
+        read.ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Keeps what `client` learnt of its server's concurrency limit for the next run (or
+    /// forgets it when this run met no limit).
+    pub fn remember_pace(&self, provider: &Provider, model: &str, client: &Client) {
+        let mut all = self.pace_memory();
+        let key = pace_key(provider, model);
+        let changed = match client.learnt() {
+            Some(l) => all.insert(key, l) != Some(l),
+            None => all.remove(&key).is_some(),
+        };
+        if !changed {
+            return;
+        }
+        let path = self.pace_file();
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| aigcq::atomic::write(&path, serde_json::to_string_pretty(&all)?.as_bytes()));
+        if let Err(e) = written {
+            crate::app::output::warning(format!("cannot write {}: {e}", path.display()));
+        }
     }
 
     /// Where each question's references come from: its files under the refs folder and every

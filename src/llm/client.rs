@@ -14,7 +14,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::pace::{Change, Pace, Permit};
+use super::pace::{Change, Learnt, Pace, Permit};
 use crate::llm::Messages;
 use crate::llm::Usage;
 use crate::llm::provider::TokenParam;
@@ -267,6 +267,7 @@ pub struct Client {
     min_delay: Duration,
     /// How many attempts may be in flight, adapted to the server's rate limits.
     pace: Pace,
+    concurrency: usize,
 }
 
 impl Client {
@@ -315,7 +316,19 @@ impl Client {
             max_retries: p.max_retries.value,
             min_delay: Duration::from_secs(1),
             pace: Pace::new(p.concurrency.value),
+            concurrency: p.concurrency.value,
         })
+    }
+
+    /// Starts the concurrency window where an earlier run against this server ended.
+    pub fn resuming(mut self, learnt: Learnt) -> Client {
+        self.pace = Pace::resuming(self.concurrency, learnt);
+        self
+    }
+
+    /// What this client learnt of the server's concurrency limit, for the next run.
+    pub fn learnt(&self) -> Option<Learnt> {
+        self.pace.learnt()
     }
 
     /// Sets the first backoff delay (tests and benchmarks use short ones).
@@ -537,13 +550,19 @@ impl Client {
         };
         tracing::debug!(url = %display_url(&self.url), model = %self.model, stream = self.stream, authorization, "POST");
         tracing::trace!(body = %body, "request body");
-        let resp = self
-            .http
-            .post(&self.url)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| sending(&self.url, e))?;
+        let send = self.http.post(&self.url).json(body).send();
+        tokio::pin!(send);
+        // Not refused quickly is admitted, whether or not the status has come yet.
+        let resp = tokio::select! {
+            r = &mut send => r,
+            () = tokio::time::sleep(self.pace.admit_after()) => {
+                if let Some(Change { from, to }) = permit.admitted() {
+                    tracing::debug!(from, to, "concurrency");
+                }
+                send.await
+            }
+        }
+        .map_err(|e| sending(&self.url, e))?;
         let status = resp.status();
         tracing::debug!(status = status.as_u16(), "response");
         let content_type = content_type(&resp);

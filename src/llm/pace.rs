@@ -11,6 +11,12 @@
 //! per burst, as TCP cuts once per window of losses). From then on it grows by one only after
 //! a run of completed requests (four windows' worth), and the run doubles each time a probe
 //! above the limit is rejected, so that a steady limit costs few 429s.
+//!
+//! A request counts as admitted at its 2xx status or, whichever comes first, once it has gone
+//! unrefused for [`Pace::admit_after`] (twice the slowest 429 seen, 100 ms before any): a
+//! server that sends its status only with the first token (a plain non-streaming server, a
+//! buffering proxy) would otherwise keep the window at half for a whole answer. The window a
+//! run ends with, once a limit was found, can start the next run ([`Learnt`]).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +52,21 @@ struct State {
     failed_probes: u32,
     /// No request goes out before this: the server refused one sent alone.
     quiet_until: Option<Instant>,
+    /// The longest a 429 took to come back.
+    slowest_refusal: Duration,
+    /// Each request in flight: its number and when it was sent.
+    flying: Vec<(u64, Instant)>,
+    /// Numbers the next request.
+    next: u64,
+}
+
+/// What a run learnt of a server's limit, to start the next run with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Learnt {
+    /// The window when the run ended.
+    pub window: usize,
+    /// The longest a 429 took, in milliseconds.
+    pub refusal_ms: u64,
 }
 
 /// One request's place in the window; dropping it without [`Permit::succeeded`] or
@@ -55,6 +76,8 @@ pub struct Permit<'a> {
     permit: Option<SemaphorePermit<'a>>,
     admitted: AtomicBool,
     epoch: u64,
+    sent: Instant,
+    seq: u64,
 }
 
 /// What a rejection did to the window.
@@ -96,7 +119,50 @@ impl Pace {
                 probing: false,
                 failed_probes: 0,
                 quiet_until: None,
+                slowest_refusal: Duration::ZERO,
+                flying: Vec::new(),
+                next: 0,
             }),
+        }
+    }
+
+    /// A window below `max` that starts where a run against the same server ended: past the
+    /// slow start, at the limit it found; growth probes above it again after a run of
+    /// successes, so the window climbs back when the limit has gone.
+    pub fn resuming(max: usize, learnt: Learnt) -> Pace {
+        let pace = Pace::new(max);
+        {
+            let mut s = pace.lock();
+            let window = learnt.window.clamp(1, pace.max);
+            if window > s.window {
+                pace.permits.add_permits(window - s.window);
+            } else {
+                pace.permits.forget_permits(s.window - window);
+            }
+            s.window = window;
+            s.slow_start = false;
+            s.slowest_refusal = Duration::from_millis(learnt.refusal_ms.min(10_000));
+        }
+        pace
+    }
+
+    /// What this run learnt, once the server refused a request for its limit; none while it
+    /// never did (the next run starts afresh).
+    pub fn learnt(&self) -> Option<Learnt> {
+        let s = self.lock();
+        (!s.slow_start).then(|| Learnt {
+            window: s.window,
+            refusal_ms: s.slowest_refusal.as_millis() as u64,
+        })
+    }
+
+    /// How long a request may go unrefused before it counts as admitted.
+    pub fn admit_after(&self) -> Duration {
+        let slowest = self.lock().slowest_refusal;
+        if slowest.is_zero() {
+            Duration::from_millis(100)
+        } else {
+            (2 * slowest).clamp(Duration::from_millis(20), Duration::from_secs(5))
         }
     }
 
@@ -130,11 +196,16 @@ impl Pace {
         }
         let mut s = self.lock();
         s.in_flight += 1;
+        let (seq, sent) = (s.next, Instant::now());
+        s.next += 1;
+        s.flying.push((seq, sent));
         Permit {
             pace: self,
             permit: Some(permit),
             admitted: AtomicBool::new(false),
             epoch: s.epoch,
+            sent,
+            seq,
         }
     }
 
@@ -185,8 +256,20 @@ impl Permit<'_> {
     pub fn limited(mut self) -> Limited {
         let pace = self.pace;
         let mut s = pace.lock();
+        s.slowest_refusal = s.slowest_refusal.max(self.sent.elapsed());
         let from = s.window;
         let others = s.in_flight - 1;
+        // What the server serves: the requests it admitted, and those sent before this one
+        // and not refused (it refused this one, so it had taken them), whether or not their
+        // status has come (a server may send it only with the first token). Not this one,
+        // taken for admitted while its 429 was on the way.
+        let serving = s.serving - usize::from(*self.admitted.get_mut());
+        let earlier = s
+            .flying
+            .iter()
+            .filter(|(seq, sent)| *seq != self.seq && *sent < self.sent)
+            .count();
+        let serving = serving.max(earlier);
         let mut change = None;
         let stale = self.epoch != s.epoch;
         if !stale {
@@ -194,7 +277,7 @@ impl Permit<'_> {
             // Refused while the server serves the whole window: the request raced the cut
             // (tokio grants a growth's permit to a waiter before its task reads the epoch),
             // and the window is right.
-            let to = if s.serving > 0 { s.serving } else { from / 2 }.max(1);
+            let to = if serving > 0 { serving } else { from / 2 }.max(1);
             if to < from {
                 s.window = to;
                 s.epoch += 1;
@@ -220,6 +303,7 @@ impl Permit<'_> {
     fn release(&mut self, s: &mut State) {
         if let Some(p) = self.permit.take() {
             s.in_flight -= 1;
+            s.flying.retain(|(seq, _)| *seq != self.seq);
             if *self.admitted.get_mut() {
                 s.serving -= 1;
             }
@@ -414,5 +498,63 @@ mod tests {
         let start = Instant::now();
         drop(pace.acquire().await);
         assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_cut_counts_what_the_server_took_before_its_status_came() {
+        // A server that sends its status only with the first token, serving 6: none of the
+        // 8 sent has its status when the 7th is refused; the 6 sent before it are served.
+        let pace = Pace::new(16);
+        let mut sent: Vec<_> = Vec::new();
+        for _ in 0..8 {
+            sent.push(pace.acquire().await);
+        }
+        let mut sent = sent.into_iter();
+        let taken: Vec<_> = sent.by_ref().take(6).collect();
+        sent.next().unwrap().limited();
+        assert_eq!(pace.window(), 6, "not halved to 4, nor cut to the 0 whose status came");
+        drop(taken);
+    }
+
+    #[tokio::test]
+    async fn a_run_resumes_at_the_window_the_last_one_learnt() {
+        let fresh = Pace::new(16);
+        assert_eq!(
+            (fresh.window(), fresh.learnt()),
+            (8, None),
+            "no limit met: nothing to keep"
+        );
+        assert_eq!(fresh.admit_after(), Duration::from_millis(100));
+        fresh.acquire().await.limited();
+        assert_eq!(fresh.learnt().map(|l| l.window), Some(4));
+
+        let pace = Pace::resuming(
+            16,
+            Learnt {
+                window: 4,
+                refusal_ms: 30,
+            },
+        );
+        assert_eq!((pace.window(), pace.permits.available_permits()), (4, 4));
+        assert_eq!(pace.admit_after(), Duration::from_millis(60));
+        // Past the slow start: an admission does not grow it, a run of successes does.
+        let p = pace.acquire().await;
+        assert_eq!(p.admitted(), None);
+        p.succeeded();
+        for _ in 0..15 {
+            pace.acquire().await.succeeded();
+        }
+        assert_eq!(pace.window(), 5, "it climbs back when the limit has gone");
+        assert_eq!(
+            Pace::resuming(
+                16,
+                Learnt {
+                    window: 40,
+                    refusal_ms: 0
+                }
+            )
+            .window(),
+            16
+        );
     }
 }

@@ -166,6 +166,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         }
     });
     progress.finish();
+    ctx.remember_pace(&provider, &model, &client);
     let Some(totals) = totals else {
         output::draft::interrupted();
         return Ok(Status::Interrupted);
