@@ -77,24 +77,47 @@ impl<'a> Chapter<'a> {
     }
 
     /// Whether the chapter asks its questions in `<summary>`s: at least three summaries outside
-    /// any question's section and answer blocks, half of which ask. Then every such summary is
+    /// any question's section and answer blocks, half of which ask, and more asking than
+    /// its headings do. Then every such summary is
     /// a question (`Explain …`), and headings only label groups of them.
     pub(super) fn summaries_ask(&self, rules: &Rules, boxes: &HashSet<usize>, in_toc: &[Option<usize>]) -> bool {
-        let (mut seen, mut asking, mut under_question) = (0, 0, false);
-        for (h, heading) in self.headings.iter().enumerate() {
-            if Self::is_section(heading) {
-                under_question = in_toc[h].is_some() || asks(&heading.text, rules);
-            } else if heading.style == HeadingStyle::Summary
+        let candidate = |heading: &Heading| {
+            heading.style == HeadingStyle::Summary
                 && !heading.nested
-                && !under_question
                 && !boxes.contains(&heading.range.start)
                 && !rules.summary_label.is_match(&heading.text)
-            {
+        };
+        // The candidates under each section heading with no text of its own before them: a
+        // heading the table of contents links to is a question, unless it only holds three
+        // or more summaries (a group of them: devops-exercises links its topic headings).
+        let mut under: Vec<usize> = vec![0; self.headings.len()];
+        let mut section = None;
+        for (h, heading) in self.headings.iter().enumerate() {
+            if Self::is_section(heading) {
+                section = Some(h);
+            } else if let Some(s) = section.filter(|_| candidate(heading)) {
+                let own = &self.text[self.headings[s].unit.end..heading.range.start.max(self.headings[s].unit.end)];
+                if under[s] > 0 || !has_text(own) {
+                    under[s] += 1;
+                } else {
+                    section = None;
+                }
+            }
+        }
+        let (mut seen, mut asking, mut under_question, mut asking_headings) = (0, 0, false, 0);
+        for (h, heading) in self.headings.iter().enumerate() {
+            if Self::is_section(heading) {
+                let asks = asks(&heading.text, rules);
+                asking_headings += usize::from(asks);
+                under_question = in_toc[h].is_some() && under[h] < 3 || asks;
+            } else if candidate(heading) && !under_question {
                 seen += 1;
                 asking += usize::from(asks(&heading.text, rules));
             }
         }
-        seen >= 3 && asking * 2 >= seen
+        // And more of them ask than headings do: follow-ups under a few statement headings
+        // (Waking-Up's `### TCP与UDP的区别`) do not make a bank of summaries.
+        seen >= 3 && asking * 2 >= seen && asking > asking_headings
     }
 
     /// The headings that are questions written as statements (`My macOS apps don't find
@@ -387,4 +410,17 @@ pub(super) fn asks(text: &str, rules: &Rules) -> bool {
 pub(super) fn leading_number(text: &str) -> Option<u64> {
     let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
     text[..digits].parse().ok()
+}
+
+/// Whether `html` has text outside its tags (letters or digits).
+fn has_text(html: &str) -> bool {
+    let mut in_tag = false;
+    html.chars().any(|c| {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ => return !in_tag && c.is_alphanumeric(),
+        }
+        false
+    })
 }

@@ -829,3 +829,50 @@ fn a_details_block_left_open_in_a_list_item_ends_with_the_item() {
     );
     assert_eq!(kinds(&c), ["-", "-"]);
 }
+
+#[test]
+fn summaries_under_linked_topic_headings_are_the_questions() {
+    // devops-exercises' form: a table of contents links topic headings, and under each the
+    // questions are `<summary>`s, many of them tasks rather than questions.
+    let mut text = String::from("# Containers\n\n- [Basics](#basics)\n- [Images](#images)\n");
+    let topics = [
+        (
+            "Basics",
+            [
+                "Explain what a container is",
+                "How are containers started?",
+                "What is a namespace?",
+            ],
+        ),
+        (
+            "Images",
+            [
+                "Explain container image layers",
+                "How are images stored?",
+                "What is a registry?",
+            ],
+        ),
+    ];
+    for (topic, questions) in topics {
+        text.push_str(&format!("\n### {topic}\n"));
+        for q in questions {
+            text.push_str(&format!("\n<details>\n<summary>{q}</summary><br><b>\n\nAn answer of some length that explains it.\n</b></details>\n"));
+        }
+    }
+    text.push_str("\n<details>\n<summary>Describe a dangling image</summary><br><b>\n</b></details>\n");
+    let c = parse(&text);
+    let questions: Vec<&str> = c.questions.iter().map(|q| c.heading(q).text.as_str()).collect();
+    assert_eq!(questions.len(), 7, "{questions:?}");
+    assert!(
+        questions
+            .iter()
+            .all(|q| !q.starts_with("Basics") && !q.starts_with("Images"))
+    );
+    assert_eq!(kinds(&c), ["-", "-", "-", "-", "-", "-", "empty"]);
+
+    // Follow-ups under one statement heading of a bank of asking headings stay follow-ups.
+    let text = "# 网络\n\n- [什么是三次握手？](#什么是三次握手)\n- [什么是四次挥手？](#什么是四次挥手)\n- [TCP与UDP的区别](#tcp与udp的区别)\n\n### 什么是三次握手？\n\n答案写在这里，足够长。\n\n### 什么是四次挥手？\n\n答案写在这里，足够长。\n\n### TCP与UDP的区别\n\n区别如下，足够长的说明。\n\n<details>\n<summary>什么叫无连接？</summary>\n\n解释。\n</details>\n\n<details>\n<summary>什么叫不可靠？</summary>\n\n解释。\n</details>\n\n<details>\n<summary>什么意思？</summary>\n\n解释。\n</details>\n";
+    let c = parse(text);
+    let questions: Vec<&str> = c.questions.iter().map(|q| c.heading(q).text.as_str()).collect();
+    assert!(questions.contains(&"TCP与UDP的区别"), "{questions:?}");
+}
