@@ -124,7 +124,13 @@ fn missing_content_folder_is_a_clear_error() {
 fn init_creates_a_project_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("book");
-    stdout(aigcq(dir.path()).args(["init", "book"]), 0);
+    let out = aigcq(dir.path()).args(["init", "book"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("next:") && said.contains("book/content/") && said.contains("aigcq gaps"),
+        "{said}"
+    );
     for p in ["aigcq.toml", "content", "drafts", "prompts/default.jinja"] {
         assert!(target.join(p).exists(), "{p}");
     }

@@ -27,7 +27,9 @@ impl Server {
         let env = vec![("AIGCQ_LLM_PORT", port)];
         let status = Self::script().arg("status").envs(env.clone()).output().unwrap();
         if status.status.success() {
-            let url = String::from_utf8(status.stdout).unwrap().trim().to_owned();
+            // `URL MODEL`
+            let out = String::from_utf8(status.stdout).unwrap();
+            let url = out.split_whitespace().next().unwrap_or_default().to_owned();
             return Server {
                 url,
                 started: false,

@@ -33,8 +33,15 @@ pub fn run(dir: &Path) -> Result<Status> {
         .join(format!("default.{}", aigcq::prompt::EXTENSION));
     std::fs::write(&template, aigcq::prompt::BUILTIN_DEFAULT)
         .with_context(|| format!("cannot write {}", template.display()))?;
+    let cd = dir.display().to_string();
     eprintln!(
-        "created {} with content/, drafts/ and prompts/default.jinja",
+        "created {} with content/, drafts/ and prompts/default.jinja\n\
+         next:\n  \
+         1. put your chapters (Markdown) in {cd}/content/\n  \
+         2. aigcq gaps          the questions without an answer\n  \
+         3. set [provider] base_url and model in {} (or OPENAI_BASE_URL and AIGCQ_MODEL), the key in $OPENAI_API_KEY\n  \
+         4. aigcq draft 1 --dry-run   the prompt of a first question; then aigcq draft, aigcq review",
+        config.display(),
         config.display()
     );
     Ok(Status::Clean)
