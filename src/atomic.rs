@@ -57,25 +57,15 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// New files written as one group, made durable together: each is written to a temporary
 /// file and nothing is synced until [`Group::commit`], which syncs the file system once, puts
-/// every file in place and syncs once more. A crash before the end leaves none of them in
-/// place, or all of them whole; never a torn one. Costs two syncs a group instead of two per
-/// file (batch collect writes thousands).
+/// every file in place and syncs once more. A crash at any point leaves each file in place
+/// whole or not at all, never torn. Costs two syncs a group instead of two per file (batch
+/// collect writes thousands).
 #[derive(Debug, Default)]
 pub struct Group {
     staged: Vec<(tempfile::NamedTempFile, PathBuf)>,
 }
 
 impl Group {
-    /// Files staged and not committed yet.
-    pub fn len(&self) -> usize {
-        self.staged.len()
-    }
-
-    /// Whether nothing is staged.
-    pub fn is_empty(&self) -> bool {
-        self.staged.is_empty()
-    }
-
     /// Stages `bytes` for the new file `path` (its folder must exist). The temporary file
     /// stays locked until the commit, as [`write`]'s does.
     pub fn write(&mut self, path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -394,8 +394,7 @@ impl Store {
     }
 
     /// Makes the drafts saved since the last commit durable and puts them in place, under
-    /// the locks of their chapters (taken in one order, so two writers never wait on each
-    /// other).
+    /// the locks of their chapters (taken in one order, so two writers never deadlock).
     pub fn commit(&self) -> Result<()> {
         let Some(group) = &self.group else { return Ok(()) };
         let mut group = group.lock().map_err(|_| anyhow!("a save failed midway"))?;
