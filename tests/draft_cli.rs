@@ -550,3 +550,33 @@ fn the_concurrency_a_server_allows_is_remembered_between_runs() {
         "the second run starts at the limit: {refusals:?}"
     );
 }
+
+/// An answer cut at a token limit says what to raise: `--max-tokens` when the run set it, and
+/// also when it did not, since the server then stopped at a limit of its own.
+#[test]
+fn answers_cut_at_a_limit_say_to_raise_max_tokens() {
+    let fake = common::start_in_thread(|_, _| Reply::Stream {
+        content: "一个被截断的回答，写到一半".into(),
+        finish: "length",
+        n: 1,
+    });
+    for (args, said) in [
+        (
+            &[][..],
+            "cut at the server's own token limit (the request set none); set --max-tokens",
+        ),
+        (
+            &["--max-tokens", "64"][..],
+            "cut at max_tokens = 64; raise --max-tokens",
+        ),
+    ] {
+        let dir = common::project(&common::chapter_with_gaps(2), "");
+        let out = common::aigcq_at(dir.path(), &fake.url)
+            .arg("draft")
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("note: 2 answers were {said}")), "{stderr}");
+    }
+}

@@ -172,6 +172,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         return Ok(Status::Interrupted);
     };
     output::draft::summary(&totals, skipped, started.elapsed(), project.config.prices.get(&model));
+    output::draft::truncated_hint(totals.truncated, provider.max_tokens.value);
     Ok(if failed || totals.failed > 0 || totals.unjudged > 0 {
         Status::Failed
     } else {

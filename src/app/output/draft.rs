@@ -178,6 +178,24 @@ pub fn summary(s: &Totals, skipped: usize, wall: Duration, price: Option<&aigcq:
     );
 }
 
+/// What to do about answers cut at a token limit: the request's (`max_tokens`), or the
+/// server's own when the request set none (llama.cpp stops at its `n_predict`, 512 here).
+pub fn truncated_hint(truncated: usize, max_tokens: Option<u32>) {
+    if truncated == 0 {
+        return;
+    }
+    let what = match max_tokens {
+        Some(n) => format!("at max_tokens = {n}; raise --max-tokens (or max_tokens in [provider])"),
+        None => "at the server's own token limit (the request set none); set --max-tokens (or max_tokens in [provider]) above it, and the server's limit if it has one".into(),
+    };
+    let answers = if truncated == 1 {
+        "1 answer was".to_owned()
+    } else {
+        format!("{truncated} answers were")
+    };
+    eprintln!("{} {answers} cut {what}", style("note:").yellow().for_stderr());
+}
+
 /// A progress bar with per-question lines on a terminal; plain lines otherwise. While
 /// answers stream in, the bar shows the tokens received so far and their rate, so that a slow
 /// model can be told from a hang.
