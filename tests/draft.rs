@@ -572,3 +572,40 @@ async fn one_ten_megabyte_line_in_small_pieces_is_read_whole() {
         .unwrap();
     assert_eq!(got.choices[0].content.len(), long.len());
 }
+
+/// An empty reply (or reasoning only) is asked for once more; twice empty, the question fails
+/// saying what may be wrong.
+#[tokio::test]
+async fn an_empty_reply_is_asked_again_then_explained() {
+    // Question 2's first reply is empty, its second an answer; question 3's replies are
+    // always reasoning only.
+    let fake = common::start(|_, body| {
+        let user = body["messages"][1]["content"].as_str().unwrap_or_default().to_owned();
+        let seen = user.contains("第 2 题");
+        static ASKED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        if seen {
+            if ASKED.fetch_add(1, Ordering::SeqCst) == 0 {
+                Reply::stream("")
+            } else {
+                Reply::stream("第二次终于有了回答，写得足够长。")
+            }
+        } else {
+            Reply::stream("<think>只有推理，没有回答")
+        }
+    })
+    .await;
+    let (summary, events, _) = draft_chapter(&fake.url, &common::chapter_with_gaps(2), 1, 1).await;
+    assert_eq!((summary.drafted, summary.failed), (1, 1), "{events:?}");
+    let retries = events
+        .iter()
+        .filter(|e| e.starts_with("retry") && e.contains("no answer text"))
+        .count();
+    assert_eq!(retries, 2, "one more request each: {events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("failed") && e.contains("no answer text twice") && e.contains("--max-tokens")),
+        "{events:?}"
+    );
+    assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 4);
+}

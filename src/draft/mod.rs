@@ -8,7 +8,7 @@ pub mod postprocess;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
@@ -361,10 +361,34 @@ impl Drafter<'_> {
     ) -> Result<Drafted> {
         let references = job.references(self.refs).await?;
         let messages = job.messages(self.templates, self.rules, self.run, &references)?;
-        let completion = self
+        let mut completion = self
             .ask(&messages, id, started, n_unsupported, report)
             .await
             .map_err(|e| anyhow!(e))?;
+        let empty = |c: &Completion| c.choices.iter().all(|c| postprocess::is_empty_reply(&c.content));
+        if empty(&completion) {
+            // A server under load, or one still loading its model, sometimes answers nothing:
+            // once more, then say what may be wrong.
+            let error = ApiError::Invalid("the reply has no answer text".into());
+            report(Event::Retrying {
+                id,
+                error: &error,
+                delay: Duration::ZERO,
+            });
+            let spent = completion.usage;
+            completion = self
+                .ask(&messages, id, None, n_unsupported, report)
+                .await
+                .map_err(|e| anyhow!(e))?;
+            if let Some(u) = spent {
+                *completion.usage.get_or_insert_default() += u;
+            }
+            if empty(&completion) {
+                bail!(
+                    "the server sent no answer text twice (empty, or only reasoning): is the model loaded? A reasoning model may need a larger --max-tokens"
+                );
+            }
+        }
         self.finish(
             job,
             id,

@@ -151,6 +151,14 @@ pub fn clean(raw: &str, target: Target, rules: &Rules) -> Result<Cleaned, CleanE
     Ok(Cleaned { text, warnings })
 }
 
+/// Whether a reply holds no answer text at all: empty, blank, or only reasoning (a `<think>`
+/// block, closed or not), which [`clean`] refuses with [`CleanError::Empty`].
+pub fn is_empty_reply(raw: &str) -> bool {
+    let text = THINK.replace_all(raw, "");
+    let text = text.trim();
+    text.is_empty() || text.starts_with("<think>")
+}
+
 /// LF line endings, without NUL, the other C0 and C1 control characters (tab kept), DEL and
 /// byte-order marks: they would make the chapter unreadable or hide text on a terminal. A
 /// lone carriage return becomes a line ending. Returns the count removed.
