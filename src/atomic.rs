@@ -11,6 +11,25 @@ pub const TEMP_PREFIX: &str = ".aigcq-";
 /// Suffix of the temporary files.
 pub const TEMP_SUFFIX: &str = ".tmp";
 
+/// The folder a file is in (`.` for a bare name).
+fn folder(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// A new temporary file in `dir` with the name pattern [`sweep`] knows, locked while it
+/// exists, so that a sweep tells a live write from a leftover.
+pub fn locked_temp(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(dir)?;
+    tmp.as_file().lock()?;
+    Ok(tmp)
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder: write, fsync, rename,
 /// fsync the folder. A symbolic link is written through (the link stays, its target gets the
 /// bytes). An existing file keeps its permissions; a read-only one is refused (renaming over
@@ -24,10 +43,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     } else {
         path
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = folder(path);
     let existing = match fs::metadata(path) {
         Ok(m) if m.permissions().readonly() => {
             return Err(io::Error::new(io::ErrorKind::PermissionDenied, "the file is read-only"));
@@ -36,11 +52,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(dir)?;
-    tmp.as_file().lock()?;
+    let mut tmp = locked_temp(dir)?;
     tmp.write_all(bytes)?;
     if let Some(p) = existing {
         tmp.as_file().set_permissions(p)?;
@@ -69,15 +81,7 @@ impl Group {
     /// Stages `bytes` for the new file `path` (its folder must exist). The temporary file
     /// stays locked until the commit, as [`write`]'s does.
     pub fn write(&mut self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .suffix(TEMP_SUFFIX)
-            .tempfile_in(dir)?;
-        tmp.as_file().lock()?;
+        let mut tmp = locked_temp(folder(path))?;
         tmp.write_all(bytes)?;
         self.staged.push((tmp, path.to_path_buf()));
         Ok(())
@@ -154,19 +158,12 @@ pub fn replace(path: &Path, expected: &[u8], bytes: &[u8]) -> io::Result<Option<
     } else {
         path.to_path_buf()
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = folder(&path).to_path_buf();
     let meta = fs::metadata(&path)?;
     if meta.permissions().readonly() {
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, "the file is read-only"));
     }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(&dir)?;
-    tmp.as_file().lock()?;
+    let mut tmp = locked_temp(&dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().set_permissions(meta.permissions())?;
     tmp.as_file().sync_all()?;

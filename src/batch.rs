@@ -563,11 +563,7 @@ impl Batches {
             .await
             .map_err(|e| anyhow!("downloading {file_id} of batch {id}: {e}"))?;
         // Written line by line with the key redacted: a service may echo it in an error.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(crate::atomic::TEMP_PREFIX)
-            .suffix(crate::atomic::TEMP_SUFFIX)
-            .tempfile_in(&self.dir)?;
-        tmp.as_file().lock()?;
+        let mut tmp = crate::atomic::locked_temp(&self.dir)?;
         let mut line = Vec::new();
         let write_line = |line: &mut Vec<u8>, tmp: &mut tempfile::NamedTempFile| -> std::io::Result<()> {
             tmp.write_all(client.redacted(&String::from_utf8_lossy(line)).as_bytes())?;
