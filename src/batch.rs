@@ -279,14 +279,7 @@ impl Batches {
         host: &str,
     ) -> Result<Record> {
         std::fs::create_dir_all(&self.dir)?;
-        let mut input = Vec::new();
-        let mut kept = Vec::new();
-        for (entry, line) in &entries {
-            input.extend_from_slice(line.as_bytes());
-            input.push(b'\n');
-            serde_json::to_writer(&mut kept, entry)?;
-            kept.push(b'\n');
-        }
+        let (input, kept) = files(&entries)?;
         let sub = Submission {
             name: format!(
                 "sub-{}-{}",
@@ -388,13 +381,7 @@ impl Batches {
     /// [`EXPORTED`] until [`Batches::import`] brings its output.
     pub fn export(&self, to: &Path, entries: Vec<(Entry, String)>, model: &str, host: &str) -> Result<Record> {
         std::fs::create_dir_all(&self.dir)?;
-        let (mut input, mut kept) = (Vec::new(), Vec::new());
-        for (entry, line) in &entries {
-            input.extend_from_slice(line.as_bytes());
-            input.push(b'\n');
-            serde_json::to_writer(&mut kept, entry)?;
-            kept.push(b'\n');
-        }
+        let (input, kept) = files(&entries)?;
         let id = format!(
             "local-{}-{}",
             crate::store::now().replace([':', '-'], "").to_lowercase(),
@@ -715,6 +702,18 @@ impl Batches {
     pub fn collected_count(&self, id: &str) -> Result<usize> {
         Ok(self.collected(id)?.len())
     }
+}
+
+/// The batch input file (one request line each) and the entries file collecting needs.
+fn files(entries: &[(Entry, String)]) -> Result<(Vec<u8>, Vec<u8>)> {
+    let (mut input, mut kept) = (Vec::new(), Vec::new());
+    for (entry, line) in entries {
+        input.extend_from_slice(line.as_bytes());
+        input.push(b'\n');
+        serde_json::to_writer(&mut kept, entry)?;
+        kept.push(b'\n');
+    }
+    Ok((input, kept))
 }
 
 /// The largest record or submission file read: they hold a few hundred bytes.
