@@ -168,27 +168,13 @@ fn concurrency(answer: &str) {
 /// flight take, and the share of requests answered 429 (issue 13's targets for adaptive
 /// concurrency).
 fn rate_limited(answer: &str) {
-    use std::sync::{Arc, Mutex};
     for late in [false, true] {
-        let busy: Arc<Mutex<Vec<Instant>>> = Arc::default();
-        let limited = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let reply = if late {
             Reply::After(Duration::from_millis(200), Box::new(Reply::prepared(answer)))
         } else {
             Reply::Thinking(Duration::from_millis(200), Box::new(Reply::prepared(answer)))
         };
-        let (b, l) = (busy.clone(), limited.clone());
-        let fake = common::start_in_thread(move |_, _| {
-            let mut busy = b.lock().unwrap();
-            let now = Instant::now();
-            busy.retain(|until| *until > now);
-            if busy.len() >= 4 {
-                l.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                return Reply::status(429, "Rate limit reached: 4 requests at once");
-            }
-            busy.push(now + Duration::from_millis(200));
-            reply.clone()
-        });
+        let (fake, limited) = common::limited(4, Duration::from_millis(200), reply);
         let timing = if late {
             "status with the first token"
         } else {

@@ -75,18 +75,24 @@ fn drafts(dir: &Path) -> BTreeMap<String, (Value, String, Value)> {
         .collect()
 }
 
+/// A project of `chapter` drafted by a normal run against the same answers as the fakes.
+fn normal_run(chapter: &str) -> tempfile::TempDir {
+    let live = common::start_in_thread(|_, body| {
+        let (content, usage) = answer(body);
+        Reply::with_usage(&content, usage)
+    });
+    let normal = common::project(chapter, "");
+    let (ok, _, err) = aigcq(normal.path(), &live.url, &["draft"]);
+    assert!(ok, "{err}");
+    normal
+}
+
 /// Submit → status → collect makes the drafts a normal run makes against the same replies;
 /// collecting again changes nothing.
 #[test]
 fn a_batch_makes_the_drafts_a_normal_run_makes() {
     let chapter = common::chapter_with_gaps(5);
-    let live = common::start_in_thread(|_, body| {
-        let (content, usage) = answer(body);
-        Reply::with_usage(&content, usage)
-    });
-    let normal = common::project(&chapter, "");
-    let (ok, _, err) = aigcq(normal.path(), &live.url, &["draft"]);
-    assert!(ok, "{err}");
+    let normal = normal_run(&chapter);
 
     let fake = batch_fake(false);
     let dir = common::project(&chapter, "");
@@ -329,13 +335,7 @@ with open(sys.argv[1]) as i, open(sys.argv[2], "w") as o:
 #[test]
 fn an_exported_batch_run_elsewhere_makes_the_drafts_a_normal_run_makes() {
     let chapter = common::chapter_with_gaps(5);
-    let live = common::start_in_thread(|_, body| {
-        let (content, usage) = answer(body);
-        Reply::with_usage(&content, usage)
-    });
-    let normal = common::project(&chapter, "");
-    let (ok, _, err) = aigcq(normal.path(), &live.url, &["draft"]);
-    assert!(ok, "{err}");
+    let normal = normal_run(&chapter);
 
     // Nothing listens on the discard port: a request would fail the run.
     let nowhere = "http://127.0.0.1:9/v1";

@@ -324,27 +324,17 @@ fn an_answered_question_is_rewritten_only_on_request_and_undo_restores_it() {
 /// `-v` logs each change of the window.
 #[test]
 fn a_rate_limit_is_learnt_and_kept_to() {
-    use std::sync::{Arc, Mutex};
-    let busy: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let limited = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let (b, l) = (busy.clone(), limited.clone());
-    let fake = common::start_in_thread(move |_, _| {
-        let mut busy = b.lock().unwrap();
-        let now = Instant::now();
-        busy.retain(|until| *until > now);
-        if busy.len() >= 2 {
-            l.fetch_add(1, Ordering::SeqCst);
-            return Reply::status(429, "Rate limit reached: 2 requests at once");
-        }
-        // Busy until its answer is sent, as a server counts it: counted past its answer,
-        // every send right after a completion would be refused, and only a client cutting to
-        // 1 (half this server's limit) would keep to the bound below.
-        busy.push(now + Duration::from_millis(50));
+    // Busy until its answer is sent, as a server counts it: counted past its answer, every
+    // send right after a completion would be refused, and only a client cutting to 1 (half
+    // this server's limit) would keep to the bound below.
+    let (fake, limited) = common::limited(
+        2,
+        Duration::from_millis(50),
         Reply::Thinking(
             Duration::from_millis(50),
             Box::new(Reply::stream("限流之下也写完的答案，足够长的一段。")),
-        )
-    });
+        ),
+    );
     let dir = common::project(&common::chapter_with_gaps(24), "");
     let out = common::aigcq_at(dir.path(), &fake.url)
         .args(["-v", "draft", "--concurrency", "8"])
@@ -500,24 +490,14 @@ fn a_closed_port_fails_fast_with_a_hint() {
 /// meets fewer 429s.
 #[test]
 fn the_concurrency_a_server_allows_is_remembered_between_runs() {
-    use std::sync::{Arc, Mutex};
-    let busy: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let (b, r) = (busy.clone(), refused.clone());
-    let fake = common::start_in_thread(move |_, _| {
-        let mut busy = b.lock().unwrap();
-        let now = Instant::now();
-        busy.retain(|until| *until > now);
-        if busy.len() >= 2 {
-            r.fetch_add(1, Ordering::SeqCst);
-            return Reply::status(429, "Rate limit reached: 2 requests at once");
-        }
-        busy.push(now + Duration::from_millis(100));
+    let (fake, refused) = common::limited(
+        2,
+        Duration::from_millis(100),
         Reply::After(
             Duration::from_millis(100),
             Box::new(Reply::stream("足够长的一个回答，讲清楚了要点。")),
-        )
-    });
+        ),
+    );
     let dir = common::project(
         &common::chapter_with_gaps(16),
         "[provider]\nconcurrency = 8\nmax_retries = 20\n",

@@ -328,6 +328,27 @@ pub fn start_in_thread(script: impl Fn(usize, &Value) -> Reply + Send + Sync + '
     }
 }
 
+/// A server that serves `slots` requests at once and answers 429 beyond, on a thread of its
+/// own: each request it takes is busy for `busy` from its arrival (until its answer is sent,
+/// as a server counts it), then answered with `reply`. Also the count of 429s.
+pub fn limited(slots: usize, busy: Duration, reply: Reply) -> (Fake, Arc<AtomicUsize>) {
+    let taken: Arc<Mutex<Vec<std::time::Instant>>> = Arc::default();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let r = refused.clone();
+    let fake = start_in_thread(move |_, _| {
+        let mut taken = taken.lock().unwrap();
+        let now = std::time::Instant::now();
+        taken.retain(|until| *until > now);
+        if taken.len() >= slots {
+            r.fetch_add(1, Ordering::SeqCst);
+            return Reply::status(429, &format!("Rate limit reached: {slots} requests at once"));
+        }
+        taken.push(now + busy);
+        reply.clone()
+    });
+    (fake, refused)
+}
+
 /// `aigcq` run in `dir` against the API at `url` with model `fake-model`, no key, no colour.
 pub fn aigcq_at(dir: &Path, url: &str) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("aigcq").unwrap();
