@@ -35,7 +35,6 @@ pub struct Pace {
 #[derive(Debug)]
 struct State {
     window: usize,
-    in_flight: usize,
     /// Admitted by the server and not complete.
     serving: usize,
     /// Counts the cuts: a request sent before the last one asked under a larger window.
@@ -110,7 +109,6 @@ impl Pace {
             permits: Semaphore::new(window),
             state: Mutex::new(State {
                 window,
-                in_flight: 0,
                 serving: 0,
                 epoch: 0,
                 debt: 0,
@@ -195,7 +193,6 @@ impl Pace {
             }
         }
         let mut s = self.lock();
-        s.in_flight += 1;
         let (seq, sent) = (s.next, Instant::now());
         s.next += 1;
         s.flying.push((seq, sent));
@@ -258,7 +255,7 @@ impl Permit<'_> {
         let mut s = pace.lock();
         s.slowest_refusal = s.slowest_refusal.max(self.sent.elapsed());
         let from = s.window;
-        let others = s.in_flight - 1;
+        let others = s.flying.len() - 1;
         // What the server serves: the requests it admitted, and those sent before this one
         // and not refused (it refused this one, so it had taken them), whether or not their
         // status has come (a server may send it only with the first token). Not this one,
@@ -302,7 +299,6 @@ impl Permit<'_> {
 
     fn release(&mut self, s: &mut State) {
         if let Some(p) = self.permit.take() {
-            s.in_flight -= 1;
             s.flying.retain(|(seq, _)| *seq != self.seq);
             if *self.admitted.get_mut() {
                 s.serving -= 1;
