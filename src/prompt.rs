@@ -16,10 +16,12 @@ use crate::chapter::{Chapter, Gap, GapKind, Rules};
 use crate::llm::Messages;
 use crate::text::language;
 
-/// The template used when the prompts folder has none of that name.
-pub const BUILTIN_DEFAULT: &str = include_str!("../prompts/default.jinja");
+/// The template used when the prompts folder has none of that name: for any bank, with no
+/// subject of its own, in the chapter's language. (This repository's `prompts/` holds the
+/// bundled book's own, AIGC-specific template.)
+pub const BUILTIN_DEFAULT: &str = include_str!("templates/default.jinja");
 /// The judge's rubric (`aigcq judge`), used when the prompts folder has no `judge.jinja`.
-pub const BUILTIN_JUDGE: &str = include_str!("../prompts/judge.jinja");
+pub const BUILTIN_JUDGE: &str = include_str!("templates/judge.jinja");
 
 /// The built-in template of that name.
 fn builtin(name: &str) -> Option<&'static str> {

@@ -240,7 +240,9 @@ fn blank_draft_accept_restores_every_bank() {
             let prompt = body.to_string();
             let (_, answer) = answers
                 .iter()
-                .find(|(i, _)| prompt.contains(&format!("请回答第 {i} 题")))
+                .find(|(i, _)| {
+                    prompt.contains(&format!("请回答第 {i} 题")) || prompt.contains(&format!("Answer question {i}: "))
+                })
                 .expect("a blanked question");
             common::Reply::stream(answer)
         });

@@ -140,6 +140,23 @@ fn init_creates_a_project_and_refuses_to_overwrite() {
     // The new project drafts with the template init wrote.
     let dry = stdout(aigcq(&target).args(["draft", "--dry-run"]), 0);
     assert!(dry.contains("请回答第 1 题：1. 甲？"), "{dry}");
+    // Issue 27: the template init wrote is for any bank: an English chapter gets English
+    // instructions and no persona of this repository's AIGC book.
+    std::fs::write(
+        target.join("content/faq.md"),
+        "# FAQ\n\n## How do I reset my password?\n\nUse the link on the sign-in page.\n\n## Why is the window blank?\n",
+    )
+    .unwrap();
+    let dry = stdout(aigcq(&target).args(["draft", "faq.md", "--dry-run"]), 0);
+    assert!(
+        dry.contains("Answer question 2: Why is the window blank?")
+            && dry.contains("You are one of the authors of this question bank")
+            && dry.contains("Answers the chapter already has"),
+        "{dry}"
+    );
+    for aigc in ["AIGC", "面试", "interview", "本章"] {
+        assert!(!dry.contains(aigc), "{aigc} in {dry}");
+    }
     let again = aigcq(dir.path()).args(["init", "book"]).output().unwrap();
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));

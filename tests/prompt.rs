@@ -84,11 +84,64 @@ fn template_errors_name_the_file_and_line() {
     );
 }
 
+/// Issue 27: the built-in template and rubric belong to no subject and follow the chapter's
+/// language; this repository's `prompts/` keeps the bundled book's own.
 #[test]
-fn the_bundled_default_template_is_the_built_in_one() {
+fn the_built_in_template_and_rubric_follow_the_chapter_language() {
+    let rules = Rules::new(&QuestionConfig::default()).unwrap();
+    let run = RunContext {
+        style: None,
+        today: "2026-11-26".into(),
+        example_chars: 4000,
+        prompt_cache_key: false,
+    };
+    let nowhere = Path::new("/nonexistent");
+    let (default, judge) = (
+        Templates::load(nowhere, "default").unwrap(),
+        Templates::load(nowhere, "judge").unwrap(),
+    );
+    for (text, said, rubric) in [
+        (
+            "# FAQ\n\n## Why?\n\nBecause.\n\n## How?\n",
+            "Answer question 2: How?",
+            "The answer must be in English",
+        ),
+        (
+            "# 章\n\n## 1. 为何？\n\n因为。\n\n## 2. 如何？\n",
+            "请回答第 2 题：2. 如何？",
+            "答案应使用中文",
+        ),
+    ] {
+        let chapter = Chapter::parse(text, &rules);
+        let gap = chapter.gaps().next().unwrap();
+        let facts = prompt::ChapterFacts::new(&chapter, "ch.md");
+        let ctx = prompt::context(&facts, &gap, &rules, &run, false, &[]);
+        let m = default.render(&ctx).unwrap();
+        let judged = judge
+            .render_for(
+                &serde_json::json!({
+                    "question": {"text": ctx.question.text, "index": 2, "id": "x", "kind": "empty", "sub_questions": []},
+                    "answer": "…", "references": [], "language": ctx.language,
+                    "chapter": {"title": "t", "path": "ch.md"},
+                }),
+                "x",
+            )
+            .unwrap();
+        let all = format!(
+            "{}\n{}\n{}\n{}",
+            m.system.unwrap(),
+            m.user,
+            judged.system.unwrap(),
+            judged.user
+        );
+        assert!(all.contains(said) && all.contains(rubric), "{all}");
+        for subject in ["AIGC", "面试", "interview"] {
+            assert!(!all.contains(subject), "{subject} in {all}");
+        }
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let on_disk = std::fs::read_to_string(root.join("prompts/default.jinja")).unwrap();
-    assert_eq!(on_disk, prompt::BUILTIN_DEFAULT);
+    let book = std::fs::read_to_string(root.join("prompts/default.jinja")).unwrap();
+    assert!(book.contains("AIGC") && book != prompt::BUILTIN_DEFAULT);
 }
 
 #[test]
