@@ -367,6 +367,7 @@ proptest! {
         let pending = store.pending().0;
         let review = aigcq::review::Review {
             content: &content, drafts: &drafts, rules: &rules, purge: false, waiting: &|_| {},
+            run: "test".into(),
         };
         let decided = review.decide(&[&pending[0]], &[], &pending, false);
         let out = std::fs::read_to_string(content.join("ch.md")).unwrap();

@@ -326,3 +326,78 @@ fn with_commit_each_chapter_write_is_one_commit_of_that_file() {
     let staged = git(dir.path(), &["diff", "--cached", "--name-only"]);
     assert_eq!(staged.trim(), "notes.txt", "the author's staged file is left staged");
 }
+
+/// Issue 27: `--undo --run` takes back a whole `--accept-all` over several chapters, newest
+/// first, and every chapter is byte-identical again; decisions of an earlier run stand.
+#[test]
+fn undo_run_takes_back_a_whole_accept_all() {
+    let text = common::chapter_with_gaps(3);
+    let dir = common::project(&text, "");
+    let store = Store::new(dir.path().join("drafts"));
+    for ch in ["ch.md", "b.md", "sub/c.md"] {
+        let path = dir.path().join("content").join(ch);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        for i in 2..5 {
+            for c in 1..=2 {
+                let mut meta = meta_for(ch, &text, i);
+                (meta.candidate, meta.candidates) = (c, 2);
+                store.save(&meta, &format!("{}候选 {c}。\n", answer(i))).unwrap();
+            }
+        }
+    }
+    // An earlier run accepts one draft of ch.md; it must stand.
+    let first = list(dir.path())[0]["id"].as_str().unwrap().to_owned();
+    let (code, _, stderr) = run(aigcq(dir.path()).args(["review", "--accept", &first]));
+    assert_eq!(code, 0, "{stderr}");
+    let before = common::files(&dir.path().join("content"));
+    let (code, _, stderr) = run(aigcq(dir.path()).args(["review", "--accept-all"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_ne!(common::files(&dir.path().join("content")), before);
+
+    let (code, _, stderr) = run(aigcq(dir.path()).args(["review", "--undo", "--run"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(common::files(&dir.path().join("content")), before, "{stderr}");
+    assert_eq!(stderr.matches("undid the accept of").count(), 8, "{stderr}");
+    assert_eq!(
+        list(dir.path()).as_array().unwrap().len(),
+        16,
+        "both candidates of 8 questions pending again"
+    );
+    // The next --undo --run takes back the earlier run: its one accept.
+    let (code, _, stderr) = run(aigcq(dir.path()).args(["review", "--undo", "--run"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.matches("undid the accept of").count(), 1, "{stderr}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap(), text);
+    let (code, _, stderr) = run(aigcq(dir.path()).args(["review", "--undo", "--run"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("nothing to undo"), "{stderr}");
+}
+
+/// Two runs that decided at the same time: `--undo --run` refuses, changing nothing, rather
+/// than take back half a run or another run's decision.
+#[test]
+fn undo_run_refuses_a_run_split_by_another() {
+    let (dir, _) = project_with_drafts(3, 1);
+    for row in list(dir.path()).as_array().unwrap().clone() {
+        let (code, _, stderr) = run(aigcq(dir.path()).args(["review", "--accept", row["id"].as_str().unwrap()]));
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let path = dir.path().join("drafts/ledger.jsonl");
+    let mut lines: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines[0]["run"] = lines[2]["run"].clone();
+    let joined: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&path, joined).unwrap();
+    let before = common::files(dir.path());
+    let (code, _, stderr) = run(aigcq(dir.path()).args(["review", "--undo", "--run"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("both sides of another run's") && stderr.contains("ledger.jsonl:2"),
+        "{stderr}"
+    );
+    assert_eq!(common::files(dir.path()), before);
+}

@@ -125,6 +125,7 @@ Examples:
   aigcq review --list --json
   aigcq review --accept 第一章_主流AIGC图像生成编辑大模型高频考点/007-a17d65b9
   aigcq review --undo                 take back the last accept or reject
+  aigcq review --undo --run           take back the whole last run (say, an --accept-all)
   aigcq review --reject-all --purge")]
     Review(ReviewArgs),
     /// Score pending drafts 1–10 with a judge model against their question, references and a rubric.
@@ -386,6 +387,10 @@ pub struct ReviewArgs {
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1",
           conflicts_with_all = ["accept", "reject", "accept_all", "reject_all"])]
     pub undo: Option<usize>,
+    /// With --undo: take back every decision of the most recent review run (interactive or
+    /// scripted) instead of the last N.
+    #[arg(long, requires = "undo")]
+    pub run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -59,6 +59,14 @@ pub struct Entry {
     /// The accept replaced text a person wrote (a stub, an outline, a forced stale answer).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replaced: bool,
+    /// The review run that decided it (`review --undo --run`); none from an older aigcq.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+}
+
+/// A new run's id: the time and the process, unique among the runs of one ledger.
+pub fn run_id() -> String {
+    format!("{}-{}", crate::store::now(), std::process::id())
 }
 
 /// Appends entries in one write under the ledger's lock, then syncs
@@ -144,6 +152,7 @@ mod tests {
             sibling_of: None,
             undo: None,
             replaced: false,
+            run: None,
         }
     }
 

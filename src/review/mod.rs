@@ -186,6 +186,8 @@ pub struct Review<'a> {
     pub purge: bool,
     /// Told, with the chapter's name, when another process has held its lock for a second.
     pub waiting: &'a dyn Fn(&str),
+    /// This run's id ([`ledger::run_id`]), in each of its ledger lines.
+    pub run: String,
 }
 
 impl Review<'_> {
@@ -301,7 +303,7 @@ impl Review<'_> {
         let _lock = self.lock(chapter, &path)?;
         let mut errors = Vec::new();
         let drafts = Self::still_pending(drafts, &mut errors);
-        let entries: Vec<Entry> = drafts.iter().map(|d| entry(d, Decision::Rejected)).collect();
+        let entries: Vec<Entry> = drafts.iter().map(|d| entry(d, Decision::Rejected, &self.run)).collect();
         ledger::append(self.drafts, &entries)?;
         self.set_aside(&drafts)?;
         Ok((drafts, errors))
@@ -345,7 +347,7 @@ impl Review<'_> {
             let logged = ledger::accepted(&logged);
             for &d in &plan.recovered {
                 if !logged.contains(d.id.as_str()) {
-                    let mut e = entry(d, Decision::Accepted);
+                    let mut e = entry(d, Decision::Accepted, &self.run);
                     e.recovered = !written.contains(&d.id);
                     e.undo = self.find_replaced(chapter, &d.id);
                     entries.push(e);
@@ -362,7 +364,7 @@ impl Review<'_> {
             .collect();
         by_place.sort_by_key(|(at, _, _)| *at);
         for (_, d, replaced) in &by_place {
-            let mut e = entry(d, Decision::Accepted);
+            let mut e = entry(d, Decision::Accepted, &self.run);
             e.undo = undo.clone();
             e.replaced = *replaced;
             entries.push(e);
@@ -391,7 +393,7 @@ impl Review<'_> {
             .filter(|p| p.path.exists())
             .collect();
         for d in &done.rejected {
-            let mut e = entry(d, Decision::Rejected);
+            let mut e = entry(d, Decision::Rejected, &self.run);
             e.sibling = true;
             e.sibling_of = accepted_ids.get(d.meta.question_id.as_str()).map(|s| (*s).to_owned());
             entries.push(e);
@@ -722,7 +724,7 @@ fn remove(path: &Path) -> Result<()> {
     }
 }
 
-fn entry(d: &Draft, decision: Decision) -> Entry {
+fn entry(d: &Draft, decision: Decision, run: &str) -> Entry {
     Entry {
         time: store::now(),
         chapter: d.meta.chapter.clone(),
@@ -738,6 +740,7 @@ fn entry(d: &Draft, decision: Decision) -> Entry {
         sibling_of: None,
         undo: None,
         replaced: false,
+        run: Some(run.to_owned()),
     }
 }
 

@@ -115,7 +115,8 @@ pub struct Tally {
     pub skipped: usize,
     /// Drafts of questions never reached.
     pub not_seen: usize,
-    /// Chapters written.
+    /// Chapters whose bytes differ from when the session began (an undo may have restored
+    /// one it wrote).
     pub files: Vec<PathBuf>,
     /// Operations that failed.
     pub errors: usize,
@@ -154,6 +155,13 @@ pub struct Session<'a> {
     k: usize,
     history: Vec<Step>,
     tally: Tally,
+    /// Each chapter this session wrote, with a hash of its bytes before the first write.
+    written: Vec<(PathBuf, Option<String>)>,
+}
+
+/// A hash of the file's bytes, `None` when it cannot be read.
+fn file_hash(path: &std::path::Path) -> Option<String> {
+    std::fs::read(path).ok().map(|b| crate::identity::short_hash(&[&b], 16))
 }
 
 impl<'a> Session<'a> {
@@ -178,6 +186,7 @@ impl<'a> Session<'a> {
             k: 0,
             history: Vec::new(),
             tally: Tally::default(),
+            written: Vec::new(),
         }
     }
 
@@ -325,6 +334,12 @@ impl<'a> Session<'a> {
         let (n, k) = (self.n, self.k);
         let named = self.named(k);
         let draft = self.current().draft.clone();
+        if let Ok(path) = self.review.chapter_path(&draft.meta.chapter)
+            && !self.written.iter().any(|(p, _)| *p == path)
+        {
+            let hash = file_hash(&path);
+            self.written.push((path, hash));
+        }
         let decided = self.review.decide(&[&draft], &[], &self.pending, force);
         if !decided.errors.is_empty() {
             let mut decided = decided;
@@ -332,11 +347,6 @@ impl<'a> Session<'a> {
         }
         self.tally.accepted += 1;
         self.tally.rejected += decided.rejected.len();
-        for f in &decided.files_changed {
-            if !self.tally.files.contains(f) {
-                self.tally.files.push(f.clone());
-            }
-        }
         self.history.push(Step {
             group: n,
             draft: draft.id.clone(),
@@ -480,6 +490,10 @@ impl<'a> Session<'a> {
                 Seen::Done => {}
             }
         }
+        self.tally.files = (self.written.into_iter())
+            .filter(|(path, before)| file_hash(path) != *before)
+            .map(|(path, _)| path)
+            .collect();
         self.tally
     }
 
@@ -555,6 +569,7 @@ mod tests {
             rules: &rules,
             purge: false,
             waiting: &|_| {},
+            run: "test".into(),
         };
         let (pending, _) = Store::new(drafts.clone()).pending();
         let checked = review.check(pending.clone());
@@ -592,5 +607,7 @@ mod tests {
         assert_eq!(s.settle(), None);
         let tally = s.finish();
         assert_eq!((tally.accepted, tally.rejected, tally.skipped), (0, 0, 3));
+        // The undo put the chapter's bytes back: no file changed (issue 27).
+        assert_eq!(tally.files, Vec::<std::path::PathBuf>::new());
     }
 }

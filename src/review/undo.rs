@@ -41,6 +41,41 @@ impl Review<'_> {
     /// rejection riding with its accept), newest first, stopping at the first that cannot be
     /// undone: then nothing of that one has changed.
     pub fn undo(&self, n: usize) -> Undid {
+        self.undo_latest(|_, _| Ok(n))
+    }
+
+    /// Undoes every decision of the most recent review run that stands, newest first, as
+    /// [`Review::undo`] does. Refused, with nothing changed, when a decision of another run
+    /// stands among them.
+    pub fn undo_run(&self) -> Undid {
+        self.undo_latest(|entries, standing| {
+            let last = &entries[standing[standing.len() - 1]];
+            let run = last.run.as_deref().with_context(|| {
+                format!(
+                    "the latest decision ({}:{}) names no review run (made by an older aigcq); use --undo N",
+                    ledger::LEDGER,
+                    last.line
+                )
+            })?;
+            let of_run = |i: &&usize| entries[**i].run.as_deref() == Some(run);
+            let n = standing.iter().rev().take_while(of_run).count();
+            // The newest decision of another run, with more of this run's behind it.
+            if let Some(&other) = standing.iter().rev().nth(n)
+                && standing.iter().rev().skip(n).any(|i| of_run(&i))
+            {
+                bail!(
+                    "the run's decisions stand on both sides of another run's ({}, {}:{}); take that back first with --undo",
+                    entries[other].draft,
+                    ledger::LEDGER,
+                    entries[other].line
+                );
+            }
+            Ok(n)
+        })
+    }
+
+    /// Undoes the last `count(entries, standing)` standing decisions.
+    fn undo_latest(&self, count: impl FnOnce(&[Entry], &[usize]) -> Result<usize>) -> Undid {
         let mut out = Undid::default();
         let entries = match ledger::read(self.drafts) {
             Ok(e) => e,
@@ -54,6 +89,13 @@ impl Review<'_> {
             out.error = Some(anyhow!("nothing to undo: no decision in the ledger stands"));
             return out;
         }
+        let n = match count(&entries, &standing) {
+            Ok(n) => n,
+            Err(e) => {
+                out.error = Some(e);
+                return out;
+            }
+        };
         for &i in standing.iter().rev().take(n) {
             let e = &entries[i];
             let r = match e.decision {

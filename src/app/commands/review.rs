@@ -25,6 +25,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
         rules: &rules,
         purge: args.purge,
         waiting: &waiting,
+        run: aigcq::review::ledger::run_id(),
     };
     let commit = args.commit || project.config.review.commit;
     if commit {
@@ -34,7 +35,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     let swept: Vec<_> = [&content, &drafts_dir].iter().flat_map(|d| atomic::sweep(d)).collect();
     output::review::swept(&swept, &ctx.cwd);
     if let Some(n) = args.undo {
-        let undid = review.undo(n);
+        let undid = if args.run { review.undo_run() } else { review.undo(n) };
         output::review::undid(&undid, &ctx.cwd);
         let mut failed = undid.error.is_some();
         if commit {

@@ -279,6 +279,7 @@ mod tests {
             rules: &rules,
             purge: false,
             waiting: &|_| {},
+            run: "test".into(),
         };
         let checked = review.check(s.pending().0).remove(0);
         let screen = render(&review, &checked, (1, 4), (1, 2), false, dir.path(), 80);
