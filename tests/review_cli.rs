@@ -401,3 +401,27 @@ fn undo_run_refuses_a_run_split_by_another() {
     );
     assert_eq!(common::files(dir.path()), before);
 }
+
+/// Issue 27: a question drafted twice (once alone, once with two candidates) and revised once
+/// is numbered 1/4 … 4/4 in `--list`, as the interactive review numbers it, not by each run's
+/// own count (1/1, 1/2, 2/2, 3/3).
+#[test]
+fn candidates_are_numbered_per_question() {
+    let text = common::chapter_with_gaps(1);
+    let dir = common::project(&text, "");
+    let store = Store::new(dir.path().join("drafts"));
+    for (c, of) in [(1, 1), (1, 2), (2, 2), (3, 3)] {
+        let mut meta = meta_for("ch.md", &text, 2);
+        (meta.candidate, meta.candidates) = (c, of);
+        meta.created = format!("2026-12-0{c}T00:00:0{of}Z");
+        store.save(&meta, &format!("{}第 {c}/{of} 份。\n", answer(2))).unwrap();
+    }
+    let rows = list(dir.path());
+    let numbers: Vec<(u64, u64)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["candidate"].as_u64().unwrap(), r["candidates"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(numbers, [(1, 4), (2, 4), (3, 4), (4, 4)]);
+}

@@ -113,9 +113,10 @@ pub struct Row<'a> {
     pub model: &'a str,
     /// When (RFC 3339).
     pub created: &'a str,
-    /// 1-based among the question's candidates.
+    /// 1-based among the question's pending candidates, in the order review shows them
+    /// (not the numbering of the run that drafted it: see [`rows`]).
     pub candidate: u32,
-    /// How many candidates the question has.
+    /// How many candidates of the question are pending.
     pub candidates: u32,
     /// Cut at the token limit.
     pub truncated: bool,
@@ -137,9 +138,34 @@ pub struct Row<'a> {
     pub reasons: Option<&'a str>,
 }
 
+/// The `--list` rows of `checked` (as [`Review::check`] orders it), each question's candidates
+/// numbered 1 to K in that order, as the interactive review numbers them: drafts of several
+/// runs and revisions each carry their own run's numbering. `cwd` is what the chapters' paths
+/// are shown relative to.
+pub fn rows<'c>(checked: &'c [Checked], cwd: &Path) -> Vec<Row<'c>> {
+    let mut of: HashMap<&str, u32> = HashMap::new();
+    for c in checked {
+        *of.entry(c.draft.meta.question_id.as_str()).or_default() += 1;
+    }
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    checked
+        .iter()
+        .map(|c| {
+            let q = c.draft.meta.question_id.as_str();
+            let k = seen.entry(q).or_default();
+            *k += 1;
+            Row {
+                candidate: *k,
+                candidates: of[q],
+                ..c.row(cwd)
+            }
+        })
+        .collect()
+}
+
 impl Checked {
-    /// Its `--list` row; `cwd` is what the chapter's path is shown relative to.
-    pub fn row(&self, cwd: &Path) -> Row<'_> {
+    /// Its row, numbered by the run that drafted it ([`rows`] numbers a queue).
+    fn row(&self, cwd: &Path) -> Row<'_> {
         let m = &self.draft.meta;
         let (stale, problem) = match &self.state {
             Ok(State::Stale(s)) => (true, Some(s.reason().to_owned())),

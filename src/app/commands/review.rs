@@ -205,7 +205,7 @@ fn commit_decided(decided: &Decided, pending: &[Draft], content: &std::path::Pat
 }
 
 fn list(checked: &[Checked], json: bool, by_score: bool, ctx: &Context) -> Result<()> {
-    let mut rows: Vec<Row> = checked.iter().map(|c| c.row(&ctx.cwd)).collect();
+    let mut rows: Vec<Row> = aigcq::review::rows(checked, &ctx.cwd);
     if by_score {
         // Best first; unjudged drafts last, each group in chapter order (a stable sort).
         rows.sort_by_key(|r| std::cmp::Reverse(r.score));

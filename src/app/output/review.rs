@@ -12,13 +12,16 @@ use aigcq::review::session::Tally;
 use aigcq::review::undo::Undid;
 use aigcq::review::{Decided, Row};
 
-/// A header row and one aligned row per pending draft, then the count. `width` (the
-/// terminal's, when printing to one) cuts the question column to fit.
+/// A header row and one aligned row per pending draft, then the count. On a terminal
+/// (`width`, its columns) each chapter gets a line of its own, ids are their short form
+/// (`007-a17d65b9`, which `--accept` takes) and the question is cut to fit; otherwise (a
+/// pipe) the full ids, no chapter lines, nothing cut. Score and notes (stale, truncated, the
+/// gate's warnings…) stand before the question, so a cut never hides them.
 pub fn list(out: &mut impl Write, rows: &[Row], width: Option<usize>) -> io::Result<()> {
     if rows.is_empty() {
         return writeln!(out, "0 pending drafts");
     }
-    let flags = |r: &Row| {
+    let notes = |r: &Row| {
         let mut f = Vec::new();
         for (on, name) in [
             (r.rewrite, "rewrite"),
@@ -32,10 +35,7 @@ pub fn list(out: &mut impl Write, rows: &[Row], width: Option<usize>) -> io::Res
             }
         }
         if let Some(p) = r.problem.as_ref().filter(|_| !r.stale) {
-            f.push(p.clone());
-        }
-        if let Some(score) = r.score {
-            f.push(format!("score {score}"));
+            f.push(visible(p).into_owned());
         }
         // The gate's findings by code; `filtered` has its flag already.
         let mut codes: Vec<&str> = r
@@ -46,14 +46,22 @@ pub fn list(out: &mut impl Write, rows: &[Row], width: Option<usize>) -> io::Res
             .collect();
         codes.dedup();
         if !codes.is_empty() {
-            f.push(format!("warn: {}", codes.join(" ")));
+            f.push(format!("warn: {}", visible(&codes.join(" "))));
         }
-        if f.is_empty() {
-            String::new()
-        } else {
-            format!("  [{}]", f.join(", "))
-        }
+        f.join(", ")
     };
+    let short = width.is_some();
+    let id = |r: &Row| {
+        let id = if short {
+            r.id.rsplit('/').next().unwrap_or(r.id)
+        } else {
+            r.id
+        };
+        id.to_owned()
+    };
+    let cand = |r: &Row| format!("{}/{}", r.candidate, r.candidates);
+    let score = |r: &Row| r.score.map_or_else(|| "–".to_owned(), |s| s.to_string());
+    let model = |r: &Row| visible(r.model).into_owned();
     let w = |f: &dyn Fn(&Row) -> String, title: &str| {
         rows.iter()
             .map(|r| measure_text_width(&f(r)))
@@ -61,41 +69,71 @@ pub fn list(out: &mut impl Write, rows: &[Row], width: Option<usize>) -> io::Res
             .unwrap_or(0)
             .max(title.len())
     };
-    let cand = |r: &Row| format!("{}/{}", r.candidate, r.candidates);
-    let model = |r: &Row| visible(r.model).into_owned();
-    let id_w = w(&|r| r.id.to_owned(), "ID");
-    let cand_w = w(&cand, "CAND");
-    let model_w = w(&model, "MODEL");
-    let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(measure_text_width(s))));
-    let fixed = id_w + 2 + 4 + 2 + 13 + 2 + cand_w + 2 + model_w + 2;
-    let room = width.map(|w| w.saturating_sub(fixed).max(20));
+    let kind = |r: &Row| r.kind.as_str().to_owned();
+    let index = |r: &Row| r.index.to_string();
+    let (id_w, index_w, kind_w, cand_w) = (w(&id, "ID"), w(&index, "#"), w(&kind, "KIND"), w(&cand, "CAND"));
+    // No notes column when no draft has one.
+    let notes_w = rows.iter().any(|r| !notes(r).is_empty()).then(|| w(&notes, "NOTES"));
+    let mut model_w = Some(w(&model, "MODEL"));
+    let mut room = None;
+    if let Some(width) = width {
+        // Every column but the model's and the question's; on a narrow terminal the model
+        // is cut, then left out, before the question gets less than 20 columns.
+        let fixed = id_w + index_w + kind_w + cand_w + "SCORE".len() + notes_w.map_or(0, |n| n + 2) + 2 * 5;
+        let left = width.saturating_sub(fixed);
+        let full = model_w.unwrap_or(0);
+        model_w = match left.checked_sub(20 + 2) {
+            Some(m) if m >= full => Some(full),
+            Some(m) if m >= 8 => Some(m),
+            _ => None,
+        };
+        room = Some(left.saturating_sub(model_w.map_or(0, |m| m + 2)).max(12));
+    }
+    let pad = |s: &str, n: usize| {
+        let s = truncate_str(s, n, "…");
+        format!("{s}{}", " ".repeat(n.saturating_sub(measure_text_width(&s))))
+    };
+    let column = |n: Option<usize>, s: &str| n.map_or_else(String::new, |n| format!("{}  ", pad(s, n)));
     writeln!(
         out,
         "{}",
         style(format!(
-            "{}  {:>4}  {:<13}  {}  {}  QUESTION",
+            "{}  {:>index_w$}  {}  {}  SCORE  {}{}QUESTION",
             pad("ID", id_w),
             "#",
-            "KIND",
+            pad("KIND", kind_w),
             pad("CAND", cand_w),
-            pad("MODEL", model_w)
+            column(model_w, "MODEL"),
+            column(notes_w, "NOTES"),
         ))
         .bold()
     )?;
+    let mut chapter = None;
     for r in rows {
-        let question = format!("{}{}", visible(r.question), flags(r));
+        if short && chapter != Some(r.chapter) {
+            chapter = Some(r.chapter);
+            writeln!(out, "{}", style(visible(&r.file)).underlined())?;
+        }
+        let question = visible(r.question);
         let question = match room {
-            Some(n) => truncate_str(&question, n, "…").into_owned(),
+            Some(n) => truncate_str(&question, n, "…"),
             None => question,
+        };
+        let score_style = match r.score {
+            Some(s) if s >= 8 => console::Style::new().green(),
+            Some(s) if s <= 5 => console::Style::new().red(),
+            _ => console::Style::new(),
         };
         writeln!(
             out,
-            "{}  {:>4}  {}  {}  {}  {question}",
-            style(pad(r.id, id_w)).bold(),
+            "{}  {:>index_w$}  {}  {}  {}  {}{}{question}",
+            style(pad(&id(r), id_w)).bold(),
             r.index,
-            kind_style(r.kind).apply_to(format!("{:<13}", r.kind.as_str())),
+            kind_style(r.kind).apply_to(pad(&kind(r), kind_w)),
             pad(&cand(r), cand_w),
-            style(pad(&model(r), model_w)).dim(),
+            score_style.apply_to(format!("{:>5}", score(r))),
+            style(column(model_w, &model(r))).dim(),
+            style(column(notes_w, &notes(r))).yellow(),
         )?;
     }
     writeln!(out, "{}", plural(rows.len(), "pending draft"))
@@ -188,5 +226,80 @@ pub fn held(n: usize, why: &str) {
             "{n} {} pending: {why}",
             if n == 1 { "draft stays" } else { "drafts stay" }
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aigcq::chapter::GapKind;
+    use aigcq::store::Warning;
+
+    fn row<'a>(id: &'a str, index: usize, score: Option<u8>, warnings: &'a [Warning]) -> Row<'a> {
+        Row {
+            id,
+            file: "content/第一章_主流AIGC图像生成编辑大模型高频考点.md".into(),
+            chapter: "第一章_主流AIGC图像生成编辑大模型高频考点.md",
+            question_id: "q",
+            index,
+            question: "一个很长很长的问题，在终端里会被截断，截断之后分数和警告仍然要看得见？",
+            kind: GapKind::Empty,
+            model: "qwen2.5-coder-0.5b-instruct",
+            created: "2026-12-05T00:00:00Z",
+            candidate: 1,
+            candidates: 1,
+            truncated: index == 8,
+            filtered: false,
+            rewrite: false,
+            stale: false,
+            problem: None,
+            merged: false,
+            warnings,
+            score,
+            reasons: None,
+        }
+    }
+
+    /// Issue 27: on an 80-column terminal the 60-character id no longer pushes score and
+    /// warnings off the screen: short ids under a chapter line, score and notes before the
+    /// question, the question cut to fit.
+    #[test]
+    fn on_a_terminal_score_and_warnings_come_before_the_question() {
+        console::set_colors_enabled(false);
+        let copied = [Warning {
+            code: "copied".into(),
+            message: "…".into(),
+        }];
+        let rows = [
+            row(
+                "第一章_主流AIGC图像生成编辑大模型高频考点/007-a17d65b9",
+                7,
+                Some(9),
+                &[],
+            ),
+            row(
+                "第一章_主流AIGC图像生成编辑大模型高频考点/008-0c4e1f22",
+                8,
+                None,
+                &copied,
+            ),
+        ];
+        let mut out = Vec::new();
+        for width in [80, 120] {
+            list(&mut out, &rows, Some(width)).unwrap();
+            let text = String::from_utf8(std::mem::take(&mut out)).unwrap();
+            for line in text.lines() {
+                assert!(
+                    measure_text_width(line) <= width,
+                    "{line:?} is wider than {width} columns"
+                );
+            }
+            insta::assert_snapshot!(format!("list_{width}_columns"), text);
+        }
+        // Piped: full ids, nothing cut, no chapter lines.
+        list(&mut out, &rows, None).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("第一章_主流AIGC图像生成编辑大模型高频考点/007-a17d65b9") && text.contains("看得见？"));
+        assert!(!text.contains("content/"));
     }
 }
