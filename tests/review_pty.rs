@@ -146,8 +146,11 @@ fn with_stdout_piped_review_refuses_at_once_instead_of_looping() {
     p.expect(expectrl::Eof).unwrap();
 }
 
+/// Issue 27: a screen taller than the terminal is scrolled inside the review, never handed
+/// to a pager that takes the keys and leaves nothing behind; the status line names the
+/// candidate the keys act on wherever the view is.
 #[test]
-fn after_the_pager_the_screen_names_the_candidate_the_keys_act_on() {
+fn a_tall_diff_scrolls_inside_the_review_and_the_keys_stay_its_own() {
     let text = common::chapter_with_gaps(1);
     let dir = common::project(&text, "");
     let store = Store::new(dir.path().join("drafts"));
@@ -160,23 +163,83 @@ fn after_the_pager_the_screen_names_the_candidate_the_keys_act_on() {
         (meta.candidate, meta.candidates) = (c, 2);
         store.save(&meta, body).unwrap();
     }
-    // A pager that, like less on its alternate screen, leaves nothing of what it showed.
+    let marker = dir.path().join("pager-ran");
     let mut cmd = review_cmd(dir.path());
-    cmd.env("PAGER", "cat > /dev/null");
+    cmd.env("PAGER", format!("touch '{}'; cat > /dev/null", marker.display()));
     let mut p = spawn(cmd, Duration::from_secs(20));
     p.get_process_mut().set_window_size(80, 24).unwrap();
-    p.expect("── [1/1] #2 · candidate 1 of 2 ──").unwrap();
+    let lines = |p: &mut OsSession| -> (usize, usize, usize) {
+        let c = p
+            .expect(expectrl::Regex(
+                r"\[1/1\] #2 · candidate 1 of 2 · lines (\d+)–(\d+) of (\d+)",
+            ))
+            .unwrap();
+        let n = |i: usize| String::from_utf8_lossy(c.get(i).unwrap()).parse().unwrap();
+        (n(1), n(2), n(3))
+    };
+    let (top, end, of) = lines(&mut p);
+    assert!(top == 1 && end < of && of > 100, "{top}–{end} of {of}");
+    p.send(" ").unwrap();
+    let (next, _, _) = lines(&mut p);
+    assert_eq!(next, end + 1, "a page down");
+    p.send("G").unwrap();
+    let (_, last, _) = lines(&mut p);
+    assert_eq!(last, of);
     p.send("n").unwrap();
     p.expect("+候选二").unwrap();
     p.send("p").unwrap();
-    p.expect("── [1/1] #2 · candidate 1 of 2 ──").unwrap();
+    assert_eq!(lines(&mut p).0, 1, "back at its top");
     p.send("a").unwrap();
     p.expect("merged candidate 1 of 2").unwrap();
+    p.expect("every question is decided").unwrap();
+    p.send("q").unwrap();
+    p.expect(expectrl::Eof).unwrap();
     assert!(
         chapter(dir.path()).contains("候选一的长答案"),
         "the key acted on the candidate named"
     );
     assert!(!chapter(dir.path()).contains("候选二"));
+    assert!(!marker.exists(), "no pager ran");
+}
+
+/// Issue 27: the app's own styling in `i` and `c` reaches the terminal as styling; only text
+/// from drafts is escaped (here an OSC sequence in a warning).
+#[test]
+fn i_and_c_style_their_screens_and_escape_only_the_drafts_text() {
+    let text = common::chapter_with_gaps(1);
+    let dir = common::project(&text, "");
+    let mut meta = meta_for("ch.md", &text, 2);
+    meta.warnings = vec![aigcq::store::Warning {
+        code: "links".into(),
+        message: "\x1b]0;pwned\x07 possibly made up".into(),
+    }];
+    Store::new(dir.path().join("drafts"))
+        .save(&meta, "一个写得足够长、可以算作真正回答的答案。\n")
+        .unwrap();
+    let mut cmd = review_cmd(dir.path());
+    cmd.env_remove("NO_COLOR")
+        .env("CLICOLOR_FORCE", "1")
+        .env("TERM", "xterm-256color");
+    let mut p = spawn(cmd, Duration::from_secs(20));
+    let mut seen = Vec::new();
+    let mut upto = |p: &mut OsSession, what: &str| {
+        let c = p.expect(what).unwrap();
+        seen.extend_from_slice(c.before());
+        seen.extend_from_slice(c.get(0).unwrap());
+    };
+    upto(&mut p, "? help");
+    p.send("i").unwrap();
+    upto(&mut p, "what made");
+    upto(&mut p, "? help");
+    p.send("c").unwrap();
+    upto(&mut p, "什么是扩散模型");
+    upto(&mut p, "? help");
+    p.send("q").unwrap();
+    upto(&mut p, "accepted 0");
+    let seen = String::from_utf8_lossy(&seen);
+    assert!(seen.contains("\x1b[1m"), "styled: {seen}");
+    assert!(!seen.contains("␛["), "the app's styling shown as text: {seen}");
+    assert!(seen.contains("␛]0;pwned") && !seen.contains("\x1b]0;pwned"), "{seen}");
 }
 
 #[test]
@@ -257,7 +320,13 @@ fn an_edit_that_empties_the_answer_asks_again_and_never_drops_the_draft() {
 fn feedback_makes_a_new_candidate_from_the_kept_conversation_then_accept_and_undo() {
     let fake = common::start_in_thread(|n, _| match n {
         0 => common::Reply::stream("第一版答案：写得足够长、可以算作真正回答的内容。"),
-        _ => common::Reply::stream("| 版本 | 创新 |\n| --- | --- |\n| 2.0 | 双语 |\n\n第二版答案，用表格对比。"),
+        // A model that thinks before it answers: the review shows it is waiting.
+        _ => common::Reply::Thinking(
+            Duration::from_millis(800),
+            Box::new(common::Reply::stream(
+                "| 版本 | 创新 |\n| --- | --- |\n| 2.0 | 双语 |\n\n第二版答案，用表格对比。",
+            )),
+        ),
     });
     let text = common::chapter_with_gaps(1);
     let dir = common::project(&text, "");
@@ -284,6 +353,8 @@ fn feedback_makes_a_new_candidate_from_the_kept_conversation_then_accept_and_und
     p.send("f").unwrap();
     p.expect("feedback for the model").unwrap();
     p.send("用对比表格列出各版本的创新\r").unwrap();
+    // Issue 27: a progress line with the time waited, not 20 s of nothing.
+    p.expect("[00:00:0").unwrap();
     p.expect("new candidate 2 of 2").unwrap();
     p.expect("+| 版本 | 创新 |").unwrap();
     p.send("=").unwrap();

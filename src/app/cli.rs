@@ -113,7 +113,8 @@ Examples:
 Interactive keys: a accept, r reject, s skip, e edit ($VISUAL/$EDITOR), f feedback (the model
 revises the draft as a new candidate), n/p next/previous candidate, = compare with the next
 candidate, d diff or whole answer, b back, : go to question N, u undo, i what the model was
-told, c the answers around, q quit, ? help. Without a terminal, use the flags.
+told, c the answers around, q quit, ? help; space j k g G scroll a screen taller than the
+terminal. Without a terminal, use the flags.
 
 IDs are draft ids as --list prints them (chapter/007-a17d65b9), or their last part.
 

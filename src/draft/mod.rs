@@ -616,6 +616,9 @@ pub struct Reviser<'a> {
     pub host: &'a str,
     /// Sent as `temperature`, when set.
     pub temperature: Option<f64>,
+    /// Told of retries and of the answer streaming in ([`Event::Retrying`],
+    /// [`Event::Receiving`]), so that a slow model can be told from a hang.
+    pub report: &'a (dyn Fn(Event) + Sync),
 }
 
 impl Reviser<'_> {
@@ -644,9 +647,12 @@ impl Reviser<'_> {
         };
         messages.turns.push(turn("assistant", draft.body.trim_end()));
         messages.turns.push(turn("user", note));
+        let id = draft.meta.question_id.as_str();
+        let on_retry = |error: &ApiError, delay| (self.report)(Event::Retrying { id, error, delay });
+        let on_delta = |deltas| (self.report)(Event::Receiving { id, deltas });
         let completion = self
             .client
-            .complete(&messages, 1, |_, _| {})
+            .complete_with(&messages, 1, on_retry, &on_delta)
             .await
             .map_err(|e| anyhow!(e))?;
         let choice = completion

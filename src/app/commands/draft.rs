@@ -307,20 +307,18 @@ fn feedback(ctx: &Context, args: &DraftArgs, note: &str) -> Result<Status> {
     let runtime = ctx.runtime()?;
     let mut failed = false;
     for d in drafts {
-        let revised = ctx.revise(
-            &runtime,
-            &Reviser {
+        let revised = output::draft::revising(&ctx.cwd, |report| {
+            let reviser = Reviser {
                 client: &client,
                 store: &store,
                 rules: &rules,
                 model: &model,
                 host: &provider.host(),
                 temperature: provider.temperature.value,
-            },
-            &pending,
-            d,
-            note,
-        );
+                report,
+            };
+            ctx.revise(&runtime, &reviser, &pending, d, note)
+        });
         match revised {
             Ok(path) => output::draft::revised(&d.id, &path, &ctx.cwd),
             Err(e) => {

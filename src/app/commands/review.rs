@@ -93,15 +93,18 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
                 }
             };
             let store = Store::new(drafts_dir.clone());
-            let reviser = aigcq::draft::Reviser {
-                client,
-                store: &store,
-                rules: &rules,
-                model,
-                host: &provider.host(),
-                temperature: provider.temperature.value,
-            };
-            ctx.revise(runtime, &reviser, pending, draft, note)
+            output::draft::revising(&ctx.cwd, |report| {
+                let reviser = aigcq::draft::Reviser {
+                    client,
+                    store: &store,
+                    rules: &rules,
+                    model,
+                    host: &provider.host(),
+                    temperature: provider.temperature.value,
+                    report,
+                };
+                ctx.revise(runtime, &reviser, pending, draft, note)
+            })
         };
         let after = |decided: &Decided, pending: &[Draft]| {
             if commit {

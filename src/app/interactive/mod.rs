@@ -1,12 +1,15 @@
 //! The interactive review in the terminal: a thin loop over the engine's review session
 //! (`aigcq::review::session`). A key becomes an operation, the session commits it, the
-//! [`screen`] shows the result; the pager and the editor are [`process`]es. Every screen names
-//! the question and `candidate k of K`, and every result line names the candidate it acted
-//! on, so that what the keys do is always what the screen shows.
+//! [`screen`] shows the result; the editor is a [`process`]. A screen taller than the terminal
+//! is scrolled here, never handed to a pager that would take the keys and leave nothing
+//! behind. Every screen names the question and `candidate k of K` (a scrolled one in its
+//! status line), and every result line names the candidate it acted on, so that what the
+//! keys do is always what the screen shows.
 
 mod process;
 mod screen;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -20,7 +23,7 @@ use aigcq::review::session::{Operation, Outcome, Session, Tally};
 use aigcq::review::{Checked, Decided, Review};
 use aigcq::scan;
 use aigcq::store::Draft;
-use process::{run_editor, show};
+use process::run_editor;
 use screen::{HELP, body_diff, legend, render};
 
 /// Revises a draft (among the pending ones) by the author's note; the new draft's path.
@@ -46,6 +49,8 @@ pub fn run(review: &Review, checked: Vec<Checked>, pending: &[Draft], cwd: &Path
         term: Term::stdout(),
         screens: HashMap::new(),
         interrupted: false,
+        view: None,
+        said: RefCell::default(),
     };
     t.run()?;
     let mut tally = t.session.finish();
@@ -63,11 +68,121 @@ struct Terminal<'a> {
     /// not parse the chapter again. Cleared when a chapter changes.
     screens: HashMap<(String, String, bool, usize, usize), String>,
     interrupted: bool,
+    /// The screen being scrolled, when it is taller than the terminal.
+    view: Option<View>,
+    /// Lines said since the last screen was drawn, drawn again above a scrolled one.
+    said: RefCell<Vec<String>>,
+}
+
+/// A screen taller than the terminal and the first of its lines shown.
+struct View {
+    /// What the status line names: the question and candidate the keys act on.
+    title: String,
+    lines: Vec<String>,
+    top: usize,
+    /// How many lines the last drawing showed: a page.
+    shown: std::cell::Cell<usize>,
+}
+
+/// How the view moves.
+enum Scroll {
+    Lines(isize),
+    Pages(isize),
+    Top,
+    End,
 }
 
 impl Terminal<'_> {
     fn say(&self, line: impl AsRef<str>) -> Result<()> {
+        self.said.borrow_mut().push(line.as_ref().to_owned());
         Ok(self.term.write_line(line.as_ref())?)
+    }
+
+    /// Shows `screen` and the key bar: as it is when it fits the terminal, else its first
+    /// page, scrolled with the keys of [`Scroll`].
+    fn display(&mut self, title: String, screen: &str) -> Result<()> {
+        let (rows, width) = (usize::from(self.term.size().0), self.width());
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let lines: Vec<String> = screen.trim_end().lines().map(str::to_owned).collect();
+        let height: usize = lines.iter().map(|l| screen::rows(l, width)).sum();
+        if dumb || height + 2 <= rows {
+            self.view = None;
+            self.term.write_line("")?;
+            self.term.write_line(screen.trim_end())?;
+            self.said.borrow_mut().clear();
+            return self.say_legend();
+        }
+        self.view = Some(View {
+            title,
+            lines,
+            top: 0,
+            shown: Default::default(),
+        });
+        self.draw_view()
+    }
+
+    /// Draws the scrolled screen from the top: what was said since the last screen, the page,
+    /// the status line, the key bar.
+    fn draw_view(&self) -> Result<()> {
+        let Some(v) = &self.view else { return Ok(()) };
+        let (rows, width) = (usize::from(self.term.size().0), self.width());
+        let said = std::mem::take(&mut *self.said.borrow_mut());
+        let said_rows: usize = said.iter().map(|l| screen::rows(l, width)).sum();
+        let mut room = rows.saturating_sub(2 + said_rows).max(1);
+        self.term.clear_screen()?;
+        for line in &said {
+            self.term.write_line(line)?;
+        }
+        let mut end = v.top;
+        for line in &v.lines[v.top..] {
+            let need = screen::rows(line, width);
+            if need > room && end > v.top {
+                break;
+            }
+            self.term.write_line(line)?;
+            room = room.saturating_sub(need);
+            end += 1;
+        }
+        v.shown.set(end - v.top);
+        let status = format!(
+            "── {} · lines {}–{end} of {} · space/↓ more · k/↑ back · g/G top/end ──",
+            v.title,
+            v.top + 1,
+            v.lines.len()
+        );
+        let status = console::truncate_str(&status, width, "…");
+        self.term.write_line(&style(status).bold().to_string())?;
+        self.say_legend()
+    }
+
+    fn say_legend(&self) -> Result<()> {
+        Ok(self.term.write_line(&style(legend(self.width())).dim().to_string())?)
+    }
+
+    /// Moves the scrolled screen; false when there is none.
+    fn scroll(&mut self, by: Scroll) -> Result<bool> {
+        let (rows, width) = (usize::from(self.term.size().0), self.width());
+        let Some(v) = &mut self.view else { return Ok(false) };
+        let page = v.shown.get().max(1) as isize;
+        let last = v.lines.len().saturating_sub(1) as isize;
+        let top = match by {
+            Scroll::Lines(n) => v.top as isize + n,
+            Scroll::Pages(n) => v.top as isize + n * page,
+            Scroll::Top => 0,
+            // The last page: as many lines back from the end as fit.
+            Scroll::End => {
+                let mut room = rows.saturating_sub(2).max(1);
+                let mut top = v.lines.len();
+                while top > 0 && screen::rows(&v.lines[top - 1], width) <= room {
+                    room -= screen::rows(&v.lines[top - 1], width);
+                    top -= 1;
+                }
+                top as isize
+            }
+        };
+        v.top = top.clamp(0, last) as usize;
+        self.draw_view()?;
+        Ok(true)
     }
 
     fn width(&self) -> usize {
@@ -162,6 +277,12 @@ impl Terminal<'_> {
                 }
                 Key::Char('i') => self.info()?,
                 Key::Char('c') => self.context()?,
+                Key::Char(' ') | Key::PageDown | Key::Enter if self.scroll(Scroll::Pages(1))? => {}
+                Key::PageUp if self.scroll(Scroll::Pages(-1))? => {}
+                Key::Char('j') | Key::ArrowDown if self.scroll(Scroll::Lines(1))? => {}
+                Key::Char('k') | Key::ArrowUp if self.scroll(Scroll::Lines(-1))? => {}
+                Key::Char('g') | Key::Home if self.scroll(Scroll::Top)? => {}
+                Key::Char('G') | Key::End if self.scroll(Scroll::End)? => {}
                 Key::Char('?') => self.say(HELP)?,
                 Key::Char('q') | Key::Escape => return Ok(()),
                 Key::CtrlC => {
@@ -243,21 +364,20 @@ impl Terminal<'_> {
             let screen = render(self.review, c, (n + 1, total), (k + 1, of), whole, self.cwd, width);
             self.screens.insert(key.clone(), screen);
         }
-        let paged = show(&self.term, &self.screens[&key])?;
-        if paged {
-            // The pager's screen is gone: say again which candidate the keys act on.
-            let index = self.session.current().draft.meta.index;
-            self.say(
-                style(format!(
-                    "── [{}/{total}] #{index} · candidate {} of {of} ──",
-                    n + 1,
-                    k + 1
-                ))
-                .bold()
-                .to_string(),
-            )?;
-        }
-        self.say(style(legend(width)).dim().to_string())
+        let screen = self.screens[&key].clone();
+        let title = self.title();
+        self.display(title, &screen)
+    }
+
+    /// The question and candidate the keys act on.
+    fn title(&self) -> String {
+        let ((n, k), of, total) = (
+            self.session.position(),
+            self.session.candidates(),
+            self.session.questions(),
+        );
+        let index = self.session.current().draft.meta.index;
+        format!("[{}/{total}] #{index} · candidate {} of {of}", n + 1, k + 1)
     }
 
     fn confirm(&self, question: &str) -> Result<bool> {
@@ -319,20 +439,19 @@ impl Terminal<'_> {
             self.session.named(at),
             from + 1
         ))?;
-        show(&self.term, &changes)?;
+        let title = self.title();
+        self.display(title, &changes)?;
         Ok(true)
     }
 
-    fn compare(&self) -> Result<()> {
+    fn compare(&mut self) -> Result<()> {
         let ((_, k), of) = (self.session.position(), self.session.candidates());
         let next = (k + 1) % of;
         let (a, b) = (self.session.candidate(k), self.session.candidate(next));
         let head = style(format!("── candidate {} → candidate {} of {of} ──", k + 1, next + 1)).bold();
-        show(
-            &self.term,
-            &format!("{head}\n{}", body_diff(&a.draft.body, &b.draft.body)),
-        )?;
-        self.say(style(legend(self.width())).dim().to_string())
+        let screen = format!("{head}\n{}", body_diff(&a.draft.body, &b.draft.body));
+        let title = self.title();
+        self.display(title, &screen)
     }
 
     fn ask_number(&self) -> Result<Option<usize>> {
@@ -345,20 +464,20 @@ impl Terminal<'_> {
         }
     }
 
-    fn info(&self) -> Result<()> {
+    fn info(&mut self) -> Result<()> {
         let (_, k) = self.session.position();
-        show(
-            &self.term,
-            &screen::info(self.session.current(), &self.session.named(k)),
-        )?;
-        self.say(style(legend(self.width())).dim().to_string())
+        let screen = screen::info(self.session.current(), &self.session.named(k));
+        let title = self.title();
+        self.display(title, &screen)
     }
 
-    fn context(&self) -> Result<()> {
+    fn context(&mut self) -> Result<()> {
         match screen::context(self.review, self.session.current())? {
-            Ok(text) => show(&self.term, &text)?,
-            Err(why) => return self.say(why),
-        };
-        self.say(style(legend(self.width())).dim().to_string())
+            Ok(text) => {
+                let title = self.title();
+                self.display(title, &text)
+            }
+            Err(why) => self.say(why),
+        }
     }
 }

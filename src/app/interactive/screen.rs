@@ -33,71 +33,75 @@ pub const KEYS: [(&str, &str); 15] = [
     ("?", "help"),
 ];
 
-pub const HELP: &str = "\
-  a  accept this candidate: merge it into the chapter; the question's other candidates are rejected
-  r  reject this candidate (kept under drafts/.rejected/ unless --purge)
-  s  skip: keep the question's drafts pending for a later review
-  e  edit the answer in $VISUAL / $EDITOR (the front matter is kept aside), then see the diff
-  f  feedback: tell the model what to change; its reply becomes a new candidate
-  n  next candidate of this question      p  previous candidate
-  =  compare this candidate with the next one
-  d  toggle between the diff and the whole answer
-  b  back to the previous question        :  go to question N of this review
-  u  undo this session's last accept or reject
-  i  what the model was told: model, parameters, template, usage and messages
-  c  the chapter's answers around this question
-  q  quit (decisions made so far stay)    ?  this help";
+// Each row starts with its two spaces on the first line too: a `\` line continuation would
+// strip them (the misaligned first row).
+pub const HELP: &str = concat!(
+    "  a  accept: merge this candidate; the question's other candidates are rejected\n",
+    "  r  reject this candidate (kept under drafts/.rejected/ unless --purge)\n",
+    "  s  skip: keep the question's drafts pending for a later review\n",
+    "  e  edit the answer in $VISUAL / $EDITOR, then see the diff\n",
+    "  f  feedback: tell the model what to change; its reply is a new candidate\n",
+    "  n  next candidate of this question      p  previous candidate\n",
+    "  =  compare this candidate with the next one\n",
+    "  d  toggle between the diff and the whole answer\n",
+    "  b  back to the previous question        :  go to question N of this review\n",
+    "  u  undo this session's last accept or reject\n",
+    "  i  what the model was told: model, parameters, template, usage, messages\n",
+    "  c  the chapter's answers around this question\n",
+    "  space j k g G  scroll a screen taller than the terminal (↓ ↑ PgDn PgUp too)\n",
+    "  q  quit (decisions made so far stay)    ?  this help",
+);
 
-/// Model, parameters, template, usage and the messages that produced the draft.
+/// Model, parameters, template, usage and the messages that produced the draft. Every value
+/// read from the drafts folder is escaped; the styling is the app's.
 pub fn info(c: &Checked, named: &str) -> String {
     let d = &c.draft;
     let m = &d.meta;
     let mut out = format!("{}\n", style(format!("── what made {named} ──")).bold());
-    out.push_str(&format!("model      {} at {}\n", m.model, m.host));
-    out.push_str(&format!("template   {} ({})\n", m.template, m.template_hash));
-    out.push_str(&format!("created    {}\n", m.created));
-    out.push_str(&format!(
-        "finish     {}\n",
-        m.finish_reason.as_deref().unwrap_or("(not reported)")
-    ));
+    let mut line = |label: &str, value: &str| out.push_str(&format!("{label:<10} {}\n", visible(value)));
+    line("model", &format!("{} at {}", m.model, m.host));
+    line("template", &format!("{} ({})", m.template, m.template_hash));
+    line("created", &m.created);
+    line("finish", m.finish_reason.as_deref().unwrap_or("(not reported)"));
     if let Some(u) = m.usage {
-        out.push_str(&format!(
-            "usage      {} prompt + {} completion tokens\n",
-            u.prompt_tokens, u.completion_tokens
-        ));
+        line(
+            "usage",
+            &format!("{} prompt + {} completion tokens", u.prompt_tokens, u.completion_tokens),
+        );
     }
     for w in &m.warnings {
-        out.push_str(&format!("warning    {w}\n"));
+        line("warning", &w.to_string());
     }
     for r in &m.references {
         let cut = if r.truncated { ", cut to fit" } else { "" };
-        out.push_str(&format!(
-            "reference  {} ({} chars{cut}, {})\n",
-            r.source, r.chars, r.hash
-        ));
+        line(
+            "reference",
+            &format!("{} ({} chars{cut}, {})", r.source, r.chars, r.hash),
+        );
     }
     if let (Some(p), Some(f)) = (&m.parent, &m.feedback) {
-        out.push_str(&format!("revises    {p}\nfeedback   {f}\n"));
+        line("revises", p);
+        line("feedback", f);
     }
     match store::read_prompt(&d.path) {
         Ok(Some(p)) => {
-            out.push_str(&format!("parameters {}\n", serde_json::Value::Object(p.params.clone())));
+            line("parameters", &serde_json::Value::Object(p.params.clone()).to_string());
             for t in &p.messages {
                 out.push_str(&format!(
                     "\n{}\n{}\n",
-                    style(format!("[{}]", t.role)).cyan(),
-                    t.content.trim_end()
+                    style(format!("[{}]", visible(&t.role))).cyan(),
+                    visible(t.content.trim_end())
                 ));
             }
         }
         Ok(None) => out.push_str("\n(no prompt was kept with this draft)\n"),
-        Err(e) => out.push_str(&format!("\n{e:#}\n")),
+        Err(e) => out.push_str(&format!("\n{}\n", visible(&format!("{e:#}")))),
     }
-    visible(&out).into_owned()
+    out
 }
 
 /// The answered questions just before and after this one in its chapter, or why there
-/// are none to show.
+/// are none to show. The chapter's text is escaped; the styling is the app's.
 pub fn context(review: &Review, c: &Checked) -> Result<Result<String, &'static str>> {
     let Some(path) = &c.file else {
         return Ok(Err("the chapter cannot be read"));
@@ -112,25 +116,35 @@ pub fn context(review: &Review, c: &Checked) -> Result<Result<String, &'static s
     for (index, question, answer) in around {
         out.push_str(&format!(
             "{}\n{}\n\n",
-            style(format!("── {question} (#{index}) ──")).bold(),
-            answer.trim_end()
+            style(format!("── {} (#{index}) ──", visible(&question))).bold(),
+            visible(answer.trim_end())
         ));
     }
-    Ok(Ok(visible(&out).into_owned()))
+    Ok(Ok(out))
 }
 
-/// The key bar, fitting `width` columns: words when they fit, keys alone otherwise.
+/// The terminal rows `line` takes at `width` columns.
+pub fn rows(line: &str, width: usize) -> usize {
+    measure_text_width(line).div_ceil(width.max(1)).max(1)
+}
+
+/// The key bar, fitting `width` columns: words for as many keys as fit, in order, letters for
+/// the rest; `? help` always.
 pub fn legend(width: usize) -> String {
-    let long = KEYS
-        .iter()
-        .map(|(k, w)| format!("{k} {w}"))
-        .collect::<Vec<_>>()
-        .join(" · ");
-    if measure_text_width(&long) <= width {
-        return long;
-    }
-    let short = KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(" ");
-    format!("{short} · ? help")
+    let (last, keys) = KEYS.split_last().expect("keys");
+    let bar = |worded: usize| {
+        let words = keys[..worded].iter().map(|(k, w)| format!("{k} {w}"));
+        let letters = keys[worded..].iter().map(|(k, _)| *k).collect::<Vec<_>>().join(" ");
+        let mut parts: Vec<String> = words.collect();
+        parts.extend((!letters.is_empty()).then_some(letters));
+        parts.push(format!("{} {}", last.0, last.1));
+        parts.join(" · ")
+    };
+    (0..=keys.len())
+        .rev()
+        .map(bar)
+        .find(|b| measure_text_width(b) <= width)
+        .unwrap_or_else(|| bar(0))
 }
 
 /// The header and the diff (or the whole answer) of one candidate, `width` columns wide.
@@ -287,5 +301,44 @@ mod tests {
             assert!(measure_text_width(line) <= 80, "wider than 80 columns: {line:?}");
         }
         insta::assert_snapshot!(format!("{screen}\n{}", legend(80)));
+    }
+
+    /// Issue 27: the key bar shows words for as many keys as fit and letters for the rest,
+    /// never wider than the terminal; at 160 columns every key has its word.
+    #[test]
+    fn the_key_bar_has_words_for_as_many_keys_as_fit() {
+        let worded = |bar: &str| KEYS.iter().filter(|(k, w)| bar.contains(&format!("{k} {w}"))).count();
+        for width in [40, 60, 80, 100, 120, 160] {
+            let bar = legend(width);
+            assert!(measure_text_width(&bar) <= width, "{width}: {bar}");
+            for (k, _) in KEYS {
+                assert!(bar.contains(k), "{width}: {k} missing from {bar}");
+            }
+            assert!(bar.ends_with("? help"), "{bar}");
+        }
+        let bars = [80, 100, 160].map(|w| worded(&legend(w)));
+        assert!(bars[0] > 3 && bars[1] > bars[0] && bars[2] > bars[1], "{bars:?}");
+        assert_eq!(worded(&legend(200)), KEYS.len());
+    }
+
+    /// Issue 27: `?` fits an 80-column terminal (a wider first row wrapped and looked
+    /// misaligned), its second column of keys lines up, and it names every key.
+    #[test]
+    fn the_help_fits_80_columns_and_names_every_key() {
+        for line in HELP.lines() {
+            assert!(measure_text_width(line) <= 80, "{line:?}");
+        }
+        let second: Vec<usize> = HELP
+            .lines()
+            .filter_map(|l| l.find("  p  ").or(l.find("  :  ")).or(l.find("  ?  ")))
+            .collect();
+        assert_eq!(second.len(), 3);
+        assert!(second.windows(2).all(|w| w[0] == w[1]), "{second:?}");
+        for (k, _) in KEYS {
+            for key in k.split('/') {
+                assert!(HELP.contains(&format!("  {key}  ")), "{key} is not in the help");
+            }
+        }
+        assert!(HELP.contains("scroll"));
     }
 }

@@ -196,6 +196,15 @@ pub fn truncated_hint(truncated: usize, max_tokens: Option<u32>) {
     eprintln!("{} {answers} cut {what}", style("note:").yellow().for_stderr());
 }
 
+/// Runs one revision (`f` in review, `draft --feedback`) under a progress line that shows
+/// the answer streaming in and the retries; `run` gets what reports to it.
+pub fn revising<T>(cwd: &Path, run: impl FnOnce(&(dyn Fn(Event) + Sync)) -> T) -> T {
+    let progress = Progress::new(1, cwd);
+    let got = run(&|e| progress.event(&e));
+    progress.finish();
+    got
+}
+
 /// A progress bar with per-question lines on a terminal; plain lines otherwise. While
 /// answers stream in, the bar shows the tokens received so far and their rate, so that a slow
 /// model can be told from a hang.
