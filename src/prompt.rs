@@ -161,6 +161,7 @@ pub struct ChapterFacts<'c> {
     /// Worked out on first use, once per chapter.
     median_chars: std::sync::OnceLock<Option<usize>>,
     question_keys: std::sync::OnceLock<Vec<(usize, String, String)>>,
+    question_terms: std::sync::OnceLock<std::collections::HashMap<String, (Vec<usize>, usize)>>,
     question_finder: std::sync::OnceLock<Option<(aho_corasick::AhoCorasick, Vec<usize>)>>,
     toc_keys: std::sync::OnceLock<std::collections::HashSet<String>>,
 }
@@ -195,6 +196,7 @@ impl<'c> ChapterFacts<'c> {
                 .collect(),
             median_chars: std::sync::OnceLock::new(),
             question_keys: std::sync::OnceLock::new(),
+            question_terms: std::sync::OnceLock::new(),
             question_finder: std::sync::OnceLock::new(),
             toc_keys: std::sync::OnceLock::new(),
         }
@@ -255,6 +257,34 @@ impl<'c> ChapterFacts<'c> {
                     (q.index, crate::chapter::near_key(&text), text)
                 })
                 .collect()
+        })
+    }
+
+    /// Each key term ([`crate::text::key_terms`]) of the chapter's questions, with the
+    /// questions that have it (in chapter order) and how many of the chapter's answers use it:
+    /// a term many answers use (`token` in a chapter on multimodal models) is the chapter's
+    /// vocabulary, no question's own subject.
+    pub fn question_terms(&self) -> &std::collections::HashMap<String, (Vec<usize>, usize)> {
+        self.question_terms.get_or_init(|| {
+            let cjk = self.language() == "zh";
+            let mut out: std::collections::HashMap<String, (Vec<usize>, usize)> = Default::default();
+            for (n, _, text) in self.question_keys() {
+                for t in crate::text::key_terms(text, cjk) {
+                    out.entry(t).or_default().0.push(*n);
+                }
+            }
+            let c = self.chapter;
+            for q in c.questions.iter().filter(|q| q.gap.is_none()) {
+                let mut used: Vec<String> = crate::text::words(c.answer(q)).map(str::to_ascii_lowercase).collect();
+                used.sort();
+                used.dedup();
+                for w in used {
+                    if let Some((_, answers)) = out.get_mut(&w) {
+                        *answers += 1;
+                    }
+                }
+            }
+            out
         })
     }
 
@@ -478,6 +508,76 @@ pub fn context<'a>(
     }
 }
 
+/// A template's own frame: the text it writes around the content (instructions, labels,
+/// markers such as `……（示例截断）`) and the tags it wraps content in (`<示例>`, `<reference>`),
+/// taken from its source: the literal text and the string literals inside its tags. None of
+/// it belongs in an answer; the gate's `leak` looks for it there.
+#[derive(Debug, Clone, Default)]
+pub struct Frame {
+    /// Lines of the frame with at least [`Frame::MIN_CHARS`] non-blank characters.
+    pub lines: Vec<String>,
+    /// Names of the tags the frame opens or closes, other than HTML's own.
+    pub tags: Vec<String>,
+}
+
+impl Frame {
+    /// Non-blank characters a line of the frame needs to count: shorter ones (`问题：`,
+    /// `Question: `) are words any answer may use.
+    pub const MIN_CHARS: usize = 8;
+
+    /// The frame of a template's source.
+    pub fn of(source: &str) -> Frame {
+        static TAG: std::sync::LazyLock<regex::Regex> =
+            std::sync::LazyLock::new(|| regex::Regex::new(r"</?([\p{L}_][\p{L}\p{N}_-]*)").expect("valid"));
+        static LITERAL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#""((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'"#).expect("valid")
+        });
+        let mut text = String::new();
+        let mut rest = source;
+        while let Some(open) = rest.find(['{']) {
+            let (before, from) = rest.split_at(open);
+            let close = match from.get(..2) {
+                Some("{{") => "}}",
+                Some("{%") => "%}",
+                Some("{#") => "#}",
+                _ => {
+                    text.push_str(&rest[..open + 1]);
+                    rest = &rest[open + 1..];
+                    continue;
+                }
+            };
+            text.push_str(before);
+            let end = from.find(close).map_or(from.len(), |e| e + 2);
+            // Comments are not sent; string literals in expressions and statements are.
+            if close != "#}" {
+                for c in LITERAL.captures_iter(&from[..end]) {
+                    text.push('\n');
+                    text.push_str(c.get(1).or(c.get(2)).map_or("", |m| m.as_str()));
+                }
+                text.push('\n');
+            }
+            rest = &from[end..];
+        }
+        text.push_str(rest);
+        let mut lines: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.chars().filter(|c| !c.is_whitespace()).count() >= Self::MIN_CHARS)
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines.dedup();
+        let mut tags: Vec<String> = TAG
+            .captures_iter(&text)
+            .map(|c| c[1].to_owned())
+            .filter(|t| !crate::chapter::html::is_html_element(t))
+            .collect();
+        tags.sort();
+        tags.dedup();
+        Frame { lines, tags }
+    }
+}
+
 /// A loaded template.
 pub struct Templates {
     env: Environment<'static>,
@@ -487,6 +587,8 @@ pub struct Templates {
     pub path: Option<PathBuf>,
     /// A short hash of its source, recorded in drafts.
     pub hash: String,
+    /// Its own text around the content, which no answer should hold.
+    pub frame: Frame,
 }
 
 impl Templates {
@@ -545,6 +647,7 @@ impl Templates {
             name: name.to_owned(),
             path: from,
             hash: crate::identity::short_hash(&[source.as_bytes()], 12),
+            frame: Frame::of(&source),
         };
         Ok(t)
     }

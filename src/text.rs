@@ -11,6 +11,30 @@ pub fn language(text: &str) -> &'static str {
     if letters > 0 && cjk * 5 >= letters { "zh" } else { "en" }
 }
 
+static WORD: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"[A-Za-z][A-Za-z0-9]*(?:[-+.][A-Za-z0-9]+)*").expect("valid"));
+
+/// The words of `text` written in Latin letters (`GLM-Image`, `LoRA`, `vmstat`, `v1.5`).
+pub fn words(text: &str) -> impl Iterator<Item = &str> {
+    WORD.find_iter(text).map(|m| m.as_str())
+}
+
+/// A question's key terms, lower case: its Latin words that stand out (`glm-image`,
+/// `seedream`, `dit`, `vmstat` in a Chinese chapter); in an English chapter only those with a
+/// capital past the first letter or a digit, since every word there is Latin.
+pub fn key_terms(question: &str, cjk_chapter: bool) -> Vec<String> {
+    let mut out: Vec<String> = words(question)
+        .filter(|t| t.len() >= 2)
+        .filter(|t| {
+            cjk_chapter || t.chars().skip(1).any(|c| c.is_ascii_uppercase()) || t.chars().any(|c| c.is_ascii_digit())
+        })
+        .map(str::to_ascii_lowercase)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// A Chinese, Japanese or Korean character.
 pub fn is_cjk(c: char) -> bool {
     matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}')

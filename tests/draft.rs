@@ -249,6 +249,7 @@ async fn draft_chapter_with(
         content: None,
         judge: None,
         cache_warmup: 1024,
+        reference_copy: 100,
     };
     let events = Mutex::new(Vec::new());
     let report = |e: Event| {

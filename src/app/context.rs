@@ -204,6 +204,14 @@ impl Context {
             + 1;
         runtime.block_on(reviser.revise(&path, &chapter, draft, &prompt, note, next))
     }
+
+    /// The frame of the template that made `draft`, for the gate's `leak` on its revision;
+    /// empty when the template is gone.
+    pub fn frame_of(&self, draft: &Draft) -> aigcq::prompt::Frame {
+        aigcq::prompt::Templates::load(&self.project.prompts_dir(), &draft.meta.template)
+            .map(|t| t.frame)
+            .unwrap_or_default()
+    }
 }
 
 /// The drafts the queries select (every one when there are none).

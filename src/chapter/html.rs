@@ -236,6 +236,66 @@ pub fn decode_entities(s: &str) -> String {
     out
 }
 
+/// Whether `name` is an element of HTML (the ones Markdown and answers use), as opposed to a
+/// made-up tag such as a prompt's `<示例>`.
+pub fn is_html_element(name: &str) -> bool {
+    const ELEMENTS: [&str; 52] = [
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "caption",
+        "center",
+        "code",
+        "col",
+        "dd",
+        "del",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "figcaption",
+        "figure",
+        "font",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "input",
+        "ins",
+        "kbd",
+        "li",
+        "mark",
+        "ol",
+        "p",
+        "pre",
+        "s",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "summary",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "u",
+        "ul",
+        "video",
+    ];
+    ELEMENTS.contains(&name.to_ascii_lowercase().as_str())
+}
+
 /// True when the HTML holds no text and no image: empty wrappers, line breaks, comments.
 pub fn is_blank(html: &str) -> bool {
     !contains_image(html) && inner_text(html).is_empty()

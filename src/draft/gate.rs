@@ -1,7 +1,8 @@
 //! The quality gate: checks each cleaned draft before a person reads it, so that an English
-//! answer to a Chinese chapter, a copied style example, a degenerate loop, an answer to
-//! another question, broken Markdown or a made-up link arrive flagged rather than as
-//! ordinary candidates. Each finding is a [`Warning`] with a code; none blocks the draft.
+//! answer to a Chinese chapter, a copied style example or reference, the prompt's own text
+//! leaking into the answer, a degenerate loop, an answer to another question, broken
+//! Markdown or a made-up link arrive flagged rather than as ordinary candidates. Each finding
+//! is a [`Warning`] with a code; none blocks the draft.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -12,18 +13,20 @@ use crate::chapter::{Chapter, Rules, near_key};
 use crate::check::{self, Rule};
 use crate::identity::QuestionRef;
 use crate::llm::Messages;
-use crate::prompt::ChapterFacts;
+use crate::prompt::{ChapterFacts, Frame};
 use crate::refs::Reference;
 use crate::store::Warning;
 use crate::text::{language, visible_chars};
 
 /// Every code the gate gives, as `review --list` and `--json` show them.
-pub const CODES: [&str; 7] = [
+pub const CODES: [&str; 9] = [
     "language",
     "length",
     "repetition",
     "copied",
+    "leak",
     "question",
+    "topic",
     "lint",
     "links",
 ];
@@ -46,6 +49,11 @@ pub struct Subject<'a> {
     pub rules: &'a Rules,
     /// Whether a local link target exists, relative to the chapter's folder.
     pub exists: &'a dyn Fn(&str) -> bool,
+    /// The template's own text, which no answer should hold.
+    pub frame: &'a Frame,
+    /// Non-blank characters copied from one reference in a row that count as copying it
+    /// (`[draft] reference_copy_chars`; 0: not checked).
+    pub reference_copy: usize,
 }
 
 /// The warnings for `body`, in [`CODES`] order.
@@ -66,11 +74,19 @@ pub fn check(body: &str, s: &Subject) -> Vec<Warning> {
     if let Some(m) = repetition(body) {
         warn("repetition", m);
     }
-    if let Some(m) = copied(body, s) {
+    if let Some(m) = copied(body, s).or_else(|| copied_reference(body, s)) {
         warn("copied", m);
     }
-    if let Some(m) = other_question(body, s.facts, s.index) {
+    if let Some(m) = leak(body, s.frame) {
+        warn("leak", m);
+    }
+    let other = other_question(body, s.facts, s.index);
+    let topic = other.is_none().then(|| off_topic(body, s)).flatten();
+    if let Some(m) = other {
         warn("question", m);
+    }
+    if let Some(m) = topic {
+        warn("topic", m);
     }
     if let Some(m) = lint(body, s) {
         warn("lint", m);
@@ -204,9 +220,28 @@ fn copied(body: &str, s: &Subject) -> Option<String> {
     }
     let mut seen = shingles(&source);
     seen.sort_unstable();
-    // The longest run of consecutive shingles that the prompt holds.
+    // What the answer builds on may be in the prompt again, cut, as a style example of its
+    // chapter: keeping it is no copying.
+    if let Some(e) = s.existing.filter(|e| !e.is_empty()) {
+        let mut kept = shingles(&e.chars().filter(|c| !c.is_whitespace()).collect::<Vec<_>>());
+        kept.sort_unstable();
+        seen.retain(|h| kept.binary_search(h).is_err());
+    }
+    let found = longest_run(&text, &seen);
+    (found.len() >= COPIED_CHARS).then(|| {
+        let shown: String = text[found.clone()].iter().take(30).collect();
+        format!(
+            "a passage of {} characters is copied from the prompt (“{shown}…”)",
+            found.len()
+        )
+    })
+}
+
+/// The longest passage of `text` whose every shingle is in `seen` (sorted), as a range of
+/// `text`; empty when none is.
+fn longest_run(text: &[char], seen: &[u64]) -> std::ops::Range<usize> {
     let (mut best, mut run, mut best_end) = (0, 0, 0);
-    for (i, h) in shingles(&text).into_iter().enumerate() {
+    for (i, h) in shingles(text).into_iter().enumerate() {
         run = if seen.binary_search(&h).is_ok() { run + 1 } else { 0 };
         if run > best {
             best = run;
@@ -214,11 +249,110 @@ fn copied(body: &str, s: &Subject) -> Option<String> {
         }
     }
     let len = if best == 0 { 0 } else { best + SHINGLE - 1 };
-    (len >= COPIED_CHARS).then(|| {
-        let start = best_end - len;
-        let shown: String = text[start..(start + 30).min(best_end)].iter().collect();
-        format!("a passage of {len} characters is copied from the prompt (“{shown}…”)")
+    best_end - len..best_end
+}
+
+/// A passage copied word for word from one reference: quoting a fact is fine, copying a
+/// paragraph (its heading included) is not.
+fn copied_reference(body: &str, s: &Subject) -> Option<String> {
+    if s.reference_copy == 0 {
+        return None;
+    }
+    let text: Vec<char> = body.chars().filter(|c| !c.is_whitespace()).collect();
+    s.references.iter().find_map(|r| {
+        let source: Vec<char> = r.text.chars().filter(|c| !c.is_whitespace()).collect();
+        let mut seen = shingles(&source);
+        seen.sort_unstable();
+        let found = longest_run(&text, &seen);
+        (found.len() >= s.reference_copy.max(SHINGLE)).then(|| {
+            let shown: String = text[found.clone()].iter().take(30).collect();
+            format!(
+                "a passage of {} characters is copied from the reference {} (“{shown}…”)",
+                found.len(),
+                r.source
+            )
+        })
     })
+}
+
+/// Characters of a Latin passage of the frame that count as leaked; a passage mostly of CJK
+/// characters counts from [`SHINGLE`] on.
+const LEAK_LATIN_CHARS: usize = 32;
+
+/// The template's own text in the answer: one of its tags (`</示例>`), one of its lines whole
+/// (`……（示例截断）`), or a passage of one (`以下是这道题的参考资料`).
+fn leak(body: &str, frame: &Frame) -> Option<String> {
+    for tag in &frame.tags {
+        let forms = [format!("<{tag}>"), format!("<{tag} "), format!("</{tag}>")];
+        if let Some(form) = forms.iter().find(|f| body.contains(f.as_str())) {
+            return Some(format!("the prompt's tag {} is in the answer", form.trim_end()));
+        }
+    }
+    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<Vec<char>>();
+    let text = squeeze(body);
+    let joined: String = text.iter().collect();
+    if let Some(line) = frame
+        .lines
+        .iter()
+        .find(|l| joined.contains(&squeeze(l).into_iter().collect::<String>()))
+    {
+        let shown: String = line.chars().take(30).collect();
+        return Some(format!("the prompt's own line “{shown}” is in the answer"));
+    }
+    let mut seen: Vec<u64> = frame.lines.iter().flat_map(|l| shingles(&squeeze(l))).collect();
+    seen.sort_unstable();
+    let found = longest_run(&text, &seen);
+    let cjk = text[found.clone()].iter().filter(|c| crate::text::is_cjk(**c)).count();
+    let enough = if cjk * 2 >= found.len() {
+        SHINGLE
+    } else {
+        LEAK_LATIN_CHARS
+    };
+    (!found.is_empty() && found.len() >= enough).then(|| {
+        let shown: String = text[found].iter().take(30).collect();
+        format!("the prompt's own text “{shown}” is in the answer")
+    })
+}
+
+/// Mentions of another question's own term that make an answer about it.
+const TOPIC_MENTIONS: usize = 2;
+/// Answers of the chapter that may use a term before it is the chapter's vocabulary rather
+/// than one question's subject.
+const SUBJECT_ANSWERS: usize = 2;
+
+/// An answer about another question: it never names its own question's subject (its key
+/// terms, [`crate::text::key_terms`], that few answers of the chapter use) and names another
+/// question's, again and again. One pass over the answer's words, whatever the chapter's size.
+fn off_topic(body: &str, s: &Subject) -> Option<String> {
+    let owners = s.facts.question_terms();
+    let subject = |t: &str| owners.get(t).is_some_and(|(_, answers)| *answers <= SUBJECT_ANSWERS);
+    let own: Vec<String> = crate::text::key_terms(s.question.text, s.facts.language() == "zh")
+        .into_iter()
+        .filter(|t| subject(t))
+        .collect();
+    if own.is_empty() {
+        return None;
+    }
+    let mut said: HashMap<String, usize> = HashMap::new();
+    for w in crate::text::words(&crate::chapter::html::outside_code(body)) {
+        *said.entry(w.to_ascii_lowercase()).or_default() += 1;
+    }
+    if own.iter().any(|t| said.contains_key(t)) {
+        return None;
+    }
+    said.into_iter()
+        .filter(|(t, m)| *m >= TOPIC_MENTIONS && subject(t))
+        .filter_map(|(t, m)| {
+            let n = owners.get(&t)?.0.iter().copied().find(|n| *n != s.index)?;
+            Some((m, n, t))
+        })
+        .max()
+        .map(|(m, n, t)| {
+            format!(
+                "it names “{t}” (question {n}) {m} times and never “{}”, its own question's subject",
+                own.join("”, “")
+            )
+        })
 }
 
 static NUMBER_AT_TOP: LazyLock<Regex> =

@@ -191,6 +191,9 @@ pub struct Drafter<'a> {
     /// `[draft] cache_warmup`: estimated shared-prefix tokens from which a chapter's first
     /// request goes alone (0: never).
     pub cache_warmup: u64,
+    /// `[draft] reference_copy_chars`: copying this many characters of a reference in a row
+    /// is a `copied` warning (0: not checked).
+    pub reference_copy: usize,
 }
 
 /// A question's saved candidates.
@@ -495,6 +498,8 @@ impl Drafter<'_> {
                 existing: existing.as_deref().map(str::trim),
                 rules: self.rules,
                 exists: &exists,
+                frame: &self.templates.frame,
+                reference_copy: self.reference_copy,
             };
             let found = gate::check(&cleaned.text, &subject);
             meta.warnings.extend(found);
@@ -619,6 +624,8 @@ pub struct Reviser<'a> {
     /// Told of retries and of the answer streaming in ([`Event::Retrying`],
     /// [`Event::Receiving`]), so that a slow model can be told from a hang.
     pub report: &'a (dyn Fn(Event) + Sync),
+    /// The frame of the template that made the draft, for the gate's `leak`.
+    pub frame: &'a crate::prompt::Frame,
 }
 
 impl Reviser<'_> {
@@ -693,6 +700,8 @@ impl Reviser<'_> {
             existing: existing.as_deref().map(str::trim),
             rules: self.rules,
             exists: &|_: &str| true,
+            frame: self.frame,
+            reference_copy: 0,
         };
         meta.warnings.extend(gate::check(&cleaned.text, &subject));
         meta.usage = completion.usage;
@@ -730,6 +739,9 @@ pub struct DraftConfig {
     /// providers' caching starts at 1,024), its first request goes alone until the answer
     /// starts, so that the rest find the prefix cached. 0 sends everything at once.
     pub cache_warmup: u64,
+    /// A passage of this many non-blank characters copied from one reference, word for word,
+    /// is a `copied` warning: quoting a fact is fine, copying a paragraph is not. 0: off.
+    pub reference_copy_chars: usize,
 }
 
 impl Default for DraftConfig {
@@ -742,6 +754,7 @@ impl Default for DraftConfig {
             ref_timeout: 60,
             prompt_cache_key: false,
             cache_warmup: 1024,
+            reference_copy_chars: 100,
         }
     }
 }

@@ -210,6 +210,7 @@ async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: 
         content: Some(&content),
         judge: None,
         cache_warmup: 0,
+        reference_copy: project.config.draft.reference_copy_chars,
     };
     let created = record
         .remote

@@ -150,6 +150,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         content: Some(&content),
         judge: verdicts.as_ref().map(|v| v.judge_ref()),
         cache_warmup: cfg.cache_warmup,
+        reference_copy: cfg.reference_copy_chars,
     };
 
     let progress = Progress::new(jobs.len() as u64, &ctx.cwd);
@@ -307,6 +308,7 @@ fn feedback(ctx: &Context, args: &DraftArgs, note: &str) -> Result<Status> {
     let runtime = ctx.runtime()?;
     let mut failed = false;
     for d in drafts {
+        let frame = ctx.frame_of(d);
         let revised = output::draft::revising(&ctx.cwd, |report| {
             let reviser = Reviser {
                 client: &client,
@@ -316,6 +318,7 @@ fn feedback(ctx: &Context, args: &DraftArgs, note: &str) -> Result<Status> {
                 host: &provider.host(),
                 temperature: provider.temperature.value,
                 report,
+                frame: &frame,
             };
             ctx.revise(&runtime, &reviser, &pending, d, note)
         });

@@ -93,6 +93,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
                 }
             };
             let store = Store::new(drafts_dir.clone());
+            let frame = ctx.frame_of(draft);
             output::draft::revising(&ctx.cwd, |report| {
                 let reviser = aigcq::draft::Reviser {
                     client,
@@ -102,6 +103,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
                     host: &provider.host(),
                     temperature: provider.temperature.value,
                     report,
+                    frame: &frame,
                 };
                 ctx.revise(runtime, &reviser, pending, draft, note)
             })
