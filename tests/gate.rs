@@ -93,10 +93,10 @@ fn each_reply_gets_exactly_its_warning_and_clean_accepts_only_the_good_one() {
         "{row}"
     );
 
-    let out = run(&["review", "--accept-all", "--clean"]);
+    let out = run(&["review", "--accept-all"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("7 drafts stay pending"), "{stderr}");
+    assert!(stderr.contains("7 questions left pending"), "{stderr}");
     let (left, _) = aigcq::store::Store::new(dir.path().join("drafts")).pending();
     assert_eq!(left.len(), 7);
     assert!(left.iter().all(|d| d.meta.index != 4), "the good one was accepted");

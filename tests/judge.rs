@@ -117,7 +117,7 @@ fn valid_verdicts_are_saved_with_the_schema_and_the_queue_sorts_and_filters_by_t
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("1 draft stays pending: scored below 7"), "{stderr}");
+    assert!(stderr.contains("left ch.md#4 pending: scored 6, below 7"), "{stderr}");
     assert_eq!(scores(d), [(4, Some(6), Some("第 4 题：要点齐全".into()))]);
 }
 

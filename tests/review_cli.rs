@@ -425,3 +425,55 @@ fn candidates_are_numbered_per_question() {
         .collect();
     assert_eq!(numbers, [(1, 4), (2, 4), (3, 4), (4, 4)]);
 }
+
+/// Issue 26: `--accept-all` takes only what is safe. A truncated draft and a warned one stay
+/// pending and are listed with the reason; of a question's candidates the clean one is taken;
+/// every merged question is listed; `--force` takes the rest.
+#[test]
+fn accept_all_leaves_truncated_and_warned_drafts_pending_and_says_why() {
+    let text = common::chapter_with_gaps(4);
+    let dir = common::project(&text, "");
+    let store = Store::new(dir.path().join("drafts"));
+    let leak = aigcq::store::Warning {
+        code: "leak".into(),
+        message: "the prompt's tag </示例> is in the answer".into(),
+    };
+    let save = |i: usize, c: u32, of: u32, truncated: bool, warned: bool| {
+        let mut meta = meta_for("ch.md", &text, i);
+        (meta.candidate, meta.candidates, meta.truncated) = (c, of, truncated);
+        if warned {
+            meta.warnings = vec![leak.clone()];
+        }
+        store.save(&meta, &format!("{}候选 {c}。\n", answer(i))).unwrap();
+    };
+    save(2, 1, 1, false, false);
+    save(3, 1, 1, true, false);
+    save(4, 1, 1, false, true);
+    save(5, 1, 2, false, true);
+    save(5, 2, 2, false, false);
+    let (code, _, stderr) = run(aigcq(dir.path()).args(["review", "--accept-all"]));
+    assert_eq!(code, 0, "{stderr}");
+    let merged = std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap();
+    assert!(merged.contains(&format!("{}候选 1。", answer(2))), "{merged}");
+    assert!(
+        merged.contains(&format!("{}候选 2。", answer(5))),
+        "the clean candidate: {merged}"
+    );
+    assert!(!merged.contains(&answer(3)) && !merged.contains(&answer(4)));
+    for line in [
+        "merged ch.md#2",
+        "merged ch.md#5",
+        "left ch.md#3",
+        "cut at max_tokens",
+        "left ch.md#4",
+        "warn: leak",
+        "--force",
+    ] {
+        assert!(stderr.contains(line), "{line:?} missing: {stderr}");
+    }
+    let left: Vec<usize> = store.pending().0.iter().map(|d| d.meta.index).collect();
+    assert_eq!(left, [3, 4]);
+    let (code, _, stderr) = run(aigcq(dir.path()).args(["review", "--accept-all", "--force"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(store.pending().0.is_empty(), "{stderr}");
+}

@@ -361,20 +361,18 @@ pub struct ReviewArgs {
     /// Reject these drafts.
     #[arg(long, value_name = "ID", num_args = 1..)]
     pub reject: Vec<String>,
-    /// Accept every selected draft (the first candidate of each question; the others are rejected).
+    /// Accept every selected question's safe draft: not stale, truncated or filtered, without
+    /// warnings (the best judged candidate, else the first; the others are rejected). The rest
+    /// stay pending and are listed with why; --force takes them too.
     #[arg(long, conflicts_with_all = ["accept", "reject_all"])]
     pub accept_all: bool,
     /// Reject every selected draft.
     #[arg(long, conflicts_with_all = ["reject", "accept_all"])]
     pub reject_all: bool,
-    /// With --accept-all: accept only drafts without warnings (repairs or quality-gate
-    /// findings); the others stay pending.
-    #[arg(long, requires = "accept_all")]
-    pub clean: bool,
     /// With --accept-all or --list: only drafts the judge scored N or more (aigcq judge).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=10))]
     pub min_score: Option<u8>,
-    /// Accept stale drafts too.
+    /// Accept stale drafts too; with --accept-all, also truncated, filtered and warned ones.
     #[arg(long)]
     pub force: bool,
     /// Delete rejected drafts instead of keeping them under drafts/.rejected/.

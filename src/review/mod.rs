@@ -164,6 +164,24 @@ pub fn rows<'c>(checked: &'c [Checked], cwd: &Path) -> Vec<Row<'c>> {
 }
 
 impl Checked {
+    /// Why it should not be merged without a person's look: stale, cut at `max_tokens`,
+    /// stopped by the content filter. (The gate's warnings are the draft's own, in its front
+    /// matter; a chapter that cannot be used is an error of the merge.)
+    pub fn cautions(&self) -> Vec<String> {
+        let m = &self.draft.meta;
+        let mut out = Vec::new();
+        if let Ok(State::Stale(s)) = &self.state {
+            out.push(format!("stale: {}", s.reason()));
+        }
+        if m.truncated {
+            out.push("cut at max_tokens".to_owned());
+        }
+        if m.filtered {
+            out.push("stopped by the provider's content filter".to_owned());
+        }
+        out
+    }
+
     /// Its row, numbered by the run that drafted it ([`rows`] numbers a queue).
     fn row(&self, cwd: &Path) -> Row<'_> {
         let m = &self.draft.meta;

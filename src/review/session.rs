@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, bail};
 
 use super::ledger::{self, Decision};
-use super::merge::{self, State};
+use super::merge;
 use super::{Checked, Decided, Review};
 use crate::store::{Draft, Store};
 
@@ -257,18 +257,8 @@ impl<'a> Session<'a> {
 
     /// Why accepting the current candidate deserves a second thought (stale, cut at the token
     /// limit, stopped by a filter); the front end asks before it sends [`Operation::Accept`].
-    pub fn caution(&self) -> Option<&'static str> {
-        let c = self.current();
-        let m = &c.draft.meta;
-        if matches!(c.state, Ok(State::Stale(_))) {
-            Some("this draft is stale")
-        } else if m.truncated {
-            Some("this draft was cut at max_tokens")
-        } else if m.filtered {
-            Some("the provider's content filter stopped this draft")
-        } else {
-            None
-        }
+    pub fn caution(&self) -> Option<String> {
+        self.current().cautions().into_iter().next()
     }
 
     /// Applies `op` to the current candidate and position.

@@ -130,32 +130,15 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
         });
     }
 
+    let checked = if args.accept_all {
+        review.check(selected.iter().map(|d| (*d).clone()).collect())
+    } else {
+        Vec::new()
+    };
     let (accept, reject): (Vec<&Draft>, Vec<&Draft>) = if args.accept_all {
-        // The first candidate of each question that passes the filters; the others are
-        // rejected with it.
-        let before = selected.len();
-        let selected: Vec<&Draft> = selected
-            .iter()
-            .copied()
-            .filter(|d| !args.clean || d.meta.warnings.is_empty())
-            .collect();
-        output::review::held(before - selected.len(), "they have warnings (--clean)");
-        let before = selected.len();
-        let selected: Vec<&Draft> = selected.into_iter().filter(scored).collect();
-        if let Some(min) = args.min_score {
-            output::review::held(
-                before - selected.len(),
-                &format!("scored below {min} or not judged (aigcq judge)"),
-            );
-        }
-        let mut seen = HashSet::new();
-        (
-            selected
-                .into_iter()
-                .filter(|d| seen.insert(d.meta.question_id.as_str()))
-                .collect(),
-            Vec::new(),
-        )
+        let (accept, left) = safe_candidates(&checked, args.force, args.min_score);
+        output::review::left(&left);
+        (accept, Vec::new())
     } else if args.reject_all {
         (Vec::new(), selected.clone())
     } else {
@@ -165,6 +148,9 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
         )
     };
     let decided = review.decide(&accept, &reject, &pending, args.force);
+    if args.accept_all {
+        output::review::merged(&decided, &accept);
+    }
     output::review::decided(&decided, &ctx.cwd);
     failed |= !decided.errors.is_empty();
     if commit && let Err(e) = commit_decided(&decided, &pending, &content) {
@@ -172,6 +158,50 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
         failed = true;
     }
     Ok(if failed { Status::Failed } else { Status::Clean })
+}
+
+/// `--accept-all`: of each question's candidates, the one to take (the best judged, else the
+/// first) among those safe to take unseen: not stale, truncated or filtered, without a
+/// warning of the gate, scored `min_score` or more when given. `force` takes the unsafe ones
+/// too. The questions left, each with why.
+fn safe_candidates(checked: &[Checked], force: bool, min_score: Option<u8>) -> (Vec<&Draft>, Vec<(String, String)>) {
+    let why = |c: &Checked| {
+        let m = &c.draft.meta;
+        let mut reasons = if force { Vec::new() } else { c.cautions() };
+        if !force && !m.warnings.is_empty() {
+            let mut codes: Vec<&str> = m.warnings.iter().map(|w| w.code.as_str()).collect();
+            codes.dedup();
+            reasons.push(format!("warn: {}", codes.join(" ")));
+        }
+        match (min_score, m.score) {
+            (Some(min), Some(s)) if s < min => reasons.push(format!("scored {s}, below {min}")),
+            (Some(_), None) => reasons.push("not judged (aigcq judge)".to_owned()),
+            _ => {}
+        }
+        reasons
+    };
+    let (mut accept, mut left) = (Vec::new(), Vec::new());
+    for question in checked.chunk_by(|a, b| a.draft.meta.question_id == b.draft.meta.question_id) {
+        let reasons: Vec<Vec<String>> = question.iter().map(why).collect();
+        let best = (question.iter().zip(&reasons))
+            .enumerate()
+            .filter(|(_, (_, r))| r.is_empty())
+            .max_by_key(|(i, (c, _))| (c.draft.meta.score, std::cmp::Reverse(*i)));
+        match best {
+            Some((_, (c, _))) => accept.push(&c.draft),
+            None => {
+                let m = &question[0].draft.meta;
+                let shown: Vec<String> = match reasons.as_slice() {
+                    [one] => vec![one.join("; ")],
+                    many => (many.iter().enumerate())
+                        .map(|(k, r)| format!("candidate {}: {}", k + 1, r.join("; ")))
+                        .collect(),
+                };
+                left.push((format!("{}#{}", m.chapter, m.index), shown.join(" · ")));
+            }
+        }
+    }
+    (accept, left)
 }
 
 /// One git commit per chapter written, of that file alone, naming its questions, model and

@@ -219,12 +219,34 @@ pub fn none_pending() {
     eprintln!("no pending drafts");
 }
 
-/// `--accept-all` with `--clean` or `--min-score`: what stayed pending and why.
-pub fn held(n: usize, why: &str) {
-    if n > 0 {
+/// `--accept-all`: the questions left pending, each with why, and how to take them anyway.
+pub fn left(left: &[(String, String)]) {
+    for (question, why) in left {
         eprintln!(
-            "{n} {} pending: {why}",
-            if n == 1 { "draft stays" } else { "drafts stay" }
+            "{} left {} pending: {}",
+            style("·").yellow().for_stderr(),
+            visible(question),
+            visible(why)
+        );
+    }
+    if !left.is_empty() {
+        eprintln!(
+            "{} left pending; review them one by one (aigcq review), or take them anyway with --accept-all --force",
+            plural(left.len(), "question")
+        );
+    }
+}
+
+/// `--accept-all`: each question merged.
+pub fn merged(d: &Decided, accepted: &[&aigcq::store::Draft]) {
+    for draft in accepted.iter().filter(|a| d.accepted.contains(&a.id)) {
+        let m = &draft.meta;
+        eprintln!(
+            "{} merged {}#{} ({})",
+            style("✓").green().for_stderr(),
+            visible(&m.chapter),
+            m.index,
+            draft.id
         );
     }
 }
