@@ -127,6 +127,54 @@ pub struct JudgeContext<'a> {
     pub chapter: ChapterInfo<'a>,
     /// The chapter's: `zh` or `en`.
     pub language: &'static str,
+    /// The answer was cut at `max_tokens`.
+    pub truncated: bool,
+    /// The provider's content filter stopped it.
+    pub filtered: bool,
+    /// What clean-up and the gate found (`code`, `message`); the score is capped by them
+    /// ([`ceiling`]).
+    pub warnings: &'a [store::Warning],
+}
+
+/// The most a draft may score with what it carries, and why: a judge is often a small model,
+/// and its score must never hide what aigcq itself saw. Answer in the wrong language: 2; on
+/// another question (`question`, `topic`) or stopped by the content filter: 3; the prompt
+/// leaked or a loop (`leak`, `repetition`): 4; cut at `max_tokens` or copied: 5; any other
+/// warning (`length`, `lint`, `links`, `cleanup`): 7.
+pub fn ceiling(meta: &store::Meta) -> Option<(u8, String)> {
+    let mut found: Vec<(u8, String)> = meta
+        .warnings
+        .iter()
+        .map(|w| {
+            let cap = match w.code.as_str() {
+                "language" => 2,
+                "question" | "topic" | "filtered" => 3,
+                "leak" | "repetition" => 4,
+                "copied" => 5,
+                _ => 7,
+            };
+            (cap, w.code.clone())
+        })
+        .collect();
+    if meta.truncated {
+        found.push((5, "cut at max_tokens".into()));
+    }
+    if meta.filtered {
+        found.push((3, "stopped by the content filter".into()));
+    }
+    found.into_iter().min()
+}
+
+/// `verdict` with its score capped by the draft's [`ceiling`], saying so in its reasons.
+pub fn capped(mut verdict: Verdict, meta: &store::Meta) -> Verdict {
+    if let Some((cap, why)) = ceiling(meta).filter(|(cap, _)| verdict.score > *cap) {
+        verdict.reasons = format!(
+            "{} [capped at {cap}: {why}; the judge said {}]",
+            verdict.reasons, verdict.score
+        );
+        verdict.score = cap;
+    }
+    verdict
 }
 
 #[derive(Debug, Serialize)]
@@ -172,6 +220,11 @@ pub struct Judge<'a> {
 }
 
 impl Judge<'_> {
+    /// The rubric as a verdict records it: template name and hash.
+    pub fn rubric(&self) -> String {
+        format!("{} {}", self.templates.name, self.templates.hash)
+    }
+
     /// The prompt for `draft`, whose chapter (as it is now) is `chapter`.
     pub fn messages(&self, draft: &Draft, chapter: &Chapter, references: &[Reference]) -> Result<Messages> {
         let m = &draft.meta;
@@ -200,6 +253,9 @@ impl Judge<'_> {
                 path: &m.chapter,
             },
             language: language(chapter.text()),
+            truncated: m.truncated,
+            filtered: m.filtered,
+            warnings: &m.warnings,
         };
         self.templates.render_for(&ctx, &m.question_id)
     }
@@ -217,7 +273,7 @@ impl Judge<'_> {
         for _ in 0..2 {
             let reply = self.ask(&messages).await?;
             match parse_verdict(&reply) {
-                Ok(v) => return Ok(v),
+                Ok(v) => return Ok(capped(v, &draft.meta)),
                 Err(e) => last = e,
             }
         }
@@ -256,13 +312,76 @@ pub fn record(
     chapter_path: &Path,
     draft: &Draft,
     verdict: &Verdict,
-    model: &str,
+    (model, rubric): (&str, &str),
 ) -> Result<bool> {
     store.update(chapter_path, &draft.path, |meta, _| {
         meta.score = Some(verdict.score);
         meta.reasons = Some(verdict.reasons.clone());
         meta.judge = Some(model.to_owned());
+        meta.judge_template = Some(rubric.to_owned());
     })
+}
+
+/// How the judge's scores agree with the author's decisions (`judge --calibrate`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Calibration {
+    /// Accepted drafts with a score.
+    pub accepted: Group,
+    /// Rejected drafts with a score (candidates that lost to an accepted one included).
+    pub rejected: Group,
+    /// Decisions about drafts that were never judged.
+    pub unscored: usize,
+    /// The chance that an accepted draft scored higher than a rejected one (ties count half):
+    /// 0.5 is no better than chance, 1 a perfect separation. None without both kinds.
+    pub auc: Option<f64>,
+    /// Accepted and rejected drafts at each score, 1 to 10.
+    pub by_score: [(usize, usize); 10],
+}
+
+/// Drafts of one decision, with a score.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Group {
+    /// How many.
+    pub count: usize,
+    /// Their mean score.
+    pub mean: Option<f64>,
+}
+
+/// The judge's scores against the author's decisions, each `(accepted, score)`. One pass:
+/// scores are 1 to 10, so the pairs are counted by score, never one by one.
+pub fn calibrate(decisions: &[(bool, Option<u8>)]) -> Calibration {
+    let mut by_score = [(0usize, 0usize); 10];
+    let mut unscored = 0;
+    for &(accepted, score) in decisions {
+        match score.filter(|s| (1..=10).contains(s)) {
+            Some(s) if accepted => by_score[usize::from(s) - 1].0 += 1,
+            Some(s) => by_score[usize::from(s) - 1].1 += 1,
+            None => unscored += 1,
+        }
+    }
+    let group = |pick: fn(&(usize, usize)) -> usize| {
+        let count: usize = by_score.iter().map(pick).sum();
+        let sum: usize = by_score.iter().enumerate().map(|(i, b)| (i + 1) * pick(b)).sum();
+        Group {
+            count,
+            mean: (count > 0).then(|| sum as f64 / count as f64),
+        }
+    };
+    let (accepted, rejected) = (group(|b| b.0), group(|b| b.1));
+    // Pairs (accepted, rejected) in which the accepted one scored higher, ties half.
+    let (mut below, mut wins) = (0usize, 0f64);
+    for &(a, r) in &by_score {
+        wins += a as f64 * (below as f64 + r as f64 / 2.0);
+        below += r;
+    }
+    let pairs = accepted.count * rejected.count;
+    Calibration {
+        accepted,
+        rejected,
+        unscored,
+        auc: (pairs > 0).then(|| wins / pairs as f64),
+        by_score,
+    }
 }
 
 /// The `[judge]` table: the model that scores drafts (`aigcq judge`, `draft --judge`).
@@ -373,5 +492,25 @@ mod tests {
         let kept = parse_verdict(&long).unwrap().reasons;
         assert_eq!(kept.chars().count(), MAX_REASONS + 1);
         assert!(kept.ends_with('…'));
+    }
+
+    #[test]
+    fn calibration_counts_pairs_by_score() {
+        // Accepted 9, 8, 8; rejected 8, 5, and one never judged.
+        let c = calibrate(&[
+            (true, Some(9)),
+            (true, Some(8)),
+            (true, Some(8)),
+            (false, Some(8)),
+            (false, Some(5)),
+            (false, None),
+        ]);
+        assert_eq!((c.accepted.count, c.rejected.count, c.unscored), (3, 2, 1));
+        assert_eq!(c.accepted.mean, Some(25.0 / 3.0));
+        assert_eq!(c.rejected.mean, Some(6.5));
+        // Of the 6 pairs the accepted one wins 4, ties 2 (8 against 8), loses none.
+        assert_eq!(c.auc, Some((4.0 + 2.0 * 0.5) / 6.0));
+        assert_eq!(c.by_score[7], (2, 1));
+        assert_eq!(calibrate(&[(true, Some(9))]).auc, None);
     }
 }

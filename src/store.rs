@@ -131,6 +131,9 @@ pub struct Meta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The model that judged.
     pub judge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The rubric it judged by: template name and hash.
+    pub judge_template: Option<String>,
     /// The provider's batch that answered it (`draft --batch`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<String>,
@@ -620,6 +623,7 @@ mod tests {
             score: None,
             reasons: None,
             judge: None,
+            judge_template: None,
             batch: None,
         }
     }

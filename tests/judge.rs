@@ -192,3 +192,115 @@ fn draft_with_judge_scores_each_draft_as_it_is_saved() {
             .all(|b| b["response_format"]["type"] == "json_object")
     );
 }
+
+/// Issue 26: a judge that can be trusted. It is told of a cut answer and of the gate's
+/// findings, and its score is capped by them whatever it says; the verdict names the rubric;
+/// a revision starts unjudged instead of inheriting its parent's 9.
+#[test]
+fn findings_cap_the_score_the_rubric_is_recorded_and_revisions_are_judged_anew() {
+    let (dir, fake) = drafted("", |_, _| r#"{"score": 9, "reasons": "很好"}"#.to_owned());
+    let d = dir.path();
+    let store = aigcq::store::Store::new(d.join("drafts"));
+    let chapter = d.join("content/ch.md");
+    for draft in store.pending().0 {
+        store
+            .update(&chapter, &draft.path, |meta, _| match meta.index {
+                2 => meta.truncated = true,
+                3 => {
+                    meta.warnings = vec![aigcq::store::Warning {
+                        code: "leak".into(),
+                        message: "the prompt's tag </示例> is in the answer".into(),
+                    }]
+                }
+                _ => {}
+            })
+            .unwrap();
+    }
+    let out = common::aigcq_at(d, &fake.url).arg("judge").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pending = store.pending().0;
+    let got: Vec<(usize, Option<u8>)> = pending.iter().map(|d| (d.meta.index, d.meta.score)).collect();
+    assert_eq!(got, [(2, Some(5)), (3, Some(4)), (4, Some(9))]);
+    let reasons = |i: usize| pending[i - 2].meta.reasons.clone().unwrap();
+    assert!(reasons(2).contains("capped at 5: cut at max_tokens"), "{}", reasons(2));
+    assert!(reasons(3).contains("capped at 4: leak"), "{}", reasons(3));
+    assert_eq!(reasons(4), "很好");
+    let rubric = pending[2].meta.judge_template.clone().unwrap();
+    assert!(rubric.starts_with("judge "), "{rubric}");
+    // The judge was told.
+    let bodies = judge_bodies(&fake);
+    let told = |i: usize| {
+        bodies
+            .iter()
+            .map(|b| b["messages"][1]["content"].as_str().unwrap().to_owned())
+            .find(|u| u.contains(&format!("（第 {i} 题）")))
+            .unwrap()
+    };
+    assert!(told(2).contains("max_tokens"), "{}", told(2));
+    assert!(told(3).contains("leak") && told(3).contains("</示例>"), "{}", told(3));
+
+    // A revision of the 9 is a new answer: unjudged.
+    let id = pending[2].id.clone();
+    let out = common::aigcq_at(d, &fake.url)
+        .args(["draft", &id, "--feedback", "更简洁一些"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let revision = store
+        .pending()
+        .0
+        .into_iter()
+        .find(|d| d.meta.parent.as_deref() == Some(&id))
+        .unwrap();
+    assert_eq!(
+        (revision.meta.score, revision.meta.reasons, revision.meta.judge),
+        (None, None, None)
+    );
+}
+
+/// Issue 26: `judge --calibrate` on a crafted ledger: accepts scored high, rejects (a sibling
+/// that lost included) scored low, an undone accept and an unjudged draft.
+#[test]
+fn calibrate_reports_how_scores_agree_with_the_authors_decisions() {
+    let dir = common::project(&common::chapter_with_gaps(1), "");
+    let line = |draft: &str, decision: &str, score: Option<u8>, extra: &str| {
+        let score = score.map_or_else(String::new, |s| format!(r#","score":{s}"#));
+        format!(
+            r#"{{"time":"2026-12-05T00:00:00Z","chapter":"ch.md","question_id":"ch.md#q","draft":"{draft}","decision":"{decision}","model":"m","template_hash":"t","answer_hash":"a"{score}{extra}}}"#
+        )
+    };
+    let lines = [
+        line("ch/1", "accepted", Some(9), ""),
+        line("ch/1b", "rejected", Some(6), r#","sibling":true,"sibling_of":"ch/1""#),
+        line("ch/2", "accepted", Some(8), ""),
+        line("ch/3", "rejected", Some(4), ""),
+        line("ch/4", "rejected", Some(8), ""),
+        line("ch/5", "accepted", None, ""),
+        // Taken back: no longer a decision.
+        line("ch/6", "accepted", Some(2), ""),
+        line("ch/6", "undone", Some(2), ""),
+    ];
+    std::fs::write(dir.path().join("drafts/ledger.jsonl"), lines.join("\n") + "\n").unwrap();
+    let out = common::aigcq_at(dir.path(), "http://127.0.0.1:9")
+        .args(["judge", "--calibrate", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(c["accepted"]["count"], 2);
+    assert_eq!(c["accepted"]["mean"], 8.5);
+    assert_eq!(c["rejected"]["count"], 3);
+    assert_eq!(c["rejected"]["mean"], 6.0);
+    assert_eq!(c["unscored"], 1);
+    // Pairs: 9 beats 6, 4, 8; 8 beats 6 and 4 and ties 8: 5.5 of 6.
+    assert_eq!(c["auc"].as_f64().unwrap(), 5.5 / 6.0);
+    let human = common::aigcq_at(dir.path(), "http://127.0.0.1:9")
+        .args(["judge", "--calibrate"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("separation (AUC) 0.92") && text.contains("worth using"),
+        "{text}"
+    );
+}

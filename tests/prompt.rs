@@ -122,6 +122,7 @@ fn the_built_in_template_and_rubric_follow_the_chapter_language() {
                 &serde_json::json!({
                     "question": {"text": ctx.question.text, "index": 2, "id": "x", "kind": "empty", "sub_questions": []},
                     "answer": "…", "references": [], "language": ctx.language,
+                    "truncated": false, "filtered": false, "warnings": [],
                     "chapter": {"title": "t", "path": "ch.md"},
                 }),
                 "x",

@@ -1040,7 +1040,7 @@ fn a_verdict_and_an_edit_racing_both_land() {
                     score: 7,
                     reasons: "要点齐全".into(),
                 };
-                aigcq::judge::record(&store, &chapter, &draft, &verdict, "judge-model").unwrap();
+                aigcq::judge::record(&store, &chapter, &draft, &verdict, ("judge-model", "judge 0123")).unwrap();
             });
         });
         let (meta, body) = store::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();

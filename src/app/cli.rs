@@ -330,6 +330,13 @@ pub struct JudgeArgs {
     /// Judge drafts that have a score already.
     #[arg(long)]
     pub force: bool,
+    /// Judge nothing: report how the judge's scores agree with your decisions so far (the
+    /// ledger's accepted and rejected drafts), to see whether the judge is worth using.
+    #[arg(long, conflicts_with_all = ["force", "queries"])]
+    pub calibrate: bool,
+    /// With --calibrate: print JSON.
+    #[arg(long, requires = "calibrate")]
+    pub json: bool,
     /// Allow sending the API key over plain http:// to a host that is not this machine.
     #[arg(long)]
     pub allow_insecure: bool,

@@ -127,7 +127,13 @@ impl<'a> Verdicts<'a> {
         };
         let chapter = chapter.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
         let verdict = self.judge.judge(draft, chapter).await?;
-        let kept = judge::record(&self.store, path, draft, &verdict, self.judge.model)?;
+        let kept = judge::record(
+            &self.store,
+            path,
+            draft,
+            &verdict,
+            (self.judge.model, &self.judge.rubric()),
+        )?;
         if kept {
             output::judge::judged(&draft.id, verdict.score, &verdict.reasons);
         } else {

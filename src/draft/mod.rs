@@ -485,6 +485,7 @@ impl Drafter<'_> {
                 score: None,
                 reasons: None,
                 judge: None,
+                judge_template: None,
                 batch: provenance.batch.clone(),
             };
             let existing = job.gap.question.map(|q| chapter.answer_body(q));
@@ -521,7 +522,8 @@ impl Drafter<'_> {
                     body: cleaned.text,
                 };
                 let judged = match judge.judge(&draft, chapter).await {
-                    Ok(v) => crate::judge::record(self.store, chapter_path, &draft, &v, judge.model).map(|_| v),
+                    Ok(v) => crate::judge::record(self.store, chapter_path, &draft, &v, (judge.model, &judge.rubric()))
+                        .map(|_| v),
                     Err(e) => Err(e),
                 };
                 match judged {
@@ -707,6 +709,8 @@ impl Reviser<'_> {
         meta.usage = completion.usage;
         meta.parent = Some(draft.id.clone());
         meta.feedback = Some(note.to_owned());
+        // A new answer: its parent's verdict is not its own.
+        (meta.score, meta.reasons, meta.judge, meta.judge_template) = (None, None, None, None);
         let kept = Prompt::new(
             (self.model, self.host),
             (&prompt.template, &prompt.template_hash),

@@ -62,6 +62,9 @@ pub struct Entry {
     /// The review run that decided it (`review --undo --run`); none from an older aigcq.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// The judge's score of the draft when it was decided (`judge --calibrate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u8>,
 }
 
 /// A new run's id: the time and the process, unique among the runs of one ledger.
@@ -123,6 +126,28 @@ pub fn standing(entries: &[Entry]) -> Vec<usize> {
     stack
 }
 
+/// The author's decisions that stand, as (accepted, the draft's score then): accepts, plain
+/// rejects, and the candidates an accept rejected with it (they lost to it).
+pub fn decisions(entries: &[Entry]) -> Vec<(bool, Option<u8>)> {
+    let standing = standing(entries);
+    let accepted: HashSet<&str> = standing
+        .iter()
+        .filter(|&&i| entries[i].decision == Decision::Accepted)
+        .map(|&i| entries[i].draft.as_str())
+        .collect();
+    let mut out: Vec<(bool, Option<u8>)> = standing
+        .iter()
+        .map(|&i| (entries[i].decision == Decision::Accepted, entries[i].score))
+        .collect();
+    out.extend(
+        entries
+            .iter()
+            .filter(|e| e.sibling && e.sibling_of.as_deref().is_some_and(|a| accepted.contains(a)))
+            .map(|e| (false, e.score)),
+    );
+    out
+}
+
 /// Drafts whose accept stands: a recovered draft among them is logged already.
 pub fn accepted(entries: &[Entry]) -> HashSet<&str> {
     standing(entries)
@@ -153,6 +178,7 @@ mod tests {
             undo: None,
             replaced: false,
             run: None,
+            score: None,
         }
     }
 

@@ -785,6 +785,7 @@ fn entry(d: &Draft, decision: Decision, run: &str) -> Entry {
         undo: None,
         replaced: false,
         run: Some(run.to_owned()),
+        score: d.meta.score,
     }
 }
 

@@ -540,6 +540,7 @@ mod tests {
                     score: None,
                     reasons: None,
                     judge: None,
+                    judge_template: None,
                     batch: None,
                 };
                 let body = format!("第 {} 题的候选 {candidate}，写得足够长的一段回答。\n", gap.index);

@@ -451,6 +451,7 @@ pub fn metas_for(name: &str, text: &str) -> Vec<aigcq::store::Meta> {
             score: None,
             reasons: None,
             judge: None,
+            judge_template: None,
             batch: None,
         })
         .collect()

@@ -13,6 +13,17 @@ use aigcq::store::{Draft, Store};
 
 pub fn run(ctx: &Context, args: &JudgeArgs) -> Result<Status> {
     let project = &ctx.project;
+    if args.calibrate {
+        let entries = aigcq::review::ledger::read(&project.drafts_dir())?;
+        let c = aigcq::judge::calibrate(&aigcq::review::ledger::decisions(&entries));
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            output::json(&mut out, &c)?;
+        } else {
+            output::judge::calibration(&mut out, &c)?;
+        }
+        return Ok(Status::Clean);
+    }
     let store = Store::new(project.drafts_dir());
     let (pending, bad) = store.pending();
     for e in &bad {

@@ -282,6 +282,7 @@ mod tests {
             score: None,
             reasons: None,
             judge: None,
+            judge_template: None,
             batch: None,
         };
         let body = "Seedream 是字节跳动 Seed 团队的文生图模型。\n";
