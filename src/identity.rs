@@ -68,10 +68,19 @@ pub fn missing_hash(text: &str, anchor: &str) -> String {
     short_hash(&[b"missing", text.as_bytes(), anchor.as_bytes()], 16)
 }
 
-/// The key in a draft's file name: a hash of its question, candidate number and body, so that
-/// saving the same text twice names one file.
-pub fn draft_key(question_id: &str, candidate: u32, body: &str) -> String {
-    short_hash(&[question_id.as_bytes(), &candidate.to_le_bytes(), body.as_bytes()], 8)
+/// The key in a draft's file name: a hash of its question, candidate number, model and body,
+/// so that saving the same draft twice names one file, while two models that give the very
+/// same text stay two candidates.
+pub fn draft_key(question_id: &str, candidate: u32, model: &str, body: &str) -> String {
+    short_hash(
+        &[
+            question_id.as_bytes(),
+            &candidate.to_le_bytes(),
+            model.as_bytes(),
+            body.as_bytes(),
+        ],
+        8,
+    )
 }
 
 /// A hash of an answer as the ledger records it (the caller normalises it first).

@@ -460,7 +460,7 @@ impl Store {
     pub fn save_with(&self, meta: &Meta, body: &str, prompt: Option<&Prompt>) -> Result<PathBuf> {
         let dir = self.dir_for(&meta.chapter)?;
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let hash = identity::draft_key(&meta.question_id, meta.candidate, body);
+        let hash = identity::draft_key(&meta.question_id, meta.candidate, &meta.model, body);
         let path = dir.join(format!("{:03}-{hash}.md", meta.index));
         if let Some(p) = prompt {
             let side = prompt_path(&path);

@@ -215,6 +215,21 @@ fn re_runs_skip_pending_questions_unless_forced() {
     assert_eq!(drafts_in(dir.path()).len(), 3, "a new candidate beside the pending one");
 }
 
+/// Issue 26: two models that give the very same answer are two candidates, each naming its
+/// model; a draft's file name does not depend on the text alone.
+#[test]
+fn the_same_text_from_two_models_is_two_candidates() {
+    let fake = common::start_in_thread(|_, _| Reply::stream("两个模型给出了一字不差的答案，写得足够长。"));
+    let dir = common::project(&common::chapter_with_gaps(1), "");
+    for args in [&["draft", "--model", "a"][..], &["draft", "--model", "b", "--force"]] {
+        common::aigcq_at(dir.path(), &fake.url).args(args).assert().success();
+    }
+    let (pending, _) = aigcq::store::Store::new(dir.path().join("drafts")).pending();
+    let mut models: Vec<&str> = pending.iter().map(|d| d.meta.model.as_str()).collect();
+    models.sort();
+    assert_eq!(models, ["a", "b"]);
+}
+
 #[test]
 fn unknown_queries_and_missing_models_are_usage_errors() {
     let dir = common::project(&common::chapter_with_gaps(1), "");
