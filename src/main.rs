@@ -51,6 +51,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Config(args) => commands::config::run(&ctx, args),
         Command::Review(args) => commands::review::run(&ctx, args),
         Command::Judge(args) => commands::judge::run(&ctx, args),
+        Command::Stats(args) => commands::stats::run(&ctx, args),
         Command::Init(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
 }

@@ -203,6 +203,7 @@ fn help_pages() {
         &["batch", "collect", "--help"],
         &["review", "--help"],
         &["judge", "--help"],
+        &["stats", "--help"],
         &["config", "--help"],
         &["init", "--help"],
     ] {

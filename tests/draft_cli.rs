@@ -228,6 +228,35 @@ fn the_same_text_from_two_models_is_two_candidates() {
     let mut models: Vec<&str> = pending.iter().map(|d| d.meta.model.as_str()).collect();
     models.sort();
     assert_eq!(models, ["a", "b"]);
+
+    // b's candidate is accepted over a's: `stats` shows the head-to-head result.
+    let b = pending.iter().find(|d| d.meta.model == "b").unwrap();
+    common::aigcq_at(dir.path(), &fake.url)
+        .args(["review", "--accept", &b.id])
+        .assert()
+        .success();
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args(["stats", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let models = v["models"].as_array().unwrap();
+    let row = |name: &str| models.iter().find(|m| m["name"] == name).unwrap().clone();
+    assert_eq!(
+        (row("b")["accepted"].clone(), row("b")["wins"].clone()),
+        (1.into(), 1.into())
+    );
+    assert_eq!(
+        (row("a")["rejected"].clone(), row("a")["losses"].clone()),
+        (1.into(), 1.into())
+    );
+    let table = common::aigcq_at(dir.path(), &fake.url).arg("stats").output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("MODEL") && table.contains("won 1 · lost 0") && table.contains("100 %"),
+        "{table}"
+    );
 }
 
 #[test]

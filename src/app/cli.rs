@@ -141,6 +141,16 @@ Examples:
   aigcq review --list --sort score
   aigcq review --accept-all --min-score 8")]
     Judge(JudgeArgs),
+    /// How each model and template fared in review: accepted, rejected, wins over the others.
+    #[command(after_help = "\
+From the ledger (drafts/ledger.jsonl), the decisions that stand: per model and per template
+(by hash), drafts accepted and rejected (candidates an accept rejected with it count as
+rejected), and head to head, where a question had candidates of several, how often each
+won over another's. No request is sent.
+Examples:
+  aigcq stats
+  aigcq stats --json")]
+    Stats(StatsArgs),
     /// Show the effective provider settings and where each came from; the key only as present/absent.
     #[command(after_help = "Examples:\n  aigcq config\n  aigcq config --model qwen-plus --json")]
     Config(ConfigArgs),
@@ -397,6 +407,13 @@ pub struct ReviewArgs {
     /// scripted) instead of the last N.
     #[arg(long, requires = "undo")]
     pub run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print JSON: {"models": [...], "templates": [...]}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -148,6 +148,69 @@ pub fn decisions(entries: &[Entry]) -> Vec<(bool, Option<u8>)> {
     out
 }
 
+/// How the drafts of one model (or one template) fared with the author (`aigcq stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Record {
+    /// The model, or the template's hash.
+    pub name: String,
+    /// Its drafts accepted.
+    pub accepted: usize,
+    /// Its drafts rejected, candidates that lost to an accepted one included.
+    pub rejected: usize,
+    /// Candidates of another model (or template) that its accepted drafts won over.
+    pub wins: usize,
+    /// Its candidates that lost to another model's (or template's) accepted one.
+    pub losses: usize,
+}
+
+/// Win rates from the decisions that stand, per model and per template (by hash), most
+/// accepted first: what was accepted, what was rejected, and the head-to-head results where a
+/// question had candidates of several (an accept wins over the candidates it rejected).
+pub fn records(entries: &[Entry]) -> (Vec<Record>, Vec<Record>) {
+    let standing = standing(entries);
+    let accepts: std::collections::HashMap<&str, &Entry> = standing
+        .iter()
+        .map(|&i| &entries[i])
+        .filter(|e| e.decision == Decision::Accepted)
+        .map(|e| (e.draft.as_str(), e))
+        .collect();
+    let losers: Vec<(&Entry, &Entry)> = entries
+        .iter()
+        .filter(|e| e.sibling)
+        .filter_map(|e| Some((e, *accepts.get(e.sibling_of.as_deref()?)?)))
+        .collect();
+    let by = |key: fn(&Entry) -> &str| {
+        let mut out: std::collections::BTreeMap<&str, Record> = Default::default();
+        for &i in &standing {
+            let e = &entries[i];
+            let r = out.entry(key(e)).or_insert_with(|| Record {
+                name: key(e).to_owned(),
+                ..Record::default()
+            });
+            if e.decision == Decision::Accepted {
+                r.accepted += 1;
+            } else {
+                r.rejected += 1;
+            }
+        }
+        for (lost, won) in &losers {
+            let r = out.entry(key(lost)).or_insert_with(|| Record {
+                name: key(lost).to_owned(),
+                ..Record::default()
+            });
+            r.rejected += 1;
+            if key(lost) != key(won) {
+                r.losses += 1;
+                out.get_mut(key(won)).expect("the accept is counted").wins += 1;
+            }
+        }
+        let mut v: Vec<Record> = out.into_values().collect();
+        v.sort_by(|a, b| b.accepted.cmp(&a.accepted).then_with(|| a.name.cmp(&b.name)));
+        v
+    };
+    (by(|e| e.model.as_str()), by(|e| e.template_hash.as_str()))
+}
+
 /// Drafts whose accept stands: a recovered draft among them is logged already.
 pub fn accepted(entries: &[Entry]) -> HashSet<&str> {
     standing(entries)
@@ -198,5 +261,41 @@ mod tests {
         std::fs::write(dir.path().join(LEDGER), format!("{}\n{whole}", &torn[..20])).unwrap();
         let e = read(dir.path()).unwrap_err().to_string();
         assert!(e.ends_with("ledger.jsonl:1: not a ledger entry"), "{e}");
+    }
+
+    #[test]
+    fn records_count_decisions_and_head_to_head_wins() {
+        let e = |draft: &str, model: &str, decision: Decision| Entry {
+            model: model.into(),
+            decision,
+            ..entry(draft)
+        };
+        let lost = |draft: &str, model: &str, to: &str| Entry {
+            sibling: true,
+            sibling_of: Some(to.into()),
+            ..e(draft, model, Decision::Rejected)
+        };
+        let entries = [
+            e("q1-a", "a", Decision::Accepted),
+            lost("q1-b", "b", "q1-a"),
+            lost("q1-a2", "a", "q1-a"),
+            e("q2-b", "b", Decision::Accepted),
+            lost("q2-a", "a", "q2-b"),
+            e("q3-b", "b", Decision::Rejected),
+            // Taken back: it counts no more, nor does the candidate it beat.
+            e("q4-a", "a", Decision::Accepted),
+            lost("q4-b", "b", "q4-a"),
+            e("q4-a", "a", Decision::Undone),
+        ];
+        let (models, templates) = records(&entries);
+        let rec = |name: &str, accepted, rejected, wins, losses| Record {
+            name: name.into(),
+            accepted,
+            rejected,
+            wins,
+            losses,
+        };
+        assert_eq!(models, [rec("a", 1, 2, 1, 1), rec("b", 1, 2, 1, 1)]);
+        assert_eq!(templates, [rec("t", 2, 4, 0, 0)]);
     }
 }

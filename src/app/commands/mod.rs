@@ -8,6 +8,7 @@ pub mod gaps;
 pub mod init;
 pub mod judge;
 pub mod review;
+pub mod stats;
 
 use super::output;
 use aigcq::scan::ReadError;

@@ -9,6 +9,7 @@ pub mod draft;
 pub mod gaps;
 pub mod judge;
 pub mod review;
+pub mod stats;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
