@@ -40,6 +40,12 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
     if let Command::Init(args) = &cli.command {
         return commands::init::run(&args.dir);
     }
+    match &cli.command {
+        Command::Batch(a) => a.provider.one_model()?,
+        Command::Judge(a) => a.provider.one_model()?,
+        Command::Config(a) => a.provider.one_model()?,
+        _ => {}
+    }
     let cwd = std::env::current_dir()?;
     let project = Project::discover(&cwd, cli.config.as_deref())?;
     let ctx = Context { cwd, project };

@@ -259,6 +259,40 @@ fn the_same_text_from_two_models_is_two_candidates() {
     );
 }
 
+/// Issue 26: `draft --model A --model B` drafts every question with each model: both
+/// candidates saved, each naming its model, each asked of its own model.
+#[test]
+fn two_models_draft_every_question_side_by_side() {
+    let fake = common::start_in_thread(|_, body| {
+        let model = body["model"].as_str().unwrap_or_default().to_owned();
+        Reply::stream(&format!("{model} 写的答案，写得足够长、可以算作真正的回答。"))
+    });
+    let dir = common::project(&common::chapter_with_gaps(2), "");
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args(["draft", "--model", "alpha", "--model", "beta"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (pending, _) = aigcq::store::Store::new(dir.path().join("drafts")).pending();
+    let mut got: Vec<(usize, String, bool)> = pending
+        .iter()
+        .map(|d| (d.meta.index, d.meta.model.clone(), d.body.starts_with(&d.meta.model)))
+        .collect();
+    got.sort();
+    let want: Vec<(usize, String, bool)> = [(2, "alpha"), (2, "beta"), (3, "alpha"), (3, "beta")]
+        .into_iter()
+        .map(|(i, m)| (i, m.to_owned(), true))
+        .collect();
+    assert_eq!(got, want);
+    // One model where one is used.
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args(["judge", "--model", "alpha", "--model", "beta"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only draft takes several"));
+}
+
 #[test]
 fn unknown_queries_and_missing_models_are_usage_errors() {
     let dir = common::project(&common::chapter_with_gaps(1), "");

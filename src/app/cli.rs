@@ -197,9 +197,10 @@ pub struct ProviderArgs {
     /// The API's base URL, up to /v1 [env: OPENAI_BASE_URL].
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
-    /// The model name [env: AIGCQ_MODEL].
-    #[arg(long)]
-    pub model: Option<String>,
+    /// The model name [env: AIGCQ_MODEL]. `draft` takes it more than once: every question is
+    /// drafted by each model in turn, as candidates side by side.
+    #[arg(long, action = clap::ArgAction::Append)]
+    pub model: Vec<String>,
     /// Requests in flight at once.
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
@@ -215,10 +216,33 @@ pub struct ProviderArgs {
 }
 
 impl ProviderArgs {
+    /// Each `--model`'s settings in turn (the one of the environment or aigcq.toml when none
+    /// is given).
+    pub fn each_model(&self) -> Vec<aigcq::llm::provider::Overrides> {
+        let all = self.overrides();
+        if self.model.len() < 2 {
+            return vec![all];
+        }
+        (self.model.iter())
+            .map(|m| aigcq::llm::provider::Overrides {
+                model: Some(m.clone()),
+                ..all.clone()
+            })
+            .collect()
+    }
+
+    /// Refuses several `--model`s where one is used.
+    pub fn one_model(&self) -> anyhow::Result<()> {
+        if self.model.len() > 1 {
+            anyhow::bail!("--model is given {} times; only draft takes several", self.model.len());
+        }
+        Ok(())
+    }
+
     pub fn overrides(&self) -> aigcq::llm::provider::Overrides {
         aigcq::llm::provider::Overrides {
             base_url: self.base_url.clone(),
-            model: self.model.clone(),
+            model: self.model.first().cloned(),
             concurrency: self.concurrency,
             temperature: self.temperature,
             max_tokens: self.max_tokens,

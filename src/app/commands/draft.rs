@@ -20,6 +20,11 @@ use aigcq::select::{self, Item};
 use aigcq::store::Store;
 
 pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
+    if args.provider.model.len() > 1 && (args.batch || args.feedback.is_some()) {
+        bail!(
+            "several --model drafts side by side only without --batch and --feedback; give one model (or run once per model)"
+        );
+    }
     if let Some(note) = &args.feedback {
         return feedback(ctx, args, note);
     }
@@ -110,75 +115,133 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         });
     }
 
-    let (provider, model, client) =
-        ctx.connect(&args.provider.overrides(), args.allow_insecure, !args.no_stream, None)?;
-    let host = provider.host();
-    let judging = if args.judge {
-        // The drafting endpoint and model, unless [judge] names its own; not the drafting
-        // temperature or token limit.
-        let drafting = args.provider.overrides();
-        let flags = Overrides {
-            base_url: drafting.base_url,
-            model: drafting.model,
-            ..Overrides::default()
-        };
-        Some(crate::app::judging::Connection::open(
-            ctx,
-            &flags,
-            false,
-            args.allow_insecure,
-        )?)
-    } else {
-        None
-    };
-    let verdicts = match &judging {
-        Some(c) => Some(crate::app::judging::Verdicts::new(ctx, c, &refs, &rules)?),
-        None => None,
-    };
-    let drafter = Drafter {
-        client: &client,
+    let run = Run {
+        ctx,
+        args,
+        jobs: &jobs,
         templates: &templates,
         rules: &rules,
-        run: &run_ctx,
+        run_ctx: &run_ctx,
         store: &store,
         candidates,
-        concurrency: provider.concurrency.value,
-        model: &model,
-        host: &host,
-        temperature: provider.temperature.value,
-        refs: Some(&refs),
-        content: Some(&content),
-        judge: verdicts.as_ref().map(|v| v.judge_ref()),
-        cache_warmup: cfg.cache_warmup,
-        reference_copy: cfg.reference_copy_chars,
+        refs: &refs,
+        content: &content,
+        skipped,
     };
-
-    let progress = Progress::new(jobs.len() as u64, &ctx.cwd);
-    let started = Instant::now();
-    output::draft::start(jobs.len(), &model, &host, provider.concurrency.value, skipped);
-    // One thread is plenty for network-bound work, and it means a Ctrl-C is handled only
-    // between steps, never while a draft file is half written.
-    let runtime = ctx.runtime()?;
-    let report = |e: Event| progress.event(&e);
-    let totals = runtime.block_on(async {
-        tokio::select! {
-            s = drafter.run(jobs, &report) => Some(s),
-            _ = tokio::signal::ctrl_c() => None,
+    // Several models: each drafts every question in turn, its candidates beside the others'.
+    let mut status = if failed { Status::Failed } else { Status::Clean };
+    for overrides in args.provider.each_model() {
+        match run.with(&overrides)? {
+            Status::Interrupted => return Ok(Status::Interrupted),
+            Status::Clean => {}
+            s => status = s,
         }
-    });
-    progress.finish();
-    ctx.remember_pace(&provider, &model, &client);
-    let Some(totals) = totals else {
-        output::draft::interrupted();
-        return Ok(Status::Interrupted);
-    };
-    output::draft::summary(&totals, skipped, started.elapsed(), project.config.prices.get(&model));
-    output::draft::truncated_hint(totals.truncated, provider.max_tokens.value);
-    Ok(if failed || totals.failed > 0 || totals.unjudged > 0 {
-        Status::Failed
-    } else {
-        Status::Clean
-    })
+    }
+    Ok(status)
+}
+
+/// What every model of a run drafts with.
+struct Run<'a> {
+    ctx: &'a Context,
+    args: &'a DraftArgs,
+    jobs: &'a [Job<'a>],
+    templates: &'a Templates,
+    rules: &'a aigcq::chapter::Rules,
+    run_ctx: &'a RunContext,
+    store: &'a Store,
+    candidates: u32,
+    refs: &'a aigcq::refs::Refs,
+    content: &'a std::path::Path,
+    skipped: usize,
+}
+
+impl Run<'_> {
+    /// Drafts every job with the model (and endpoint) of `overrides`.
+    fn with(&self, overrides: &Overrides) -> Result<Status> {
+        let Run {
+            ctx,
+            args,
+            jobs,
+            templates,
+            rules,
+            run_ctx,
+            store,
+            candidates,
+            refs,
+            content,
+            skipped,
+        } = *self;
+        let project = &ctx.project;
+        let cfg = &project.config.draft;
+        let (provider, model, client) = ctx.connect(overrides, args.allow_insecure, !args.no_stream, None)?;
+        let host = provider.host();
+        let judging = if args.judge {
+            // The drafting endpoint and model, unless [judge] names its own; not the drafting
+            // temperature or token limit.
+            let drafting = overrides.clone();
+            let flags = Overrides {
+                base_url: drafting.base_url,
+                model: drafting.model,
+                ..Overrides::default()
+            };
+            Some(crate::app::judging::Connection::open(
+                ctx,
+                &flags,
+                false,
+                args.allow_insecure,
+            )?)
+        } else {
+            None
+        };
+        let verdicts = match &judging {
+            Some(c) => Some(crate::app::judging::Verdicts::new(ctx, c, refs, rules)?),
+            None => None,
+        };
+        let drafter = Drafter {
+            client: &client,
+            templates,
+            rules,
+            run: run_ctx,
+            store,
+            candidates,
+            concurrency: provider.concurrency.value,
+            model: &model,
+            host: &host,
+            temperature: provider.temperature.value,
+            refs: Some(refs),
+            content: Some(content),
+            judge: verdicts.as_ref().map(|v| v.judge_ref()),
+            cache_warmup: cfg.cache_warmup,
+            reference_copy: cfg.reference_copy_chars,
+        };
+
+        let progress = Progress::new(jobs.len() as u64, &ctx.cwd);
+        let started = Instant::now();
+        output::draft::start(jobs.len(), &model, &host, provider.concurrency.value, skipped);
+        // One thread is plenty for network-bound work, and it means a Ctrl-C is handled only
+        // between steps, never while a draft file is half written.
+        let runtime = ctx.runtime()?;
+        let report = |e: Event| progress.event(&e);
+        let totals = runtime.block_on(async {
+            tokio::select! {
+                s = drafter.run(jobs.to_vec(), &report) => Some(s),
+                _ = tokio::signal::ctrl_c() => None,
+            }
+        });
+        progress.finish();
+        ctx.remember_pace(&provider, &model, &client);
+        let Some(totals) = totals else {
+            output::draft::interrupted();
+            return Ok(Status::Interrupted);
+        };
+        output::draft::summary(&totals, skipped, started.elapsed(), project.config.prices.get(&model));
+        output::draft::truncated_hint(totals.truncated, provider.max_tokens.value);
+        Ok(if totals.failed > 0 || totals.unjudged > 0 {
+            Status::Failed
+        } else {
+            Status::Clean
+        })
+    }
 }
 
 /// Every chapter under the content folder, read; the flag says whether any could not be read.
