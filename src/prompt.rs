@@ -534,7 +534,7 @@ impl Frame {
         });
         let mut text = String::new();
         let mut rest = source;
-        while let Some(open) = rest.find(['{']) {
+        while let Some(open) = rest.find('{') {
             let (before, from) = rest.split_at(open);
             let close = match from.get(..2) {
                 Some("{{") => "}}",

@@ -25,6 +25,17 @@ pub struct Warning {
     pub message: String,
 }
 
+/// The codes of `warnings`, each once, in order; `filtered` aside (a draft's own flag says it).
+pub fn warning_codes(warnings: &[Warning]) -> Vec<&str> {
+    let mut codes: Vec<&str> = Vec::new();
+    for w in warnings.iter().filter(|w| w.code != "filtered") {
+        if !codes.contains(&w.code.as_str()) {
+            codes.push(&w.code);
+        }
+    }
+    codes
+}
+
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code, self.message)

@@ -168,9 +168,8 @@ fn safe_candidates(checked: &[Checked], force: bool, min_score: Option<u8>) -> (
     let why = |c: &Checked| {
         let m = &c.draft.meta;
         let mut reasons = if force { Vec::new() } else { c.cautions() };
-        if !force && !m.warnings.is_empty() {
-            let mut codes: Vec<&str> = m.warnings.iter().map(|w| w.code.as_str()).collect();
-            codes.dedup();
+        let codes = aigcq::store::warning_codes(&m.warnings);
+        if !force && !codes.is_empty() {
             reasons.push(format!("warn: {}", codes.join(" ")));
         }
         match (min_score, m.score) {

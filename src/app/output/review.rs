@@ -37,14 +37,7 @@ pub fn list(out: &mut impl Write, rows: &[Row], width: Option<usize>) -> io::Res
         if let Some(p) = r.problem.as_ref().filter(|_| !r.stale) {
             f.push(visible(p).into_owned());
         }
-        // The gate's findings by code; `filtered` has its flag already.
-        let mut codes: Vec<&str> = r
-            .warnings
-            .iter()
-            .map(|w| w.code.as_str())
-            .filter(|c| *c != "filtered")
-            .collect();
-        codes.dedup();
+        let codes = aigcq::store::warning_codes(r.warnings);
         if !codes.is_empty() {
             f.push(format!("warn: {}", visible(&codes.join(" "))));
         }
