@@ -454,3 +454,41 @@ fn the_header_shows_score_and_warnings_and_i_lists_the_references() {
     p.send("q").unwrap();
     p.expect(expectrl::Eof).unwrap();
 }
+
+/// Issue 26: `review --blind` compares models fairly: neither candidate's model is on screen
+/// (nor behind i) until one is accepted, which then names it.
+#[test]
+fn a_blind_review_names_the_model_only_once_its_candidate_is_accepted() {
+    let text = common::chapter_with_gaps(1);
+    let dir = common::project(&text, "");
+    let store = Store::new(dir.path().join("drafts"));
+    for (c, model) in [(1, "model-alpha"), (2, "model-beta")] {
+        let mut meta = meta_for("ch.md", &text, 2);
+        (meta.candidate, meta.candidates, meta.model) = (c, 2, model.into());
+        store
+            .save(&meta, &format!("候选 {c}：写得足够长、可以算作回答的答案。\n"))
+            .unwrap();
+    }
+    let mut cmd = review_cmd(dir.path());
+    cmd.arg("--blind");
+    let mut p = spawn(cmd, Duration::from_secs(20));
+    let mut seen = Vec::new();
+    let mut upto = |p: &mut OsSession, what: &str| {
+        let c = p.expect(what).unwrap();
+        seen.extend_from_slice(c.before());
+        seen.extend_from_slice(c.get(0).unwrap());
+    };
+    upto(&mut p, "candidate 1 of 2");
+    p.send("n").unwrap();
+    upto(&mut p, "candidate 2 of 2");
+    p.send("i").unwrap();
+    upto(&mut p, "a blind review hides");
+    let before = String::from_utf8_lossy(&seen).into_owned();
+    assert!(
+        !before.contains("model-alpha") && !before.contains("model-beta"),
+        "{before}"
+    );
+    assert!(before.contains("model hidden (--blind)"), "{before}");
+    p.send("a").unwrap();
+    p.expect("(it was model-beta's)").unwrap();
+}

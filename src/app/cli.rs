@@ -390,6 +390,10 @@ pub struct ReviewArgs {
     /// List the pending drafts and exit.
     #[arg(long, conflicts_with_all = ["accept", "reject", "accept_all", "reject_all", "undo"])]
     pub list: bool,
+    /// Interactive review without the models' names (comparing models fairly): each is shown
+    /// when its candidate is accepted; i is off.
+    #[arg(long, conflicts_with_all = ["list", "accept", "reject", "accept_all", "reject_all", "undo"])]
+    pub blind: bool,
     /// With --list: print JSON.
     #[arg(long, requires = "list")]
     pub json: bool,

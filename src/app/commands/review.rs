@@ -119,7 +119,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
             revise: &revise,
             after: &after,
         };
-        let tally = interactive::run(&review, checked, &pending, &ctx.cwd, &hooks)?;
+        let tally = interactive::run(&review, checked, &pending, &ctx.cwd, &hooks, args.blind)?;
         output::review::session(&tally, &ctx.cwd);
         return Ok(if tally.interrupted {
             Status::Interrupted

@@ -39,8 +39,16 @@ pub struct Hooks<'a> {
     pub after: &'a After<'a>,
 }
 
-/// Reviews `checked` (pending drafts, in order) question by question.
-pub fn run(review: &Review, checked: Vec<Checked>, pending: &[Draft], cwd: &Path, hooks: &Hooks) -> Result<Tally> {
+/// Reviews `checked` (pending drafts, in order) question by question; `blind` hides each
+/// candidate's model until it is accepted.
+pub fn run(
+    review: &Review,
+    checked: Vec<Checked>,
+    pending: &[Draft],
+    cwd: &Path,
+    hooks: &Hooks,
+    blind: bool,
+) -> Result<Tally> {
     let mut t = Terminal {
         review,
         hooks,
@@ -51,6 +59,7 @@ pub fn run(review: &Review, checked: Vec<Checked>, pending: &[Draft], cwd: &Path
         interrupted: false,
         view: None,
         said: RefCell::default(),
+        blind,
     };
     t.run()?;
     let mut tally = t.session.finish();
@@ -72,6 +81,8 @@ struct Terminal<'a> {
     view: Option<View>,
     /// Lines said since the last screen was drawn, drawn again above a scrolled one.
     said: RefCell<Vec<String>>,
+    /// Models are hidden until a candidate is accepted (`review --blind`).
+    blind: bool,
 }
 
 /// A screen taller than the terminal and the first of its lines shown.
@@ -312,7 +323,13 @@ impl Terminal<'_> {
                 } else {
                     into
                 };
-                self.say(format!("{} merged {named} into {into}", style("✓").green()))?;
+                // A blind review names the model once its candidate won.
+                let model = if self.blind {
+                    format!(" (it was {}'s)", visible(&draft.meta.model))
+                } else {
+                    String::new()
+                };
+                self.say(format!("{} merged {named} into {into}{model}", style("✓").green()))?;
                 if let Err(e) = (self.hooks.after)(decided, std::slice::from_ref(draft)) {
                     self.session.count_error();
                     self.say(out::error_line(format!("{e:#}"), false))?;
@@ -361,7 +378,15 @@ impl Terminal<'_> {
         let c = self.session.current();
         let key = (c.draft.id.clone(), c.draft.body.clone(), whole, of, width);
         if !self.screens.contains_key(&key) {
-            let screen = render(self.review, c, (n + 1, total), (k + 1, of), whole, self.cwd, width);
+            let screen = render(
+                self.review,
+                c,
+                (n + 1, total),
+                (k + 1, of),
+                (whole, self.blind),
+                self.cwd,
+                width,
+            );
             self.screens.insert(key.clone(), screen);
         }
         let screen = self.screens[&key].clone();
@@ -415,9 +440,9 @@ impl Terminal<'_> {
         }
         let parent = self.session.current().draft.clone();
         let (_, k) = self.session.position();
+        let model = if self.blind { "the model" } else { &parent.meta.model };
         self.say(format!(
-            "asking {} for a new version of {}…",
-            parent.meta.model,
+            "asking {model} for a new version of {}…",
             self.session.named(k)
         ))?;
         let path = match (self.hooks.revise)(self.session.pending(), &parent, note.trim()) {
@@ -465,6 +490,9 @@ impl Terminal<'_> {
     }
 
     fn info(&mut self) -> Result<()> {
+        if self.blind {
+            return self.say("a blind review hides what made each draft (its model) until one is accepted");
+        }
         let (_, k) = self.session.position();
         let screen = screen::info(self.session.current(), &self.session.named(k));
         let title = self.title();

@@ -147,13 +147,14 @@ pub fn legend(width: usize) -> String {
         .unwrap_or_else(|| bar(0))
 }
 
-/// The header and the diff (or the whole answer) of one candidate, `width` columns wide.
+/// The header and the diff (or the whole answer) of one candidate, `width` columns wide;
+/// `blind` leaves its model out.
 pub fn render(
     review: &Review,
     c: &Checked,
     (n, total): (usize, usize),
     (k, of): (usize, usize),
-    whole: bool,
+    (whole, blind): (bool, bool),
     cwd: &Path,
     width: usize,
 ) -> String {
@@ -176,7 +177,8 @@ pub fn render(
         visible(&m.question),
         style(fit(visible(&format!(
             "candidate {k} of {of} · {} · {} · {short}",
-            m.model, m.created
+            if blind { "model hidden (--blind)" } else { &m.model },
+            m.created
         ))
         .into_owned()))
         .dim()
@@ -297,7 +299,7 @@ mod tests {
             run: "test".into(),
         };
         let checked = review.check(s.pending().0).remove(0);
-        let screen = render(&review, &checked, (1, 4), (1, 2), false, dir.path(), 80);
+        let screen = render(&review, &checked, (1, 4), (1, 2), (false, false), dir.path(), 80);
         for line in screen.lines() {
             assert!(measure_text_width(line) <= 80, "wider than 80 columns: {line:?}");
         }
