@@ -293,6 +293,54 @@ fn two_models_draft_every_question_side_by_side() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("only draft takes several"));
 }
 
+/// Issue 26: `[[draft.models]]` in aigcq.toml: each model with its own endpoint and key
+/// variable, drafting every question side by side without flags.
+#[test]
+fn models_of_the_configuration_each_with_its_own_endpoint_and_key() {
+    let answer = |_: usize, body: &serde_json::Value| {
+        Reply::stream(&format!(
+            "{} 写的答案，写得足够长、可以算作真正的回答。",
+            body["model"].as_str().unwrap()
+        ))
+    };
+    let (one, two) = (common::start_in_thread(answer), common::start_in_thread(answer));
+    let toml = format!(
+        "[[draft.models]]\nmodel = \"alpha\"\n\n[[draft.models]]\nmodel = \"beta\"\nbase_url = \"{}\"\napi_key_env = \"BETA_KEY\"\n",
+        two.url
+    );
+    let dir = common::project(&common::chapter_with_gaps(1), &toml);
+    let out = common::aigcq_at(dir.path(), &one.url)
+        .env("OPENAI_API_KEY", "sk-alpha-key")
+        .env("BETA_KEY", "sk-beta-key")
+        .arg("draft")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (pending, _) = aigcq::store::Store::new(dir.path().join("drafts")).pending();
+    let mut models: Vec<&str> = pending.iter().map(|d| d.meta.model.as_str()).collect();
+    models.sort();
+    assert_eq!(models, ["alpha", "beta"]);
+    let sent = |f: &common::Fake| {
+        let bodies = f.seen.bodies.lock().unwrap().clone();
+        let auth = f.seen.auth.lock().unwrap().clone();
+        (
+            bodies
+                .iter()
+                .map(|b| b["model"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>(),
+            auth,
+        )
+    };
+    assert_eq!(
+        sent(&one),
+        (vec!["alpha".to_owned()], vec![Some("Bearer sk-alpha-key".to_owned())])
+    );
+    assert_eq!(
+        sent(&two),
+        (vec!["beta".to_owned()], vec![Some("Bearer sk-beta-key".to_owned())])
+    );
+}
+
 #[test]
 fn unknown_queries_and_missing_models_are_usage_errors() {
     let dir = common::project(&common::chapter_with_gaps(1), "");

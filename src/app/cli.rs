@@ -216,21 +216,6 @@ pub struct ProviderArgs {
 }
 
 impl ProviderArgs {
-    /// Each `--model`'s settings in turn (the one of the environment or aigcq.toml when none
-    /// is given).
-    pub fn each_model(&self) -> Vec<aigcq::llm::provider::Overrides> {
-        let all = self.overrides();
-        if self.model.len() < 2 {
-            return vec![all];
-        }
-        (self.model.iter())
-            .map(|m| aigcq::llm::provider::Overrides {
-                model: Some(m.clone()),
-                ..all.clone()
-            })
-            .collect()
-    }
-
     /// Refuses several `--model`s where one is used.
     pub fn one_model(&self) -> anyhow::Result<()> {
         if self.model.len() > 1 {

@@ -11,7 +11,7 @@ use aigcq::config::Project;
 use aigcq::draft::Reviser;
 use aigcq::llm::client::Client;
 use aigcq::llm::pace::Learnt;
-use aigcq::llm::provider::{Overrides, Provider};
+use aigcq::llm::provider::{Overrides, Provider, ProviderConfig};
 use aigcq::refs::{Loader, Refs, Source};
 use aigcq::scan;
 use aigcq::select::{self, Item};
@@ -71,7 +71,12 @@ impl Context {
 
     /// The provider as the flags, the environment and `[provider]` make it.
     pub fn provider(&self, overrides: &Overrides) -> Result<Provider> {
-        Provider::resolve(&self.project.config.provider, |k| std::env::var(k).ok(), overrides)
+        self.provider_from(&self.project.config.provider, overrides)
+    }
+
+    /// The provider as the flags, the environment and `file` (a `[provider]` table) make it.
+    fn provider_from(&self, file: &ProviderConfig, overrides: &Overrides) -> Result<Provider> {
+        Provider::resolve(file, |k| std::env::var(k).ok(), overrides)
     }
 
     /// The runtime the engine's async work runs on (one thread: the work is waiting on
@@ -89,7 +94,26 @@ impl Context {
         stream: bool,
         fallback_model: Option<&str>,
     ) -> Result<(Provider, String, Client)> {
-        let provider = self.provider(overrides)?;
+        self.connect_to(
+            &self.project.config.provider,
+            overrides,
+            allow_insecure,
+            stream,
+            fallback_model,
+        )
+    }
+
+    /// [`Context::connect`] with `file` in place of aigcq.toml's `[provider]` (a model of
+    /// `[[draft.models]]` with its own key variable).
+    pub fn connect_to(
+        &self,
+        file: &ProviderConfig,
+        overrides: &Overrides,
+        allow_insecure: bool,
+        stream: bool,
+        fallback_model: Option<&str>,
+    ) -> Result<(Provider, String, Client)> {
+        let provider = self.provider_from(file, overrides)?;
         let Some(model) = provider.model.value.clone().or(fallback_model.map(str::to_owned)) else {
             bail!("no model set: pass --model, set $AIGCQ_MODEL, or set model in [provider] of aigcq.toml");
         };

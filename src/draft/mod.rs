@@ -746,6 +746,23 @@ pub struct DraftConfig {
     /// A passage of this many non-blank characters copied from one reference, word for word,
     /// is a `copied` warning: quoting a fact is fine, copying a paragraph is not. 0: off.
     pub reference_copy_chars: usize,
+    /// Models that each draft every question, side by side (`[[draft.models]]`), when no
+    /// `--model` is given.
+    pub models: Vec<ModelEntry>,
+}
+
+/// One model of `[[draft.models]]`, with its own endpoint and key when it needs them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    /// The model name.
+    pub model: String,
+    /// Its API's base URL (else the provider's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The environment variable holding its key (else the provider's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
 }
 
 impl Default for DraftConfig {
@@ -759,6 +776,7 @@ impl Default for DraftConfig {
             prompt_cache_key: false,
             cache_warmup: 1024,
             reference_copy_chars: 100,
+            models: Vec::new(),
         }
     }
 }

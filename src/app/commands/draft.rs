@@ -12,7 +12,7 @@ use crate::app::cli::DraftArgs;
 use crate::app::context::Context;
 use crate::app::output::{self, draft::Progress};
 use aigcq::chapter::{Chapter, GapKind};
-use aigcq::draft::{Drafter, Event, Job, Reviser};
+use aigcq::draft::{Drafter, Event, Job, ModelEntry, Reviser};
 use aigcq::llm::provider::Overrides;
 use aigcq::prompt::{ChapterFacts, RunContext, STYLE_FILE, Templates};
 use aigcq::scan;
@@ -20,7 +20,8 @@ use aigcq::select::{self, Item};
 use aigcq::store::Store;
 
 pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
-    if args.provider.model.len() > 1 && (args.batch || args.feedback.is_some()) {
+    let models = models(ctx, args);
+    if models.len() > 1 && (args.batch || args.feedback.is_some()) {
         bail!(
             "several --model drafts side by side only without --batch and --feedback; give one model (or run once per model)"
         );
@@ -130,8 +131,8 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     };
     // Several models: each drafts every question in turn, its candidates beside the others'.
     let mut status = if failed { Status::Failed } else { Status::Clean };
-    for overrides in args.provider.each_model() {
-        match run.with(&overrides)? {
+    for (file, overrides) in &models {
+        match run.with(file, overrides)? {
             Status::Interrupted => return Ok(Status::Interrupted),
             Status::Clean => {}
             s => status = s,
@@ -156,8 +157,9 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Drafts every job with the model (and endpoint) of `overrides`.
-    fn with(&self, overrides: &Overrides) -> Result<Status> {
+    /// Drafts every job with the model (and endpoint) of `overrides` over the `[provider]`
+    /// table `file`.
+    fn with(&self, file: &aigcq::llm::provider::ProviderConfig, overrides: &Overrides) -> Result<Status> {
         let Run {
             ctx,
             args,
@@ -173,7 +175,7 @@ impl Run<'_> {
         } = *self;
         let project = &ctx.project;
         let cfg = &project.config.draft;
-        let (provider, model, client) = ctx.connect(overrides, args.allow_insecure, !args.no_stream, None)?;
+        let (provider, model, client) = ctx.connect_to(file, overrides, args.allow_insecure, !args.no_stream, None)?;
         let host = provider.host();
         let judging = if args.judge {
             // The drafting endpoint and model, unless [judge] names its own; not the drafting
@@ -242,6 +244,40 @@ impl Run<'_> {
             Status::Clean
         })
     }
+}
+
+/// The models of the run, each as its `[provider]` table and flags: every `--model`, else
+/// every model of `[[draft.models]]` (its endpoint and key variable over the provider's, as
+/// flags are), else the one model of the flags, the environment or `[provider]`.
+fn models(ctx: &Context, args: &DraftArgs) -> Vec<(aigcq::llm::provider::ProviderConfig, Overrides)> {
+    let provider = &ctx.project.config.provider;
+    let flags = args.provider.overrides();
+    let named: Vec<ModelEntry> = match args.provider.model.as_slice() {
+        [] => ctx.project.config.draft.models.clone(),
+        [_] => Vec::new(),
+        many => (many.iter())
+            .map(|m| ModelEntry {
+                model: m.clone(),
+                base_url: None,
+                api_key_env: None,
+            })
+            .collect(),
+    };
+    if named.is_empty() {
+        return vec![(provider.clone(), flags)];
+    }
+    (named.into_iter())
+        .map(|e| {
+            let mut file = provider.clone();
+            file.api_key_env = e.api_key_env.or(file.api_key_env);
+            let overrides = Overrides {
+                model: Some(e.model),
+                base_url: e.base_url.or(flags.base_url.clone()),
+                ..flags.clone()
+            };
+            (file, overrides)
+        })
+        .collect()
 }
 
 /// Every chapter under the content folder, read; the flag says whether any could not be read.
