@@ -268,7 +268,18 @@ impl Judge<'_> {
             Some(r) => r.references(&draft.meta.chapter, draft.meta.index).await?,
             None => Vec::new(),
         };
-        let messages = self.messages(draft, chapter, &references)?;
+        self.judge_against(draft, chapter, &references).await
+    }
+
+    /// Scores `draft` against `references` (`aigcq eval`: the book's own answer), as
+    /// [`Judge::judge`] does.
+    pub async fn judge_against(
+        &self,
+        draft: &Draft,
+        chapter: &Chapter<'_>,
+        references: &[Reference],
+    ) -> Result<Verdict> {
+        let messages = self.messages(draft, chapter, references)?;
         let mut last = String::new();
         for _ in 0..2 {
             let reply = self.ask(&messages).await?;

@@ -29,6 +29,7 @@ pub mod check;
 pub mod config;
 pub mod cost;
 pub mod draft;
+pub mod eval;
 pub mod gaps;
 pub mod identity;
 pub mod judge;

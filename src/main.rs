@@ -58,6 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Review(args) => commands::review::run(&ctx, args),
         Command::Judge(args) => commands::judge::run(&ctx, args),
         Command::Stats(args) => commands::stats::run(&ctx, args),
+        Command::Eval(args) => commands::eval::run(&ctx, args),
         Command::Init(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
 }

@@ -204,6 +204,7 @@ fn help_pages() {
         &["review", "--help"],
         &["judge", "--help"],
         &["stats", "--help"],
+        &["eval", "--help"],
         &["config", "--help"],
         &["init", "--help"],
     ] {

@@ -45,6 +45,7 @@ impl Cli {
             Command::Draft(a) => a.provider.verbose,
             Command::Batch(a) => a.provider.verbose,
             Command::Judge(a) => a.provider.verbose,
+            Command::Eval(a) => a.provider.verbose,
             Command::Config(a) => a.provider.verbose,
             Command::Review(a) => a.verbose,
             _ => 0,
@@ -93,6 +94,20 @@ Examples:
   aigcq draft 007-a17d65b9 --feedback \"用对比表格列出各版本的创新\"
   OPENAI_BASE_URL=http://127.0.0.1:8089/v1 aigcq draft --model local")]
     Draft(DraftArgs),
+    /// Measure models and templates on the book's own answers: held-out questions drafted
+    /// afresh, each draft graded by the judge against the book's answer.
+    #[command(after_help = "\
+A sample of answered questions (spread over the chapters; --seed fixes it) is drafted by every
+--model (or [[draft.models]]) with every --template, each question from its chapter with its
+own answer removed, so the answer is in no example, neighbour or prompt. The judge ([judge], or
+--judge-model) scores each draft 1-10 against the book's answer. content/ is never written and
+no pending draft is added: the drafts, verdicts, results.json and report.md go to
+drafts/.eval/<run>/.
+Exit status: 0 done, 2 a draft or a verdict failed, or bad usage.
+Examples:
+  aigcq eval --sample 20 --model deepseek-chat --model qwen-plus
+  aigcq eval 第一章 --sample 5 --template default --template terse --json")]
+    Eval(EvalArgs),
     /// Batches sent with `draft --batch`: their progress, and their answers as drafts.
     #[command(after_help = "\
 States: validating, in_progress, finalizing, completed, failed, expired, cancelling, cancelled.
@@ -420,6 +435,33 @@ pub struct ReviewArgs {
     /// scripted) instead of the last N.
     #[arg(long, requires = "undo")]
     pub run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Which answered questions may be sampled, as for draft (default: all).
+    #[arg(value_name = "QUERY")]
+    pub queries: Vec<String>,
+    /// How many questions to hold out.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub sample: usize,
+    /// Fixes which questions are sampled.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// A template to measure (repeatable; default: [draft] template).
+    #[arg(long, value_name = "NAME")]
+    pub template: Vec<String>,
+    /// The judge's model (else [judge] model, else the provider's).
+    #[arg(long, value_name = "MODEL")]
+    pub judge_model: Option<String>,
+    /// Print JSON: one object per model and template.
+    #[arg(long)]
+    pub json: bool,
+    /// Allow sending the API key over plain http:// to a host that is not this machine.
+    #[arg(long)]
+    pub allow_insecure: bool,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 #[derive(Debug, Args)]

@@ -20,7 +20,7 @@ use aigcq::select::{self, Item};
 use aigcq::store::Store;
 
 pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
-    let models = models(ctx, args);
+    let models = models(ctx, &args.provider);
     if models.len() > 1 && (args.batch || args.feedback.is_some()) {
         bail!(
             "several --model drafts side by side only without --batch and --feedback; give one model (or run once per model)"
@@ -249,10 +249,13 @@ impl Run<'_> {
 /// The models of the run, each as its `[provider]` table and flags: every `--model`, else
 /// every model of `[[draft.models]]` (its endpoint and key variable over the provider's, as
 /// flags are), else the one model of the flags, the environment or `[provider]`.
-fn models(ctx: &Context, args: &DraftArgs) -> Vec<(aigcq::llm::provider::ProviderConfig, Overrides)> {
+pub(crate) fn models(
+    ctx: &Context,
+    args: &crate::app::cli::ProviderArgs,
+) -> Vec<(aigcq::llm::provider::ProviderConfig, Overrides)> {
     let provider = &ctx.project.config.provider;
-    let flags = args.provider.overrides();
-    let named: Vec<ModelEntry> = match args.provider.model.as_slice() {
+    let flags = args.overrides();
+    let named: Vec<ModelEntry> = match args.model.as_slice() {
         [] => ctx.project.config.draft.models.clone(),
         [_] => Vec::new(),
         many => (many.iter())
@@ -281,7 +284,7 @@ fn models(ctx: &Context, args: &DraftArgs) -> Vec<(aigcq::llm::provider::Provide
 }
 
 /// Every chapter under the content folder, read; the flag says whether any could not be read.
-fn read_chapters(ctx: &Context) -> Result<(Vec<(std::path::PathBuf, String)>, bool)> {
+pub(crate) fn read_chapters(ctx: &Context) -> Result<(Vec<(std::path::PathBuf, String)>, bool)> {
     let (files, errors) = scan::chapter_paths(&ctx.inputs(&[])?);
     let read = files
         .par_iter()

@@ -4,6 +4,7 @@ pub mod batch;
 pub mod check;
 pub mod config;
 pub mod draft;
+pub mod eval;
 pub mod gaps;
 pub mod init;
 pub mod judge;

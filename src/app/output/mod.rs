@@ -6,6 +6,7 @@ pub mod check;
 pub mod config;
 pub mod diff;
 pub mod draft;
+pub mod eval;
 pub mod gaps;
 pub mod judge;
 pub mod review;

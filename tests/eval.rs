@@ -1,0 +1,116 @@
+//! `aigcq eval` (issue 26) against a fake server whose answer depends on the model: one gives
+//! the book's own answer, the other a wrong one; the fake judge scores by agreement with the
+//! reference it is shown. The first model scores higher; content/ stays byte-identical; no
+//! pending draft is added; no drafting prompt holds a held-out answer.
+
+mod common;
+
+use common::Reply;
+use serde_json::Value;
+
+const ANSWERS: [&str; 3] = [
+    "扩散模型先逐步加噪，再训练网络逐步去噪，从纯噪声生成清晰的图像，训练稳定、样本多样。",
+    "变分自编码器把输入编码为潜空间中的分布，再从中采样解码重建，训练目标是重建误差加 KL 散度。",
+    "生成对抗网络让生成器与判别器博弈，生成器造样本，判别器辨真伪，交替训练直到难以分辨。",
+];
+
+fn chapter() -> String {
+    let questions = ["什么是扩散模型？", "什么是 VAE？", "什么是 GAN？"];
+    let mut s = String::from("# 生成模型\n");
+    for (i, (q, a)) in questions.iter().zip(ANSWERS).enumerate() {
+        s.push_str(&format!("\n## {}、{q}\n\n{a}\n", i + 1));
+    }
+    s
+}
+
+#[test]
+fn the_model_that_writes_the_books_answers_scores_higher_and_nothing_is_written() {
+    let fake = common::start_in_thread(|_, body: &Value| {
+        let system = body["messages"][0]["content"].as_str().unwrap_or_default();
+        let user = body["messages"][1]["content"].as_str().unwrap_or_default().to_owned();
+        if system.contains("审稿人") {
+            // The judge: 9 when the candidate is the reference it was shown, else 3.
+            let candidate = user
+                .split("<answer>")
+                .nth(1)
+                .and_then(|s| s.split("</answer>").next())
+                .unwrap_or("")
+                .trim();
+            let reference = user
+                .split("<reference")
+                .nth(1)
+                .and_then(|s| s.split("</reference>").next())
+                .unwrap_or("");
+            let score = if !candidate.is_empty() && reference.contains(candidate) {
+                9
+            } else {
+                3
+            };
+            return Reply::Whole {
+                content: format!(r#"{{"score": {score}, "reasons": "与参考答案比较"}}"#),
+                finish: "stop",
+            };
+        }
+        let i = (1..=3)
+            .find(|i| user.contains(&format!("第 {i} 题")))
+            .expect("a question");
+        match body["model"].as_str() {
+            Some("good") => Reply::stream(ANSWERS[i - 1]),
+            _ => Reply::stream("这是一个与题目无关、写得足够长的错误答案，讲的是别的事情。"),
+        }
+    });
+    let text = chapter();
+    let dir = common::project(&text, "");
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args(["eval", "--sample", "3", "--model", "good", "--model", "bad", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mean = |m: &str| {
+        rows.iter().find(|r| r["model"] == m).unwrap()["mean_score"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!((mean("good"), mean("bad")), (9.0, 3.0));
+    assert!(
+        rows.iter()
+            .all(|r| r["questions"] == 3 && r["judged"] == 3 && r["template"] == "default")
+    );
+
+    assert_eq!(std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap(), text);
+    assert!(
+        aigcq::store::Store::new(dir.path().join("drafts"))
+            .pending()
+            .0
+            .is_empty()
+    );
+    let bodies = fake.seen.bodies.lock().unwrap().clone();
+    let drafting: Vec<String> = bodies
+        .iter()
+        .filter(|b| {
+            !b["messages"][0]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("审稿人")
+        })
+        .map(|b| b["messages"].to_string())
+        .collect();
+    assert_eq!(drafting.len(), 6);
+    for prompt in &drafting {
+        let asked = (1..=3).find(|i| prompt.contains(&format!("第 {i} 题"))).unwrap();
+        assert!(
+            !prompt.contains(ANSWERS[asked - 1]),
+            "question {asked}'s own answer is in its prompt"
+        );
+    }
+    // The report and the results are kept.
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("drafts/.eval"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let report = std::fs::read_to_string(runs[0].path().join("report.md")).unwrap();
+    assert!(report.contains("| good | default | 3 | 3 | 9.0 |"), "{report}");
+    assert!(runs[0].path().join("results.json").is_file());
+}
