@@ -30,6 +30,21 @@ pub fn locked_temp(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
     Ok(tmp)
 }
 
+/// A small file aigcq keeps (a cache, a run's settings), read to at most `max` bytes: a
+/// larger one is an error, never read whole.
+pub fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "{} is larger than {max} bytes",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder: write, fsync, rename,
 /// fsync the folder. A symbolic link is written through (the link stays, its target gets the
 /// bytes). An existing file keeps its permissions; a read-only one is refused (renaming over

@@ -113,4 +113,24 @@ fn the_model_that_writes_the_books_answers_scores_higher_and_nothing_is_written(
     let report = std::fs::read_to_string(runs[0].path().join("report.md")).unwrap();
     assert!(report.contains("| good | default | 3 | 3 | 9.0 |"), "{report}");
     assert!(runs[0].path().join("results.json").is_file());
+
+    // A resumed run holds out the same questions and asks nothing it has: no request at all.
+    let asked = fake.seen.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let run = runs[0].file_name().into_string().unwrap();
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args(["eval", "--resume", &run, "--model", "good", "--model", "bad", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let means: Vec<f64> = again.iter().map(|r| r["mean_score"].as_f64().unwrap()).collect();
+    assert_eq!(means, [9.0, 3.0]);
+    assert_eq!(fake.seen.requests.load(std::sync::atomic::Ordering::SeqCst), asked);
+    // A run name that leaves drafts/.eval is refused.
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args(["eval", "--resume", "../../content"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("leaves drafts/.eval"));
 }

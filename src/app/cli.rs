@@ -454,6 +454,10 @@ pub struct EvalArgs {
     /// The judge's model (else [judge] model, else the provider's).
     #[arg(long, value_name = "MODEL")]
     pub judge_model: Option<String>,
+    /// Go on with an earlier run (its folder under drafts/.eval/): the same sample; drafts and
+    /// verdicts it has are kept, the rest is done.
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["queries", "sample", "seed"])]
+    pub resume: Option<String>,
     /// Print JSON: one object per model and template.
     #[arg(long)]
     pub json: bool,

@@ -132,11 +132,7 @@ impl Context {
 
     /// The windows earlier runs ended with, by host and model; an unreadable file is none.
     fn pace_memory(&self) -> std::collections::BTreeMap<String, Learnt> {
-        let read = std::fs::File::open(self.pace_file()).and_then(|f| {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::Read::take(f, 1 << 20), &mut bytes)?;
-            Ok(bytes)
-        });
+        let read = aigcq::atomic::read_limited(&self.pace_file(), 1 << 20);
         read.ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()

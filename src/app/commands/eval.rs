@@ -22,8 +22,38 @@ use aigcq::refs::Reference;
 use aigcq::select::{self, Item};
 use aigcq::store::Store;
 
+/// What fixes a run's sample, kept in its folder so that `--resume` holds out the same
+/// questions.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sample {
+    queries: Vec<String>,
+    sample: usize,
+    seed: u64,
+}
+
 pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
     let project = &ctx.project;
+    let root = project.drafts_dir().join(".eval");
+    let (run_id, sample) = match &args.resume {
+        Some(id) => {
+            let dir = aigcq::store::inside(&root, id, "run", "drafts/.eval")?;
+            let file = dir.join("run.json");
+            let text = aigcq::atomic::read_limited(&file, 1 << 20)
+                .with_context(|| format!("{id}: no earlier run there ({})", file.display()))?;
+            let sample: Sample =
+                serde_json::from_slice(&text).with_context(|| format!("{} is not a run's sample", file.display()))?;
+            (id.clone(), sample)
+        }
+        None => (
+            aigcq::store::now().replace([':', '-'], ""),
+            Sample {
+                queries: args.queries.clone(),
+                sample: args.sample,
+                seed: args.seed,
+            },
+        ),
+    };
+    let dir = root.join(&run_id);
     let rules = project.rules()?;
     let (texts, mut failed) = super::draft::read_chapters(ctx)?;
     let content = project.content_dir();
@@ -31,8 +61,8 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
         .into_iter()
         .map(|(p, t)| (aigcq::scan::chapter_name(&p, &content), t))
         .collect();
-    let allowed = selected(ctx, args, &chapters, &rules)?;
-    let held = eval::sample(&chapters, &rules, (args.sample, args.seed), |c, i| {
+    let allowed = selected(ctx, &sample.queries, &chapters, &rules)?;
+    let held = eval::sample(&chapters, &rules, (sample.sample, sample.seed), |c, i| {
         allowed.as_ref().is_none_or(|a| a.contains(&(c.to_owned(), i)))
     });
     if held.is_empty() {
@@ -58,9 +88,9 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
         })
         .collect();
 
-    let run_id = aigcq::store::now().replace([':', '-'], "");
-    let dir = project.drafts_dir().join(".eval").join(&run_id);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    aigcq::atomic::write(&dir.join("run.json"), &serde_json::to_vec_pretty(&sample)?)
+        .with_context(|| format!("cannot write {}", dir.join("run.json").display()))?;
     let judge_conn = crate::app::judging::Connection::open(
         ctx,
         &Overrides {
@@ -116,15 +146,24 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
                 cache_warmup: 0,
                 reference_copy: cfg.reference_copy_chars,
             };
-            output::eval::start(jobs.len(), &model, name);
-            let progress = Progress::new(jobs.len() as u64, &ctx.cwd);
+            // A resumed run drafts only what it has no draft of yet.
+            let (have, _) = store.pending();
+            let todo: Vec<Job> = (jobs.iter().copied())
+                .filter(|j| {
+                    !have
+                        .iter()
+                        .any(|d| d.meta.chapter == j.facts.name && d.meta.index == j.gap.index)
+                })
+                .collect();
+            output::eval::start(todo.len(), &model, name);
+            let progress = Progress::new(todo.len() as u64, &ctx.cwd);
             let report = |e: Event| progress.event(&e);
             let started = Instant::now();
-            let totals = runtime.block_on(drafter.run(jobs.clone(), &report));
+            let totals = runtime.block_on(drafter.run(todo, &report));
             progress.finish();
             let seconds = started.elapsed().as_secs_f64();
             failed |= totals.failed > 0;
-            let graded = runtime.block_on(grade(&judge, &store, &held, &parsed));
+            let graded = runtime.block_on(grade(&judge, &store, &held, &parsed, &content));
             failed |= graded.iter().any(|g| g.score.is_none());
             let mut outcome = Outcome::new(&model, name, jobs.len(), graded);
             (outcome.prompt_tokens, outcome.completion_tokens, outcome.seconds) =
@@ -154,11 +193,11 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
 /// The answered questions the queries select, by chapter and number; `None` without queries.
 fn selected(
     ctx: &Context,
-    args: &EvalArgs,
+    queries: &[String],
     chapters: &[(String, String)],
     rules: &aigcq::chapter::Rules,
 ) -> Result<Option<HashSet<(String, usize)>>> {
-    if args.queries.is_empty() {
+    if queries.is_empty() {
         return Ok(None);
     }
     let parsed: Vec<Chapter> = chapters.iter().map(|(_, t)| Chapter::parse(t, rules)).collect();
@@ -176,7 +215,7 @@ fn selected(
             });
         }
     }
-    let picked = select::select(&items, &ctx.queries(&args.queries))?;
+    let picked = select::select(&items, &ctx.queries(queries))?;
     Ok(Some(
         keys.into_iter()
             .zip(picked)
@@ -186,8 +225,15 @@ fn selected(
     ))
 }
 
-/// Each draft in `store` graded against its held-out question's answer in the book.
-async fn grade(judge: &Judge<'_>, store: &Store, held: &[Held], parsed: &[Chapter<'_>]) -> Vec<Graded> {
+/// Each draft in `store` graded against its held-out question's answer in the book; the
+/// verdict is kept in the draft, and a draft that has one (a resumed run) is not asked again.
+async fn grade(
+    judge: &Judge<'_>,
+    store: &Store,
+    held: &[Held],
+    parsed: &[Chapter<'_>],
+    content: &std::path::Path,
+) -> Vec<Graded> {
     let (drafts, bad) = store.pending();
     let mut out: Vec<Graded> = bad
         .into_iter()
@@ -210,9 +256,17 @@ async fn grade(judge: &Judge<'_>, store: &Store, held: &[Held], parsed: &[Chapte
             text: held[at].answer.clone(),
             truncated: false,
         }];
-        let (score, reasons) = match judge.judge_against(&d, &parsed[at], &book).await {
-            Ok(v) => (Some(v.score), v.reasons),
-            Err(e) => (None, format!("{e:#}")),
+        let (score, reasons) = match (d.meta.score, &d.meta.reasons) {
+            (Some(s), Some(r)) => (Some(s), r.clone()),
+            _ => match judge.judge_against(&d, &parsed[at], &book).await {
+                Ok(v) => {
+                    // Kept for a resumed run; a run that cannot keep it still reports it.
+                    let chapter = content.join(&d.meta.chapter);
+                    let _ = aigcq::judge::record(store, &chapter, &d, &v, (judge.model, &judge.rubric()));
+                    (Some(v.score), v.reasons)
+                }
+                Err(e) => (None, format!("{e:#}")),
+            },
         };
         out.push(Graded {
             question: format!("{}#{}", d.meta.chapter, d.meta.index),
