@@ -91,6 +91,24 @@ pub struct Graded {
     pub reasons: String,
     /// The gate's warning codes on the draft.
     pub warnings: Vec<String>,
+    /// `--pairwise`: against the book's answer, asked in both orders: 1 the draft won, 0 a
+    /// tie, -1 the book's answer won.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairwise: Option<i8>,
+}
+
+/// The result of asking in both orders which answer is better, each as `Some(true)` when the
+/// draft won, `Some(false)` when the book's answer did, `None` for a tie: a win needs the
+/// draft ahead on balance, so a judge that prefers whatever comes first cancels out.
+pub fn both_orders(first: Option<bool>, second: Option<bool>) -> i8 {
+    let point = |p: Option<bool>| -> i8 {
+        match p {
+            Some(true) => 1,
+            Some(false) => -1,
+            None => 0,
+        }
+    };
+    (point(first) + point(second)).signum()
 }
 
 /// How one model with one template did.
@@ -108,6 +126,9 @@ pub struct Outcome {
     pub mean_score: Option<f64>,
     /// Gate warnings per draft.
     pub warnings_per_draft: f64,
+    /// `--pairwise`: drafts that won, tied and lost against the book's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairwise: Option<[usize; 3]>,
     /// Prompt and completion tokens of the drafting requests.
     pub prompt_tokens: u64,
     /// Completion tokens.
@@ -123,6 +144,8 @@ impl Outcome {
     pub fn new(model: &str, template: &str, questions: usize, drafts: Vec<Graded>) -> Outcome {
         let scores: Vec<f64> = drafts.iter().filter_map(|d| d.score).map(f64::from).collect();
         let warnings: usize = drafts.iter().map(|d| d.warnings.len()).sum();
+        let duels: Vec<i8> = drafts.iter().filter_map(|d| d.pairwise).collect();
+        let count = |r: i8| duels.iter().filter(|&&d| d == r).count();
         Outcome {
             model: model.to_owned(),
             template: template.to_owned(),
@@ -134,6 +157,7 @@ impl Outcome {
             } else {
                 warnings as f64 / drafts.len() as f64
             },
+            pairwise: (!duels.is_empty()).then(|| [count(1), count(0), count(-1)]),
             prompt_tokens: 0,
             completion_tokens: 0,
             seconds: 0.0,
@@ -178,5 +202,14 @@ mod tests {
         );
         assert_eq!(sample(&chapters, &rules, (100, 7), |_, _| true).len(), 6);
         assert!(sample(&chapters, &rules, (100, 7), |c, i| c == "乙.md" && i == 2).len() == 1);
+    }
+
+    #[test]
+    fn a_judge_that_prefers_the_first_answer_gives_ties() {
+        assert_eq!(both_orders(Some(true), Some(true)), 1);
+        assert_eq!(both_orders(Some(true), None), 1);
+        // Position bias: A won both times, so each answer won once.
+        assert_eq!(both_orders(Some(true), Some(false)), 0);
+        assert_eq!(both_orders(None, Some(false)), -1);
     }
 }

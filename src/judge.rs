@@ -70,6 +70,26 @@ pub struct Verdict {
     pub reasons: String,
 }
 
+/// The winner in a pairwise reply: `{"winner": "A" | "B" | "tie"}` (alone, fenced or after
+/// reasoning), as `Some(true)` for A, `Some(false)` for B, `None` for a tie.
+pub fn parse_preference(reply: &str) -> Result<Option<bool>, String> {
+    let text = reply
+        .rfind("</think>")
+        .map_or(reply, |end| &reply[end + "</think>".len()..]);
+    let start = text.find('{').ok_or("the reply holds no JSON object")?;
+    let end = text
+        .rfind('}')
+        .filter(|e| *e > start)
+        .ok_or("the JSON object is not closed")?;
+    let v: Value = serde_json::from_str(&text[start..=end]).map_err(|e| format!("not JSON: {e}"))?;
+    match v.get("winner").and_then(Value::as_str).map(str::trim) {
+        Some(w) if w.eq_ignore_ascii_case("a") => Ok(Some(true)),
+        Some(w) if w.eq_ignore_ascii_case("b") => Ok(Some(false)),
+        Some(w) if w.eq_ignore_ascii_case("tie") => Ok(None),
+        _ => Err("winner must be \"A\", \"B\" or \"tie\"".into()),
+    }
+}
+
 /// The verdict in a reply: its JSON object (alone, in a code fence, or after reasoning),
 /// with an integer `score` from 1 to 10 and non-empty `reasons`.
 pub fn parse_verdict(reply: &str) -> Result<Verdict, String> {
@@ -269,6 +289,35 @@ impl Judge<'_> {
             None => Vec::new(),
         };
         self.judge_against(draft, chapter, &references).await
+    }
+
+    /// Which of `a` and `b`, two answers to `question` of a chapter in `language`, is better,
+    /// by the pairwise template `pairwise`: `Some(true)` for `a`, `Some(false)` for `b`, `None`
+    /// for a tie. Asked without a response format (its JSON is not a verdict's); an invalid
+    /// reply is asked for once more.
+    pub async fn prefer(
+        &self,
+        pairwise: &Templates,
+        (question, language): (&str, &str),
+        a: &str,
+        b: &str,
+    ) -> Result<Option<bool>> {
+        let ctx = json!({"question": {"text": question}, "language": language, "a": a, "b": b});
+        let messages = pairwise.render_for(&ctx, question)?;
+        let mut last = String::new();
+        for _ in 0..2 {
+            let reply = self
+                .plain
+                .complete(&messages, 1, |_, _| {})
+                .await
+                .map_err(|e| anyhow!(e))?;
+            let text = reply.choices.into_iter().next().map(|c| c.content).unwrap_or_default();
+            match parse_preference(&text) {
+                Ok(p) => return Ok(p),
+                Err(e) => last = e,
+            }
+        }
+        bail!("the judge named no winner twice: {last}")
     }
 
     /// Scores `draft` against `references` (`aigcq eval`: the book's own answer), as

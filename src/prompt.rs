@@ -23,11 +23,16 @@ pub const BUILTIN_DEFAULT: &str = include_str!("templates/default.jinja");
 /// The judge's rubric (`aigcq judge`), used when the prompts folder has no `judge.jinja`.
 pub const BUILTIN_JUDGE: &str = include_str!("templates/judge.jinja");
 
+/// Which of two answers is better (`aigcq eval --pairwise`), used when the prompts folder has
+/// no `pairwise.jinja`.
+pub const BUILTIN_PAIRWISE: &str = include_str!("templates/pairwise.jinja");
+
 /// The built-in template of that name.
 fn builtin(name: &str) -> Option<&'static str> {
     match name {
         "default" => Some(BUILTIN_DEFAULT),
         "judge" => Some(BUILTIN_JUDGE),
+        "pairwise" => Some(BUILTIN_PAIRWISE),
         _ => None,
     }
 }

@@ -23,42 +23,69 @@ fn chapter() -> String {
     s
 }
 
-#[test]
-fn the_model_that_writes_the_books_answers_scores_higher_and_nothing_is_written() {
-    let fake = common::start_in_thread(|_, body: &Value| {
-        let system = body["messages"][0]["content"].as_str().unwrap_or_default();
-        let user = body["messages"][1]["content"].as_str().unwrap_or_default().to_owned();
-        if system.contains("审稿人") {
-            // The judge: 9 when the candidate is the reference it was shown, else 3.
-            let candidate = user
-                .split("<answer>")
+/// The fake: drafting requests answered by model (`good` writes the book's answers), the
+/// judge scoring by agreement with the reference it is shown, and pairwise requests won by
+/// the book's answer, with a bias for the first.
+fn fake_server(_: usize, body: &Value) -> Reply {
+    let system = body["messages"][0]["content"].as_str().unwrap_or_default();
+    let user = body["messages"][1]["content"].as_str().unwrap_or_default().to_owned();
+    if user.contains("<answer name=\"A\">") {
+        // Pairwise, with a bias for the first answer: A unless B alone is the book's.
+        let part = |name: &str| {
+            let open = format!("<answer name=\"{name}\">");
+            user.split(open.as_str())
                 .nth(1)
                 .and_then(|s| s.split("</answer>").next())
                 .unwrap_or("")
-                .trim();
-            let reference = user
-                .split("<reference")
-                .nth(1)
-                .and_then(|s| s.split("</reference>").next())
-                .unwrap_or("");
-            let score = if !candidate.is_empty() && reference.contains(candidate) {
-                9
-            } else {
-                3
-            };
-            return Reply::Whole {
-                content: format!(r#"{{"score": {score}, "reasons": "与参考答案比较"}}"#),
-                finish: "stop",
-            };
-        }
-        let i = (1..=3)
-            .find(|i| user.contains(&format!("第 {i} 题")))
-            .expect("a question");
-        match body["model"].as_str() {
-            Some("good") => Reply::stream(ANSWERS[i - 1]),
-            _ => Reply::stream("这是一个与题目无关、写得足够长的错误答案，讲的是别的事情。"),
-        }
-    });
+                .trim()
+                .to_owned()
+        };
+        let book = |t: &str| ANSWERS.contains(&t);
+        let winner = if book(&part("B")) && !book(&part("A")) {
+            "B"
+        } else {
+            "A"
+        };
+        return Reply::Whole {
+            content: format!(r#"{{"winner": "{winner}", "reasons": "比较"}}"#),
+            finish: "stop",
+        };
+    }
+    if system.contains("审稿人") {
+        // The judge: 9 when the candidate is the reference it was shown, else 3.
+        let candidate = user
+            .split("<answer>")
+            .nth(1)
+            .and_then(|s| s.split("</answer>").next())
+            .unwrap_or("")
+            .trim();
+        let reference = user
+            .split("<reference")
+            .nth(1)
+            .and_then(|s| s.split("</reference>").next())
+            .unwrap_or("");
+        let score = if !candidate.is_empty() && reference.contains(candidate) {
+            9
+        } else {
+            3
+        };
+        return Reply::Whole {
+            content: format!(r#"{{"score": {score}, "reasons": "与参考答案比较"}}"#),
+            finish: "stop",
+        };
+    }
+    let i = (1..=3)
+        .find(|i| user.contains(&format!("第 {i} 题")))
+        .expect("a question");
+    match body["model"].as_str() {
+        Some("good") => Reply::stream(ANSWERS[i - 1]),
+        _ => Reply::stream("这是一个与题目无关、写得足够长的错误答案，讲的是别的事情。"),
+    }
+}
+
+#[test]
+fn the_model_that_writes_the_books_answers_scores_higher_and_nothing_is_written() {
+    let fake = common::start_in_thread(fake_server);
     let text = chapter();
     let dir = common::project(&text, "");
     let out = common::aigcq_at(dir.path(), &fake.url)
@@ -133,4 +160,31 @@ fn the_model_that_writes_the_books_answers_scores_higher_and_nothing_is_written(
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("leaves drafts/.eval"));
+}
+
+/// `--pairwise` asks both orders, so the fake judge's bias for the first answer cancels out:
+/// the book's own answers tie with the book, the wrong ones lose.
+#[test]
+fn pairwise_in_both_orders_cancels_a_bias_for_the_first_answer() {
+    let fake = common::start_in_thread(fake_server);
+    let dir = common::project(&chapter(), "");
+    let out = common::aigcq_at(dir.path(), &fake.url)
+        .args([
+            "eval",
+            "--sample",
+            "2",
+            "--pairwise",
+            "--model",
+            "good",
+            "--model",
+            "bad",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let duels = |m: &str| rows.iter().find(|r| r["model"] == m).unwrap()["pairwise"].clone();
+    assert_eq!(duels("good"), serde_json::json!([0, 2, 0]));
+    assert_eq!(duels("bad"), serde_json::json!([0, 0, 2]));
 }

@@ -458,6 +458,10 @@ pub struct EvalArgs {
     /// verdicts it has are kept, the rest is done.
     #[arg(long, value_name = "RUN", conflicts_with_all = ["queries", "sample", "seed"])]
     pub resume: Option<String>,
+    /// Also ask the judge which is better, each draft or the book's answer, in both orders
+    /// (prompts/pairwise.jinja, else the built-in one): wins, ties and losses.
+    #[arg(long)]
+    pub pairwise: bool,
     /// Print JSON: one object per model and template.
     #[arg(long)]
     pub json: bool,

@@ -121,6 +121,10 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
     } else {
         args.template.clone()
     };
+    let pairwise = match args.pairwise {
+        true => Some(Templates::load(&project.prompts_dir(), "pairwise")?),
+        false => None,
+    };
     let runtime = ctx.runtime()?;
     let mut outcomes = Vec::new();
     for name in &templates {
@@ -163,7 +167,7 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
             progress.finish();
             let seconds = started.elapsed().as_secs_f64();
             failed |= totals.failed > 0;
-            let graded = runtime.block_on(grade(&judge, &store, &held, &parsed, &content));
+            let graded = runtime.block_on(grade(&judge, pairwise.as_ref(), &store, (&held, &parsed), &content));
             failed |= graded.iter().any(|g| g.score.is_none());
             let mut outcome = Outcome::new(&model, name, jobs.len(), graded);
             (outcome.prompt_tokens, outcome.completion_tokens, outcome.seconds) =
@@ -229,9 +233,9 @@ fn selected(
 /// verdict is kept in the draft, and a draft that has one (a resumed run) is not asked again.
 async fn grade(
     judge: &Judge<'_>,
+    pairwise: Option<&Templates>,
     store: &Store,
-    held: &[Held],
-    parsed: &[Chapter<'_>],
+    (held, parsed): (&[Held], &[Chapter<'_>]),
     content: &std::path::Path,
 ) -> Vec<Graded> {
     let (drafts, bad) = store.pending();
@@ -242,6 +246,7 @@ async fn grade(
             score: None,
             reasons: format!("{e:#}"),
             warnings: Vec::new(),
+            pairwise: None,
         })
         .collect();
     for d in drafts {
@@ -268,11 +273,30 @@ async fn grade(
                 Err(e) => (None, format!("{e:#}")),
             },
         };
+        let duel = match pairwise {
+            Some(t) => {
+                let book = held[at].answer.as_str();
+                let asked = (held[at].question.as_str(), aigcq::text::language(parsed[at].text()));
+                let draft = d.body.trim();
+                // Asked with the book's answer first, then the draft first.
+                let first = judge.prefer(t, asked, book, draft).await.map(|p| p.map(|a| !a));
+                let second = judge.prefer(t, asked, draft, book).await;
+                match (first, second) {
+                    (Ok(f), Ok(s)) => Some(eval::both_orders(f, s)),
+                    (Err(e), _) | (_, Err(e)) => {
+                        output::error(format!("{}: {e:#}", d.id));
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         out.push(Graded {
             question: format!("{}#{}", d.meta.chapter, d.meta.index),
             score,
             reasons,
             warnings: d.meta.warnings.iter().map(|w| w.code.clone()).collect(),
+            pairwise: duel,
         });
     }
     out
