@@ -106,6 +106,13 @@ fn accept_reject_skip_edit_next_candidate_and_quit() {
     assert_eq!(store.pending().0.len(), 2);
 }
 
+/// Waits for `what` on the terminal, keeping all it showed up to there in `seen`.
+fn upto(p: &mut OsSession, seen: &mut Vec<u8>, what: &str) {
+    let c = p.expect(what).unwrap();
+    seen.extend_from_slice(c.before());
+    seen.extend_from_slice(c.get(0).unwrap());
+}
+
 fn spawn(cmd: Command, timeout: Duration) -> OsSession {
     let mut s = Session::spawn(cmd).unwrap();
     s.set_expect_timeout(Some(timeout));
@@ -222,20 +229,15 @@ fn i_and_c_style_their_screens_and_escape_only_the_drafts_text() {
         .env("TERM", "xterm-256color");
     let mut p = spawn(cmd, Duration::from_secs(20));
     let mut seen = Vec::new();
-    let mut upto = |p: &mut OsSession, what: &str| {
-        let c = p.expect(what).unwrap();
-        seen.extend_from_slice(c.before());
-        seen.extend_from_slice(c.get(0).unwrap());
-    };
-    upto(&mut p, "? help");
+    upto(&mut p, &mut seen, "? help");
     p.send("i").unwrap();
-    upto(&mut p, "what made");
-    upto(&mut p, "? help");
+    upto(&mut p, &mut seen, "what made");
+    upto(&mut p, &mut seen, "? help");
     p.send("c").unwrap();
-    upto(&mut p, "什么是扩散模型");
-    upto(&mut p, "? help");
+    upto(&mut p, &mut seen, "什么是扩散模型");
+    upto(&mut p, &mut seen, "? help");
     p.send("q").unwrap();
-    upto(&mut p, "accepted 0");
+    upto(&mut p, &mut seen, "accepted 0");
     let seen = String::from_utf8_lossy(&seen);
     assert!(seen.contains("\x1b[1m"), "styled: {seen}");
     assert!(!seen.contains("␛["), "the app's styling shown as text: {seen}");
@@ -473,16 +475,11 @@ fn a_blind_review_names_the_model_only_once_its_candidate_is_accepted() {
     cmd.arg("--blind");
     let mut p = spawn(cmd, Duration::from_secs(20));
     let mut seen = Vec::new();
-    let mut upto = |p: &mut OsSession, what: &str| {
-        let c = p.expect(what).unwrap();
-        seen.extend_from_slice(c.before());
-        seen.extend_from_slice(c.get(0).unwrap());
-    };
-    upto(&mut p, "candidate 1 of 2");
+    upto(&mut p, &mut seen, "candidate 1 of 2");
     p.send("n").unwrap();
-    upto(&mut p, "candidate 2 of 2");
+    upto(&mut p, &mut seen, "candidate 2 of 2");
     p.send("i").unwrap();
-    upto(&mut p, "a blind review hides");
+    upto(&mut p, &mut seen, "a blind review hides");
     let before = String::from_utf8_lossy(&seen).into_owned();
     assert!(
         !before.contains("model-alpha") && !before.contains("model-beta"),
