@@ -135,6 +135,10 @@ pub struct Outcome {
     pub completion_tokens: u64,
     /// Seconds the drafting took.
     pub seconds: f64,
+    /// What the drafting requests cost, by `[prices]` (none without the model's prices).
+    pub cost: Option<f64>,
+    /// The currency of `cost`.
+    pub currency: Option<String>,
     /// Every draft's grade.
     pub drafts: Vec<Graded>,
 }
@@ -161,6 +165,8 @@ impl Outcome {
             prompt_tokens: 0,
             completion_tokens: 0,
             seconds: 0.0,
+            cost: None,
+            currency: None,
             drafts,
         }
     }

@@ -87,7 +87,7 @@ fn fake_server(_: usize, body: &Value) -> Reply {
 fn the_model_that_writes_the_books_answers_scores_higher_and_nothing_is_written() {
     let fake = common::start_in_thread(fake_server);
     let text = chapter();
-    let dir = common::project(&text, "");
+    let dir = common::project(&text, "[prices.good]\ninput = 1.0\noutput = 2.0\ncurrency = \"USD\"\n");
     let out = common::aigcq_at(dir.path(), &fake.url)
         .args(["eval", "--sample", "3", "--model", "good", "--model", "bad", "--json"])
         .output()
@@ -104,6 +104,16 @@ fn the_model_that_writes_the_books_answers_scores_higher_and_nothing_is_written(
         rows.iter()
             .all(|r| r["questions"] == 3 && r["judged"] == 3 && r["template"] == "default")
     );
+    // Tokens, and the cost where [prices] has the model.
+    let row = |m: &str| rows.iter().find(|r| r["model"] == m).unwrap().clone();
+    let good = row("good");
+    let want = (good["prompt_tokens"].as_f64().unwrap() + 2.0 * good["completion_tokens"].as_f64().unwrap()) / 1e6;
+    assert!(good["prompt_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(
+        (good["cost"].as_f64(), good["currency"].as_str()),
+        (Some(want), Some("USD"))
+    );
+    assert!(row("bad")["cost"].is_null());
 
     assert_eq!(std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap(), text);
     assert!(

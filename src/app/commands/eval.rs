@@ -172,6 +172,10 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
             let mut outcome = Outcome::new(&model, name, jobs.len(), graded);
             (outcome.prompt_tokens, outcome.completion_tokens, outcome.seconds) =
                 (totals.usage.prompt_tokens, totals.usage.completion_tokens, seconds);
+            if let Some(price) = project.config.prices.get(&model) {
+                outcome.cost = Some(price.cost(&totals.usage, false));
+                outcome.currency = Some(price.currency.clone());
+            }
             outcomes.push(outcome);
         }
     }

@@ -22,6 +22,14 @@ fn score(o: &Outcome) -> String {
     o.mean_score.map_or_else(|| "–".to_owned(), |m| format!("{m:.1}"))
 }
 
+/// What the drafting cost, by `[prices]`.
+fn cost(o: &Outcome) -> String {
+    match (o.cost, &o.currency) {
+        (Some(c), Some(cur)) => format!("{c:.4} {cur}"),
+        _ => "–".to_owned(),
+    }
+}
+
 /// `--pairwise`: wins/ties/losses against the book's answer.
 fn duels(o: &Outcome) -> String {
     o.pairwise
@@ -46,7 +54,7 @@ pub fn table(out: &mut impl Write, outcomes: &[Outcome]) -> io::Result<()> {
         out,
         "{}",
         style(format!(
-            "{:<w$}  QUESTIONS  JUDGED  MEAN  W/T/L VS BOOK  WARN/DRAFT  TOKENS IN/OUT  SECONDS",
+            "{:<w$}  QUESTIONS  JUDGED  MEAN  W/T/L VS BOOK  WARN/DRAFT  TOKENS IN/OUT        COST  SECONDS",
             "MODEL / TEMPLATE"
         ))
         .bold()
@@ -54,7 +62,7 @@ pub fn table(out: &mut impl Write, outcomes: &[Outcome]) -> io::Result<()> {
     for o in rows {
         writeln!(
             out,
-            "{:<w$}  {:>9}  {:>6}  {:>4}  {:>13}  {:>10.2}  {:>13}  {:>7.1}",
+            "{:<w$}  {:>9}  {:>6}  {:>4}  {:>13}  {:>10.2}  {:>13}  {:>10}  {:>7.1}",
             format!("{} / {}", safe(&o.model), safe(&o.template)),
             o.questions,
             o.judged,
@@ -62,6 +70,7 @@ pub fn table(out: &mut impl Write, outcomes: &[Outcome]) -> io::Result<()> {
             duels(o),
             o.warnings_per_draft,
             format!("{}/{}", o.prompt_tokens, o.completion_tokens),
+            cost(o),
             o.seconds
         )?;
     }
@@ -71,11 +80,11 @@ pub fn table(out: &mut impl Write, outcomes: &[Outcome]) -> io::Result<()> {
 /// A report to paste into an issue: the table, then every question's scores.
 pub fn markdown(outcomes: &[Outcome], questions: usize, judge: &str) -> String {
     let mut s = format!(
-        "# aigcq eval\n\n{questions} answered questions held out and drafted afresh; each draft scored 1–10 by `{judge}` against the book's own answer.\n\n| model | template | questions | judged | mean score | wins/ties/losses against the book | warnings per draft | tokens in / out | seconds |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        "# aigcq eval\n\n{questions} answered questions held out and drafted afresh; each draft scored 1–10 by `{judge}` against the book's own answer.\n\n| model | template | questions | judged | mean score | wins/ties/losses against the book | warnings per draft | tokens in / out | cost | seconds |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
     );
     for o in outcomes {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {:.2} | {} / {} | {:.1} |\n",
+            "| {} | {} | {} | {} | {} | {} | {:.2} | {} / {} | {} | {:.1} |\n",
             o.model,
             o.template,
             o.questions,
@@ -85,6 +94,7 @@ pub fn markdown(outcomes: &[Outcome], questions: usize, judge: &str) -> String {
             o.warnings_per_draft,
             o.prompt_tokens,
             o.completion_tokens,
+            cost(o),
             o.seconds
         ));
     }
