@@ -126,26 +126,33 @@ pub fn standing(entries: &[Entry]) -> Vec<usize> {
     stack
 }
 
-/// The author's decisions that stand, as (accepted, the draft's score then): accepts, plain
-/// rejects, and the candidates an accept rejected with it (they lost to it).
-pub fn decisions(entries: &[Entry]) -> Vec<(bool, Option<u8>)> {
+/// The decisions that stand, each with the accept it lost to: accepts and plain rejects
+/// (`None`), and the candidates a standing accept rejected with it (`Some(that accept)`).
+fn outcomes(entries: &[Entry]) -> Vec<(&Entry, Option<&Entry>)> {
     let standing = standing(entries);
-    let accepted: HashSet<&str> = standing
+    let accepts: std::collections::HashMap<&str, &Entry> = standing
         .iter()
-        .filter(|&&i| entries[i].decision == Decision::Accepted)
-        .map(|&i| entries[i].draft.as_str())
+        .map(|&i| &entries[i])
+        .filter(|e| e.decision == Decision::Accepted)
+        .map(|e| (e.draft.as_str(), e))
         .collect();
-    let mut out: Vec<(bool, Option<u8>)> = standing
-        .iter()
-        .map(|&i| (entries[i].decision == Decision::Accepted, entries[i].score))
-        .collect();
+    let mut out: Vec<(&Entry, Option<&Entry>)> = standing.iter().map(|&i| (&entries[i], None)).collect();
     out.extend(
         entries
             .iter()
-            .filter(|e| e.sibling && e.sibling_of.as_deref().is_some_and(|a| accepted.contains(a)))
-            .map(|e| (false, e.score)),
+            .filter(|e| e.sibling)
+            .filter_map(|e| Some((e, Some(*accepts.get(e.sibling_of.as_deref()?)?)))),
     );
     out
+}
+
+/// The author's decisions that stand, as (accepted, the draft's score then): accepts, plain
+/// rejects, and the candidates an accept rejected with it (they lost to it).
+pub fn decisions(entries: &[Entry]) -> Vec<(bool, Option<u8>)> {
+    outcomes(entries)
+        .into_iter()
+        .map(|(e, _)| (e.decision == Decision::Accepted, e.score))
+        .collect()
 }
 
 /// How the drafts of one model (or one template) fared with the author (`aigcq stats`).
@@ -167,22 +174,10 @@ pub struct Record {
 /// accepted first: what was accepted, what was rejected, and the head-to-head results where a
 /// question had candidates of several (an accept wins over the candidates it rejected).
 pub fn records(entries: &[Entry]) -> (Vec<Record>, Vec<Record>) {
-    let standing = standing(entries);
-    let accepts: std::collections::HashMap<&str, &Entry> = standing
-        .iter()
-        .map(|&i| &entries[i])
-        .filter(|e| e.decision == Decision::Accepted)
-        .map(|e| (e.draft.as_str(), e))
-        .collect();
-    let losers: Vec<(&Entry, &Entry)> = entries
-        .iter()
-        .filter(|e| e.sibling)
-        .filter_map(|e| Some((e, *accepts.get(e.sibling_of.as_deref()?)?)))
-        .collect();
+    let outcomes = outcomes(entries);
     let by = |key: fn(&Entry) -> &str| {
         let mut out: std::collections::BTreeMap<&str, Record> = Default::default();
-        for &i in &standing {
-            let e = &entries[i];
+        for (e, lost_to) in &outcomes {
             let r = out.entry(key(e)).or_insert_with(|| Record {
                 name: key(e).to_owned(),
                 ..Record::default()
@@ -192,14 +187,7 @@ pub fn records(entries: &[Entry]) -> (Vec<Record>, Vec<Record>) {
             } else {
                 r.rejected += 1;
             }
-        }
-        for (lost, won) in &losers {
-            let r = out.entry(key(lost)).or_insert_with(|| Record {
-                name: key(lost).to_owned(),
-                ..Record::default()
-            });
-            r.rejected += 1;
-            if key(lost) != key(won) {
+            if let Some(won) = lost_to.filter(|won| key(won) != key(e)) {
                 r.losses += 1;
                 out.get_mut(key(won)).expect("the accept is counted").wins += 1;
             }
