@@ -213,28 +213,39 @@ fn copied(body: &str, s: &Subject) -> Option<String> {
     if let Some(e) = s.existing.filter(|e| !e.is_empty()) {
         prompt = prompt.replace(e, "");
     }
-    let source: Vec<char> = prompt.chars().filter(|c| !c.is_whitespace()).collect();
-    let text: Vec<char> = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let source = squeezed(&prompt);
+    let text = squeezed(body);
     if source.len() < SHINGLE || text.len() < COPIED_CHARS {
         return None;
     }
-    let mut seen = shingles(&source);
-    seen.sort_unstable();
+    let mut seen = sorted_shingles(&source);
     // What the answer builds on may be in the prompt again, cut, as a style example of its
     // chapter: keeping it is no copying.
     if let Some(e) = s.existing.filter(|e| !e.is_empty()) {
-        let mut kept = shingles(&e.chars().filter(|c| !c.is_whitespace()).collect::<Vec<_>>());
-        kept.sort_unstable();
+        let kept = sorted_shingles(&squeezed(e));
         seen.retain(|h| kept.binary_search(h).is_err());
     }
     let found = longest_run(&text, &seen);
-    (found.len() >= COPIED_CHARS).then(|| {
-        let shown: String = text[found.clone()].iter().take(30).collect();
-        format!(
-            "a passage of {} characters is copied from the prompt (“{shown}…”)",
-            found.len()
-        )
-    })
+    (found.len() >= COPIED_CHARS).then(|| copied_passage(&text, found, "the prompt"))
+}
+
+/// `s` without its whitespace, as the copy and leak checks compare text.
+fn squeezed(s: &str) -> Vec<char> {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// The shingles of `chars`, sorted for [`longest_run`].
+fn sorted_shingles(chars: &[char]) -> Vec<u64> {
+    let mut out = shingles(chars);
+    out.sort_unstable();
+    out
+}
+
+/// The finding for the passage `found` of `text`, copied from `source`.
+fn copied_passage(text: &[char], found: std::ops::Range<usize>, source: &str) -> String {
+    let len = found.len();
+    let shown: String = text[found].iter().take(30).collect();
+    format!("a passage of {len} characters is copied from {source} (“{shown}…”)")
 }
 
 /// The longest passage of `text` whose every shingle is in `seen` (sorted), as a range of
@@ -258,20 +269,11 @@ fn copied_reference(body: &str, s: &Subject) -> Option<String> {
     if s.reference_copy == 0 {
         return None;
     }
-    let text: Vec<char> = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let text = squeezed(body);
     s.references.iter().find_map(|r| {
-        let source: Vec<char> = r.text.chars().filter(|c| !c.is_whitespace()).collect();
-        let mut seen = shingles(&source);
-        seen.sort_unstable();
-        let found = longest_run(&text, &seen);
-        (found.len() >= s.reference_copy.max(SHINGLE)).then(|| {
-            let shown: String = text[found.clone()].iter().take(30).collect();
-            format!(
-                "a passage of {} characters is copied from the reference {} (“{shown}…”)",
-                found.len(),
-                r.source
-            )
-        })
+        let found = longest_run(&text, &sorted_shingles(&squeezed(&r.text)));
+        (found.len() >= s.reference_copy.max(SHINGLE))
+            .then(|| copied_passage(&text, found, &format!("the reference {}", r.source)))
     })
 }
 
@@ -288,18 +290,17 @@ fn leak(body: &str, frame: &Frame) -> Option<String> {
             return Some(format!("the prompt's tag {} is in the answer", form.trim_end()));
         }
     }
-    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<Vec<char>>();
-    let text = squeeze(body);
+    let text = squeezed(body);
     let joined: String = text.iter().collect();
     if let Some(line) = frame
         .lines
         .iter()
-        .find(|l| joined.contains(&squeeze(l).into_iter().collect::<String>()))
+        .find(|l| joined.contains(&squeezed(l).into_iter().collect::<String>()))
     {
         let shown: String = line.chars().take(30).collect();
         return Some(format!("the prompt's own line “{shown}” is in the answer"));
     }
-    let mut seen: Vec<u64> = frame.lines.iter().flat_map(|l| shingles(&squeeze(l))).collect();
+    let mut seen: Vec<u64> = frame.lines.iter().flat_map(|l| shingles(&squeezed(l))).collect();
     seen.sort_unstable();
     let found = longest_run(&text, &seen);
     let cjk = text[found.clone()].iter().filter(|c| crate::text::is_cjk(**c)).count();
