@@ -51,6 +51,20 @@ impl Connection {
             model,
         })
     }
+
+    /// The judge over this connection with the project's rubric; `refs` reads each draft's
+    /// references again (none: the caller gives them, as `aigcq eval` does).
+    pub fn judge<'a>(&'a self, ctx: &Context, refs: Option<&'a Refs>, rules: &'a Rules) -> Result<Judge<'a>> {
+        Ok(Judge {
+            client: &self.client,
+            plain: &self.plain,
+            templates: Templates::load(&ctx.project.prompts_dir(), &ctx.project.config.judge.template)?,
+            refs,
+            rules,
+            model: &self.model,
+            format_rejected: AtomicBool::new(false),
+        })
+    }
 }
 
 /// The chapters the drafts belong to, read once each.
@@ -99,17 +113,8 @@ pub struct Verdicts<'a> {
 
 impl<'a> Verdicts<'a> {
     pub fn new(ctx: &Context, c: &'a Connection, refs: &'a Refs, rules: &'a Rules) -> Result<Verdicts<'a>> {
-        let templates = Templates::load(&ctx.project.prompts_dir(), &ctx.project.config.judge.template)?;
         Ok(Verdicts {
-            judge: Judge {
-                client: &c.client,
-                plain: &c.plain,
-                templates,
-                refs: Some(refs),
-                rules,
-                model: &c.model,
-                format_rejected: AtomicBool::new(false),
-            },
+            judge: c.judge(ctx, Some(refs), rules)?,
             store: Store::new(ctx.project.drafts_dir()),
         })
     }

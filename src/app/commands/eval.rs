@@ -3,7 +3,6 @@
 //! folder under drafts/.eval/; no chapter and no pending draft is touched.
 
 use std::collections::HashSet;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
@@ -100,15 +99,7 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
         true,
         args.allow_insecure,
     )?;
-    let judge = Judge {
-        client: &judge_conn.client,
-        plain: &judge_conn.plain,
-        templates: Templates::load(&project.prompts_dir(), &project.config.judge.template)?,
-        refs: None,
-        rules: &rules,
-        model: &judge_conn.model,
-        format_rejected: AtomicBool::new(false),
-    };
+    let judge = judge_conn.judge(ctx, None, &rules)?;
     let cfg = &project.config.draft;
     let run_ctx = RunContext {
         style: None,
