@@ -51,6 +51,27 @@ fn list_item_answers_are_indented_and_a_missing_details_block_is_written_in_the_
 }
 
 #[test]
+fn an_answer_goes_under_its_plain_list_item_and_reads_back() {
+    let items = "## HTML\n\n- 什么是 Doctype？\n\n  声明文档的类型，位于第一行。\n\n- 行内元素有哪些？\n\n- 块级元素有哪些？\n\n  div、p、ul 等，独占一行。\n";
+    let body = "a、span、img 等。\n\n```html\n<a></a>\n```\n";
+    let out = merged(items, 2, body);
+    assert_eq!(
+        out,
+        items.replacen(
+            "- 行内元素有哪些？\n\n",
+            "- 行内元素有哪些？\n\n  a、span、img 等。\n\n  ```html\n  <a></a>\n  ```\n\n",
+            1
+        )
+    );
+    let rules = rules();
+    let after = Chapter::parse(&out, &rules);
+    assert_eq!(after.questions.len(), 3);
+    assert!(after.questions.iter().all(|q| q.gap.is_none()));
+    let meta = meta_for("ch.md", items, 2);
+    assert_eq!(merge::Merger::new(&after).state(&meta, body), State::Merged);
+}
+
+#[test]
 fn a_list_item_answer_keeps_the_spaces_of_its_whitespace_only_lines() {
     // React's Q321: a code block inside the item has lines of spaces only; written back
     // without the item's indentation they lost their own and the merge was refused.

@@ -11,7 +11,7 @@ impl<'a> Chapter<'a> {
     /// list item or a `<details>` block) by parsing it as Markdown of its own.
     pub(super) fn classify_apart(&self, q: &Question, rules: &Rules) -> Option<GapKind> {
         let body = self.answer_body(q);
-        let apart = Chapter::parse(&body, rules);
+        let apart = Chapter::parse_fragment(&body, rules);
         apart.classify(0..body.len(), rules)
     }
 

@@ -28,6 +28,8 @@ impl<'a> Chapter<'a> {
         let mut block: Option<Block> = None;
         let mut heading: Option<OpenHeading> = None;
         let mut open_links: Vec<OpenLink<'a>> = Vec::new();
+        // Where the outermost open list item starts.
+        let mut item_start = usize::MAX;
 
         for (event, range) in parser {
             let range = range.start + base..range.end + base;
@@ -40,6 +42,11 @@ impl<'a> Chapter<'a> {
             {
                 item.1 = false;
                 item_heading = matches!(event, Event::Start(Tag::Heading { .. }));
+                if items.len() == 1
+                    && let Some(top) = self.list_items.last_mut().filter(|t| t.item.start == item_start)
+                {
+                    top.lead = range.start;
+                }
             }
             match event {
                 Event::Start(tag) => {
@@ -71,7 +78,18 @@ impl<'a> Chapter<'a> {
                             });
                         }
                         Tag::List(_) => lists += 1,
-                        Tag::Item => items.push((depth + 1, true, None)),
+                        Tag::Item => {
+                            if depth == 1 && open_details.is_empty() {
+                                self.list_items.push(ListItem {
+                                    item: range.clone(),
+                                    lead: range.end,
+                                });
+                            }
+                            if items.is_empty() {
+                                item_start = range.start;
+                            }
+                            items.push((depth + 1, true, None));
+                        }
                         Tag::Table(_) => table_depth += 1,
                         Tag::Strikethrough => struck += 1,
                         Tag::Link { dest_url, .. } => open_links.push(OpenLink {
@@ -470,13 +488,16 @@ impl<'a> Chapter<'a> {
     /// GitHub numbers repeated slugs `x`, `x-1`, `x-2`, … A `<summary>` gets no anchor on
     /// GitHub: its slug, numbered after the headings', only names the question here.
     pub(super) fn assign_slugs(&mut self) {
+        // Summaries and list items, which GitHub gives no anchor, after the headings: their
+        // texts never shift a heading's `-1` suffix.
+        let rank = |h: &Heading| match h.style {
+            HeadingStyle::Summary => 1,
+            HeadingStyle::Item => 2,
+            _ => 0,
+        };
         let mut seen: HashMap<String, usize> = HashMap::new();
-        for summaries in [false, true] {
-            for h in self
-                .headings
-                .iter_mut()
-                .filter(|h| (h.style == HeadingStyle::Summary) == summaries)
-            {
+        for pass in 0..3 {
+            for h in self.headings.iter_mut().filter(|h| rank(h) == pass) {
                 let base = slug(&h.text);
                 let n = seen.entry(base.clone()).or_insert(0);
                 h.slug = if *n == 0 { base } else { format!("{base}-{n}") };

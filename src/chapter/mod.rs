@@ -52,6 +52,9 @@ pub enum HeadingStyle {
     Html,
     /// The `<summary>` of a `<details>` block; its level is one below the heading before it.
     Summary,
+    /// The first line of a list item at the top level, in a bank that asks in list items
+    /// (`- Doctype作用？`); its level is one below the heading before it.
+    Item,
 }
 
 /// One heading of the chapter, in any style.
@@ -335,6 +338,15 @@ struct Details {
     items: usize,
 }
 
+/// A list item at the top level of the chapter.
+#[derive(Debug, Clone)]
+struct ListItem {
+    /// The whole item, marker included.
+    item: Range<usize>,
+    /// Where its first block starts (its end when it is empty).
+    lead: usize,
+}
+
 /// A parsed chapter. Offsets are byte offsets into the text given to [`Chapter::parse`],
 /// BOM included.
 #[derive(Debug)]
@@ -352,6 +364,8 @@ pub struct Chapter<'a> {
     pub tables: Vec<Range<usize>>,
     blocks: Vec<Block>,
     details: Vec<Details>,
+    /// The items of the lists at the top level, for banks that ask in list items.
+    list_items: Vec<ListItem>,
     /// A `<details>` answer block of this chapter, as text before and after its answer: the
     /// form a merge gives a question that has none.
     details_form: Option<(Range<usize>, Range<usize>)>,
@@ -361,6 +375,16 @@ pub struct Chapter<'a> {
 impl<'a> Chapter<'a> {
     /// Parses a chapter. Never fails and never panics: any text is some chapter.
     pub fn parse(text: &'a str, rules: &Rules) -> Chapter<'a> {
+        Self::read(text, rules, true)
+    }
+
+    /// Parses a piece of Markdown that is no chapter of its own (an answer, a reply): its list
+    /// items never ask, whatever they say.
+    pub(crate) fn parse_fragment(text: &'a str, rules: &Rules) -> Chapter<'a> {
+        Self::read(text, rules, false)
+    }
+
+    fn read(text: &'a str, rules: &Rules, whole: bool) -> Chapter<'a> {
         let mut c = Chapter {
             text,
             headings: Vec::new(),
@@ -370,6 +394,7 @@ impl<'a> Chapter<'a> {
             tables: Vec::new(),
             blocks: Vec::new(),
             details: Vec::new(),
+            list_items: Vec::new(),
             details_form: None,
             line_starts: std::iter::once(0)
                 .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1))
@@ -385,6 +410,9 @@ impl<'a> Chapter<'a> {
         c.assign_slugs();
         let toc_end = c.find_toc();
         c.find_questions(toc_end, rules);
+        if whole && c.questions.is_empty() && c.list_questions(rules) {
+            c.find_questions(toc_end, rules);
+        }
         c
     }
 

@@ -112,7 +112,7 @@ impl<'a> Chapter<'a> {
                 under_question = in_toc[h].is_some() && under[h] < 3 || asks;
             } else if candidate(heading) && !under_question {
                 seen += 1;
-                asking += usize::from(asks(&heading.text, rules));
+                asking += usize::from(asks(&heading.text, rules) || rules.task.is_match(question_text(&heading.text)));
             }
         }
         // And more of them ask than headings do: follow-ups under a few statement headings
@@ -123,7 +123,9 @@ impl<'a> Chapter<'a> {
     /// The headings that are questions written as statements (`My macOS apps don't find
     /// Homebrew utilities`): at a level where nearly every heading asks (at least eight, nine
     /// in ten), one that stands between two asking headings of that level. A summary or a
-    /// reference list after the last question stays what it is.
+    /// reference list after the last question stays what it is. On a page that calls itself
+    /// an FAQ, every heading of its question level (the level with the most headings) is one.
+    /// A bare label (`Summary`, `useState`) is no statement.
     pub(super) fn statement_questions(&self, rules: &Rules, in_toc: &[Option<usize>]) -> Vec<bool> {
         let mut statements = vec![false; self.headings.len()];
         // Per level, the headings in order with whether each asks.
@@ -135,18 +137,142 @@ impl<'a> Chapter<'a> {
             }
             levels[usize::from(heading.level.min(6))].push((h, in_toc[h].is_some() || asks(text, rules)));
         }
+        let label = |h: usize| is_label(question_text(&self.headings[h].text));
+        if self.calls_itself_faq(rules) {
+            // The title's level holds one heading; ties go to the shallower level.
+            let busiest = (1..levels.len()).rev().max_by_key(|&l| levels[l].len());
+            if let Some(level) = busiest.filter(|&l| levels[l].len() >= 2) {
+                for &(h, _) in &levels[level] {
+                    statements[h] = !label(h);
+                }
+                return statements;
+            }
+        }
         for level in &levels {
             let asking = level.iter().filter(|(_, a)| *a).count();
             if level.len() < 8 || asking == level.len() || asking * 10 < level.len() * 9 {
                 continue;
             }
             for w in level.windows(3) {
-                if w[0].1 && !w[1].1 && w[2].1 {
+                if w[0].1 && !w[1].1 && w[2].1 && !label(w[1].0) {
                     statements[w[1].0] = true;
                 }
             }
         }
         statements
+    }
+
+    /// For a bank that asks in plain list items (`- Doctype作用？…` with the answer indented
+    /// under it), read only when nothing else asks: adds a heading of style
+    /// [`HeadingStyle::Item`] for each item of the top-level lists that mostly ask (half their
+    /// items or more, three asking items in all), and says whether it added any.
+    pub(super) fn list_questions(&mut self, rules: &Rules) -> bool {
+        // The items with their first lines' ranges and texts, in lists of adjacent items.
+        let mut lists: Vec<Vec<(usize, Range<usize>, String)>> = Vec::new();
+        let mut previous_end = None;
+        for (i, item) in self.list_items.iter().enumerate() {
+            let lead = self.lead(item);
+            let text = plain_text(&self.text[lead.clone()]);
+            let adjacent = previous_end.is_some_and(|end: usize| self.text[end..item.item.start].trim().is_empty());
+            if !adjacent {
+                lists.push(Vec::new());
+            }
+            previous_end = Some(item.item.end);
+            let only_link = self.text[lead.clone()].trim_start().starts_with('[')
+                && self.text[lead.clone()].trim_end().ends_with(')');
+            if !text.is_empty() && !only_link {
+                lists.last_mut().expect("pushed above").push((i, lead, text));
+            }
+        }
+        let asking = |list: &[(usize, Range<usize>, String)]| list.iter().filter(|(_, _, t)| asks(t, rules)).count();
+        let chosen: Vec<&Vec<_>> = lists
+            .iter()
+            .filter(|l| asking(l) > 0 && asking(l) * 2 >= l.len())
+            .collect();
+        if chosen.iter().map(|l| asking(l)).sum::<usize>() < 3 {
+            return false;
+        }
+        let mut added = Vec::new();
+        for &(i, ref lead, ref text) in chosen.into_iter().flatten() {
+            let item = &self.list_items[i];
+            let start = self.line_start(item.item.start);
+            let before = self.headings.partition_point(|h| h.range.start < start);
+            let level = self.headings[..before]
+                .iter()
+                .rev()
+                .find(|h| Self::is_section(h))
+                .map_or(1, |h| (h.level + 1).min(6));
+            added.push(Heading {
+                level,
+                style: HeadingStyle::Item,
+                range: lead.clone(),
+                unit: start..self.line_end(lead.end),
+                line: self.line_of(item.item.start),
+                text: text.clone(),
+                ids: Vec::new(),
+                slug: String::new(),
+                link_target: None,
+                item_indent: Some(lead.start - self.line_start(lead.start)),
+                scope_end: Some(item.item.end),
+                nested: false,
+            });
+        }
+        // Into text order; the indices the table of contents and the blocks keep follow.
+        let mut all = std::mem::take(&mut self.headings);
+        all.extend(added);
+        let mut order: Vec<usize> = (0..all.len()).collect();
+        order.sort_by_key(|&i| all[i].range.start);
+        let mut moved = vec![0; all.len()];
+        for (new, &old) in order.iter().enumerate() {
+            moved[old] = new;
+        }
+        for t in &mut self.toc {
+            t.heading = t.heading.map(|h| moved[h]);
+        }
+        for b in &mut self.blocks {
+            if let BlockKind::Heading(h) = &mut b.kind {
+                *h = moved[*h];
+            }
+        }
+        let mut all: Vec<Option<Heading>> = all.into_iter().map(Some).collect();
+        self.headings = order.into_iter().filter_map(|i| all[i].take()).collect();
+        self.assign_slugs();
+        true
+    }
+
+    /// The first line of a list item, with the lines that continue it: up to a blank line
+    /// or a line that starts a block of its own (a list, code, a table, HTML, a quote).
+    fn lead(&self, item: &ListItem) -> Range<usize> {
+        let start = item.lead.min(item.item.end);
+        let indent = start - self.line_start(start);
+        let (mut end, mut offset) = (start, start);
+        for (n, line) in self.text[start..item.item.end].split_inclusive('\n').enumerate() {
+            let t = line.trim();
+            let numbered = t
+                .split_once(['.', ')'])
+                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            let block = ["- ", "* ", "+ ", "```", "~~~", "<", "|", ">"]
+                .iter()
+                .any(|m| t.starts_with(m))
+                || numbered
+                || line.starts_with('\t')
+                || line.len() - line.trim_start_matches(' ').len() >= indent + 4;
+            if t.is_empty() || n > 0 && block {
+                break;
+            }
+            end = offset + line.trim_end().len();
+            offset += line.len();
+        }
+        start..end
+    }
+
+    /// Whether the page calls itself an FAQ, in its title or its front matter.
+    fn calls_itself_faq(&self, rules: &Rules) -> bool {
+        let front = ["---", "+++"].into_iter().find_map(|fence| {
+            let rest = self.text.strip_prefix(fence)?.strip_prefix(['\n', '\r'])?;
+            rest.find(&format!("\n{fence}")).map(|end| &rest[..end])
+        });
+        self.title().is_some_and(|t| rules.faq.is_match(t)) || front.is_some_and(|f| rules.faq.is_match(f))
     }
 
     /// Decides which headings are questions and where their answers end.
@@ -185,6 +311,13 @@ impl<'a> Chapter<'a> {
             // A list item's answer may also stand after the item (see `narrow_to_item`).
             let scope = heading.scope_end.filter(|_| heading.item_indent.is_none());
             let end = scope.unwrap_or(self.text.len()).max(heading.unit.end);
+            if heading.style == HeadingStyle::Item {
+                // Chosen by `list_questions`: the rest of the item is the answer.
+                let indent = heading.item_indent.unwrap_or(0);
+                let answer = heading.unit.end..self.text.len().max(heading.unit.end);
+                self.push_question(h, answer, None, Holder::Item { indent }, &mut stack, &mut open);
+                continue;
+            }
             if heading.style == HeadingStyle::Summary {
                 // A follow-up question inside an answer, or one of a bank of `<details>`.
                 if rules.summary_label.is_match(text)
@@ -203,7 +336,21 @@ impl<'a> Chapter<'a> {
                 continue;
             }
             // In a bank of `<summary>` questions, headings only label groups.
-            let linked = in_toc[h].is_some() && !summaries_ask;
+            // A label the table of contents lists under an answered question (`map`, `Summary`)
+            // heads part of that answer.
+            let in_answer = || {
+                is_label(text)
+                    && !rules.question.is_match(text)
+                    && stack
+                        .iter()
+                        .rev()
+                        .find(|&&(_, l, _)| l < level)
+                        .is_some_and(|&(q, _, group)| {
+                            let body = self.headings[self.questions[q].heading].unit.end..start;
+                            !group && self.classify(body, rules) != Some(GapKind::Empty)
+                        })
+            };
+            let linked = in_toc[h].is_some() && !summaries_ask && !in_answer();
             let boxed = boxed_levels[usize::from(level.min(6))] && heading.item_indent.is_none() && !text.is_empty();
             let strong = linked || boxed || rules.strong.is_match(text);
             let weak = !strong && (rules.question.is_match(text) || statements.get(h).copied().unwrap_or(false));
@@ -398,6 +545,28 @@ impl<'a> Chapter<'a> {
 /// removed.
 pub(super) fn question_text(text: &str) -> &str {
     text.trim_matches(|c: char| c == '*' || c == '_' || c.is_whitespace())
+}
+
+/// A heading that only names something (`Summary`, `useState`, `示例代码`): at most two
+/// words, short, asking nothing. Under an answer it is part of that answer.
+fn is_label(text: &str) -> bool {
+    let chars = crate::text::visible_chars(text);
+    let cjk = text.chars().any(|c| c >= '\u{2E80}');
+    text.split_whitespace().count() <= 2 && chars <= if cjk { 6 } else { 24 } && !text.ends_with(['?', '？'])
+}
+
+/// Markdown's text without its markup, white space folded.
+fn plain_text(markdown: &str) -> String {
+    use pulldown_cmark::{Event, Parser};
+    let mut text = String::new();
+    for event in Parser::new_ext(markdown, parser_options()) {
+        if let Event::Text(t) | Event::Code(t) | Event::InlineMath(t) = event {
+            text.push_str(&t);
+        } else if let Event::SoftBreak | Event::HardBreak = event {
+            text.push(' ');
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Whether a heading's text asks a question by the patterns alone.

@@ -36,6 +36,12 @@ pub struct QuestionConfig {
     pub bare_label: String,
     /// `<summary>` texts that label an answer block (`Answer`, `展开`), never a question.
     pub summary_labels: String,
+    /// A `<summary>` starting so sets a task (`Explain vmstat output`, `说明…`): in a bank of
+    /// summaries it counts as asking, like one that ends with `?`.
+    pub tasks: String,
+    /// A page whose title or front matter matches this calls itself an FAQ: every heading at
+    /// its question level is a question, statements of a problem too.
+    pub faq: String,
 }
 
 impl Default for QuestionConfig {
@@ -98,6 +104,8 @@ impl Default for QuestionConfig {
             // A few words and a colon, nothing after.
             bare_label: r"^(?:[-*+]\s+)?[*_]*[^\s:：*_][^:：]{0,30}?[*_]*\s*[:：][*_]*\s*$".into(),
             summary_labels: r"^\W*(?:answer|answers|solution|hint|show(?: answer)?|click(?: to (?:expand|show))?|expand|see (?:.*)|hide/show.*|展开|点击展开|答案|解答|参考答案|查看答案)\W*$".into(),
+            tasks: TASKS.into(),
+            faq: r"\bFAQs?\b|frequently asked|常见问题|常见问答|常见疑问".into(),
         }
     }
 }
@@ -117,6 +125,8 @@ pub struct Rules {
     pub(crate) min_prose: usize,
     pub(crate) short_answers: bool,
     pub(crate) summary_label: Regex,
+    pub(crate) task: Regex,
+    pub(crate) faq: Regex,
 }
 
 /// What a short line of an answer is, in the order [`Rules::line_kind`] prefers them.
@@ -136,6 +146,16 @@ pub(crate) enum LineKind {
     BareLabel,
     Prose,
 }
+
+/// Imperatives and question words a task or question starts with.
+const TASKS: &str = concat!(
+    r"^(?:(?:please\s+)?(?:explain|describe|list|name|compare|contrast|define|write|implement|give|",
+    r"show|tell|draw|configure|create|find|design|discuss|summari[sz]e|outline|demonstrate|",
+    r"illustrate|provide|identify|suggest|prepare|calculate|state|mention|elaborate|walk through|",
+    r"what|why|how|when|where|which|who|whose|is|are|can|could|do|does|did|should|would|will|",
+    r"have|has)\b|请|说明|简述|简要|解释|描述|比较|对比|列举|列出|谈谈|说说|讲讲|介绍|阐述|分析|写出|",
+    r"实现|设计|什么|为什么|为何|如何|怎么|怎样|是否|哪些|哪个)"
+);
 
 /// A numbered line: `1. …`, `- 2) …`, `(3) …`, `Q4 …`.
 const NUMBERED: &str = r"^(?:[-*+]\s+)?(?:\d+[.)、．]|[(（]\d+[)）]|Q\d+)\s*\S";
@@ -213,6 +233,8 @@ impl Rules {
             min_prose: c.min_prose_chars,
             short_answers: c.short_answers,
             summary_label: build("summary_labels", &c.summary_labels)?,
+            task: build("tasks", &c.tasks)?,
+            faq: build("faq", &c.faq)?,
         })
     }
 }

@@ -768,7 +768,8 @@ Read our [guidelines](https://example.com/contributing).
 
 #[test]
 fn a_statement_between_faq_questions_is_a_question_and_a_closing_summary_is_not() {
-    let mut text = String::from("# FAQ\n\n");
+    // Titled so that it does not call itself an FAQ: the rule between questions decides.
+    let mut text = String::from("# Help\n\n");
     for (i, h) in [
         "How do I update?",
         "How do I uninstall?",
@@ -875,4 +876,159 @@ fn summaries_under_linked_topic_headings_are_the_questions() {
     let c = parse(text);
     let questions: Vec<&str> = c.questions.iter().map(|q| c.heading(q).text.as_str()).collect();
     assert!(questions.contains(&"TCP与UDP的区别"), "{questions:?}");
+}
+
+/// A page of problem statements (`The window flickers when resized.`) with one asking heading.
+fn troubleshooting(title: &str) -> String {
+    format!(
+        "{title}\n\n## The window flickers when resized.\n\nTurn off compositing in the settings, then restart.\n\n\
+         ## Fonts look blurry on a HiDPI screen.\n\nSet `scale = 2` in the configuration file.\n\n\
+         ## The app crashes at start on Wayland.\n\n## Sound stops after suspend.\n\n\
+         Restart the audio daemon with `systemctl --user restart pipewire`.\n\n\
+         ## Summary\n\nEach fix above needs a restart.\n\n## How do I report a bug?\n\nOpen an issue with the log attached.\n"
+    )
+}
+
+#[test]
+fn a_page_that_calls_itself_an_faq_asks_at_every_heading_of_its_question_level() {
+    for title in [
+        "# Troubleshooting FAQ",
+        "---\ntitle: Frequently asked questions\nlayout: page\n---",
+        "+++\ntitle = \"常见问题\"\n+++",
+    ] {
+        let text = troubleshooting(title);
+        let c = parse(&text);
+        let questions: Vec<&str> = c.questions.iter().map(|q| c.heading(q).text.as_str()).collect();
+        assert_eq!(questions.len(), 5, "{title}: {questions:?}");
+        assert!(!questions.contains(&"Summary"), "a bare label is no question");
+        assert_eq!(kinds(&c), ["-", "-", "empty", "-", "-"], "{title}");
+    }
+    // The same headings on a page that does not call itself an FAQ are notes, bar the question.
+    let text = troubleshooting("# Troubleshooting notes");
+    let c = parse(&text);
+    assert_eq!(
+        summary(&c),
+        [(1, "-".to_string(), "How do I report a bug?".to_string())]
+    );
+
+    // Grouped: the topics label groups, the level with the most headings holds the questions.
+    let text = "# FAQ\n\n## Display\n\n### The window flickers.\n\nTurn off compositing.\n\n\
+                ### Fonts are blurry.\n\n## Sound\n\n### Sound stops after suspend.\n\nRestart the daemon.\n";
+    let c = parse(text);
+    let questions: Vec<&str> = c.questions.iter().map(|q| c.heading(q).text.as_str()).collect();
+    assert_eq!(
+        questions,
+        [
+            "The window flickers.",
+            "Fonts are blurry.",
+            "Sound stops after suspend."
+        ]
+    );
+    assert_eq!(kinds(&c), ["-", "empty", "-"]);
+}
+
+#[test]
+fn summaries_that_set_tasks_are_a_bank_of_questions_and_code_or_a_table_answers() {
+    let text = "# Containers\n\n\
+<details>\n<summary>Explain the output of docker ps</summary><br><b>\n\n```\nCONTAINER ID   IMAGE\nabc123         nginx\n```\n</b></details>\n\n\
+<details>\n<summary>List the container states</summary><br><b>\n\n| state | meaning |\n|---|---|\n| created | made, not started |\n</b></details>\n\n\
+<details>\n<summary>Describe how to run a program as a service</summary><br><b>\n</b></details>\n\n\
+<details>\n<summary>What does each of the following do?\n\n* /etc/fstab\n* /etc/hosts\n</summary><br><b>\n\nfstab lists file systems to mount; hosts maps names to addresses.\n</b></details>\n\n\
+<details>\n<summary>说明容器与虚拟机的区别</summary><br><b>\n\n![对比](vm.png)\n</b></details>\n";
+    let c = parse(text);
+    assert_eq!(c.questions.len(), 5, "{:?}", summary(&c));
+    assert_eq!(kinds(&c), ["-", "-", "empty", "-", "-"]);
+
+    // Summaries that only name things (install steps per system) are no bank of questions.
+    let text = "# Install\n\n<details>\n<summary>macOS</summary>\n\nbrew install x\n</details>\n\n\
+                <details>\n<summary>Debian</summary>\n\napt install x\n</details>\n\n\
+                <details>\n<summary>Windows</summary>\n\nwinget install x\n</details>\n";
+    assert!(parse(text).questions.is_empty());
+}
+
+#[test]
+fn labels_the_toc_lists_under_an_answered_question_are_part_of_its_answer() {
+    let text = "# JavaScript questions\n\n## Table of Contents\n\n\
+- [What is a closure?](#what-is-a-closure)\n\
+- [What are the array methods?](#what-are-the-array-methods)\n  - [map](#map)\n  - [filter](#filter)\n\
+- [What is hoisting?](#what-is-hoisting)\n\
+- [What is the event loop?](#what-is-the-event-loop)\n\n\
+## What is a closure?\n\nA function that keeps the variables of the scope it was made in.\n\n\
+## What are the array methods?\n\nMethods every array has.\n\n### map\n\nMakes a new array from each element.\n\n### filter\n\n\
+## What is hoisting?\n\nDeclarations move to the top of their scope.\n\n## What is the event loop?\n";
+    let c = parse(text);
+    let questions: Vec<&str> = c.questions.iter().map(|q| c.heading(q).text.as_str()).collect();
+    assert_eq!(
+        questions,
+        [
+            "What is a closure?",
+            "What are the array methods?",
+            "What is hoisting?",
+            "What is the event loop?"
+        ]
+    );
+    assert!(c.answer(&c.questions[1]).contains("### filter"));
+    assert_eq!(kinds(&c), ["-", "-", "-", "empty"]);
+
+    // Under a question with no text of its own, the listed headings are its sub-questions.
+    let text = "# Q\n\n- [What are hooks?](#what-are-hooks)\n  - [useState](#usestate)\n  - [useEffect](#useeffect)\n\n\
+## What are hooks?\n\n### useState\n\nState in a function component, kept between renders.\n\n### useEffect\n";
+    let c = parse(text);
+    assert_eq!(kinds(&c), ["group", "-", "empty"], "{:?}", summary(&c));
+}
+
+#[test]
+fn a_bank_that_asks_in_plain_list_items() {
+    // The form of a popular Chinese front-end bank: each question a bullet, its answer an
+    // indented block under it; the lists under topic headings.
+    let text = "## <a name='html'>HTML</a>\n\n\
+- Doctype作用？标准模式与兼容模式各有什么区别?\n\n\t\t（1）声明位于HTML文档中的第一行。\n\n\
+- HTML5 为什么只需要写 `<!DOCTYPE HTML>`？\n\n\t\tHTML5 不基于 SGML，因此不需要对DTD进行引用。\n\n\
+- 行内元素有哪些？块级元素有哪些？\n\n\
+- 为什么要初始化CSS样式。\n\n\t\t因为浏览器的兼容问题，不同浏览器对有些标签的默认值是不同的。\n\n\
+- **css定义的权重**\n\n\t\t标签的权重为1，class的权重为10，id的权重为100。\n\n\
+## <a name='css'>CSS</a>\n\n- 介绍一下标准的CSS的盒子模型？\n\n  有两种：IE 盒子模型、W3C 盒子模型。\n\n\
+## 参考\n\n- [MDN](https://developer.mozilla.org)\n- [W3C](https://www.w3.org)\n";
+    let c = parse(text);
+    let s = summary(&c);
+    let questions: Vec<&str> = s.iter().map(|(_, _, q)| q.as_str()).collect();
+    assert_eq!(
+        questions,
+        [
+            "Doctype作用？标准模式与兼容模式各有什么区别?",
+            "HTML5 为什么只需要写 <!DOCTYPE HTML>？",
+            "行内元素有哪些？块级元素有哪些？",
+            "为什么要初始化CSS样式。",
+            "css定义的权重",
+            "介绍一下标准的CSS的盒子模型？",
+        ]
+    );
+    assert_eq!(kinds(&c), ["-", "-", "empty", "-", "-", "-"]);
+    let q = &c.questions[5];
+    assert_eq!(
+        c.answer(q).trim(),
+        "有两种：IE 盒子模型、W3C 盒子模型。",
+        "the answer ends at the next heading"
+    );
+    assert_eq!(c.heading(q).level, 3, "one below its topic heading");
+    assert_eq!(c.answer_indent(q), 2);
+
+    // The same list under a heading that asks is that question's answer: items ask only
+    // where nothing else does.
+    let text =
+        "## 1. What are the HTML basics?\n\n- What is a doctype?\n- What is an element?\n- What is an attribute?\n";
+    let c = parse(text);
+    assert_eq!(c.questions.len(), 1);
+    assert!(
+        parse_fragment_questions("- a?\n- b?\n- c?\n").is_empty(),
+        "an answer's own list never asks"
+    );
+
+    // A list of steps with a question or two among them is no bank.
+    let text = "# Install\n\n- Download the archive.\n- Unpack it.\n- Why root? Do not.\n- Run make.\n- Done?\n";
+    assert!(parse(text).questions.is_empty());
+}
+
+fn parse_fragment_questions(text: &str) -> Vec<Question> {
+    Chapter::parse_fragment(text, &Rules::default()).questions
 }

@@ -290,7 +290,7 @@ fn drop_repeated_question(lines: &mut Vec<&str>, question: &str) {
 /// (at most `h6`). An empty heading ends an answer only above the question's level, so it
 /// shifts with the others but at least to `level`. Returns the new text and the largest move.
 fn demote(body: &str, level: u8, rules: &Rules) -> (String, u8) {
-    let chapter = Chapter::parse(body, rules);
+    let chapter = Chapter::parse_fragment(body, rules);
     let min = chapter
         .headings
         .iter()
@@ -315,7 +315,8 @@ fn demote(body: &str, level: u8, rules: &Rules) -> (String, u8) {
     (out, moved)
 }
 
-/// The heading `own` (the text of `h`) at level `new`; none for a summary, which has no rank.
+/// The heading `own` (the text of `h`) at level `new`; none for a summary or a list item,
+/// which have no rank.
 fn with_level(own: &str, h: &Heading, new: u8) -> Option<String> {
     Some(match h.style {
         HeadingStyle::Atx => {
@@ -333,7 +334,7 @@ fn with_level(own: &str, h: &Heading, new: u8) -> Option<String> {
             let tail = if own.ends_with('\n') { "\n" } else { "" };
             format!("{} {text_line}{tail}", "#".repeat(new.into()))
         }
-        HeadingStyle::Summary => return None,
+        HeadingStyle::Summary | HeadingStyle::Item => return None,
         HeadingStyle::Html => {
             let (from, to) = (h.level, new);
             own.replacen(&format!("<h{from}"), &format!("<h{to}"), 1)
@@ -348,7 +349,7 @@ fn with_level(own: &str, h: &Heading, new: u8) -> Option<String> {
 /// shallowest: once a heading has become a bold line, the sections it held would otherwise
 /// skip a level, which `check` reports. Siblings stay siblings.
 fn relevel(body: &mut String, level: u8, rules: &Rules) {
-    let chapter = Chapter::parse(body, rules);
+    let chapter = Chapter::parse_fragment(body, rules);
     // (level in the reply, level now) of the open sections.
     let mut open: Vec<(u8, u8)> = Vec::new();
     let mut edits = Vec::new();
