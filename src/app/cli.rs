@@ -142,6 +142,7 @@ Examples:
   aigcq review --accept 第一章_主流AIGC图像生成编辑大模型高频考点/007-a17d65b9
   aigcq review --undo                 take back the last accept or reject
   aigcq review --undo --run           take back the whole last run (say, an --accept-all)
+  aigcq review --web                  review in the browser (rendered answers, queue, dashboard)
   aigcq review --reject-all --purge")]
     Review(ReviewArgs),
     /// Score pending drafts 1–10 with a judge model against their question, references and a rubric.
@@ -394,6 +395,16 @@ pub struct ReviewArgs {
     /// when its candidate is accepted; i is off.
     #[arg(long, conflicts_with_all = ["list", "accept", "reject", "accept_all", "reject_all", "undo"])]
     pub blind: bool,
+    /// Review in the browser: a page served on 127.0.0.1, rendered answers and formulas,
+    /// candidates side by side, a queue with bulk decisions and a dashboard of the book.
+    #[arg(long, conflicts_with_all = ["list", "accept", "reject", "accept_all", "reject_all", "undo", "blind"])]
+    pub web: bool,
+    /// The page's port (default: a free one).
+    #[arg(long, value_name = "N", requires = "web")]
+    pub port: Option<u16>,
+    /// Do not open a browser; only print the page's address.
+    #[arg(long, requires = "web")]
+    pub no_open: bool,
     /// With --list: print JSON.
     #[arg(long, requires = "list")]
     pub json: bool,

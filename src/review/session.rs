@@ -43,6 +43,15 @@ pub enum Operation {
     Back,
     /// Question number `n` (1-based) of the session.
     Jump(usize),
+    /// Decide many drafts of the session at once, by id (a page's bulk triage): accepting one
+    /// rejects its question's other candidates, as [`Operation::Accept`] does. Stale drafts
+    /// are not accepted.
+    Many {
+        /// Drafts to merge.
+        accept: Vec<String>,
+        /// Drafts to set aside.
+        reject: Vec<String>,
+    },
 }
 
 /// What an operation did.
@@ -102,6 +111,9 @@ pub enum Outcome {
     Unusable(String),
     /// The operation failed for these drafts (they stay pending), and why.
     Failed(Vec<(String, anyhow::Error)>),
+    /// Many drafts decided at once: what the review stage did (its errors name the drafts
+    /// that stay pending).
+    Many(Decided),
 }
 
 /// What a session decided, for its closing line.
@@ -239,6 +251,11 @@ impl<'a> Session<'a> {
         !self.history.is_empty()
     }
 
+    /// Every candidate still to decide, question by question (a page's queue).
+    pub fn checked(&self) -> Vec<Checked> {
+        self.groups.iter().flat_map(|g| g.items.iter().cloned()).collect()
+    }
+
     /// The pending drafts as the session knows them.
     pub fn pending(&self) -> &[Draft] {
         &self.pending
@@ -263,9 +280,10 @@ impl<'a> Session<'a> {
 
     /// Applies `op` to the current candidate and position.
     pub fn apply(&mut self, op: Operation) -> Result<Outcome> {
-        // Past the last question (the review's end) only an undo has something to act on.
+        // Past the last question (the review's end) only an undo or a decision by ids has
+        // something to act on.
         let of = self.groups.get(self.n).map_or(0, |g| g.items.len());
-        if of == 0 && op != Operation::Undo {
+        if of == 0 && !matches!(op, Operation::Undo | Operation::Many { .. }) {
             return Ok(Outcome::Refused("no question here".into()));
         }
         Ok(match op {
@@ -301,6 +319,7 @@ impl<'a> Session<'a> {
                 }
                 None => Outcome::Refused("this is the first question left".into()),
             },
+            Operation::Many { accept, reject } => self.many(&accept, &reject)?,
             Operation::Jump(i) => {
                 let total = self.groups.len();
                 if !(1..=total).contains(&i) {
@@ -377,6 +396,89 @@ impl<'a> Session<'a> {
             self.k = k.min(g.items.len() - 1);
         }
         Outcome::Rejected { named }
+    }
+
+    fn many(&mut self, accept: &[String], reject: &[String]) -> Result<Outcome> {
+        let find = |id: &String| {
+            self.groups
+                .iter()
+                .flat_map(|g| &g.items)
+                .find(|c| c.draft.id == *id)
+                .map(|c| c.draft.clone())
+        };
+        let accepting: Vec<Draft> = accept.iter().filter_map(find).collect();
+        let rejecting: Vec<Draft> = reject.iter().filter_map(find).collect();
+        for d in &accepting {
+            if let Ok(path) = self.review.chapter_path(&d.meta.chapter)
+                && !self.written.iter().any(|(p, _)| *p == path)
+            {
+                let hash = file_hash(&path);
+                self.written.push((path, hash));
+            }
+        }
+        let decided = self.review.decide(
+            &accepting.iter().collect::<Vec<_>>(),
+            &rejecting.iter().collect::<Vec<_>>(),
+            &self.pending,
+            false,
+        );
+        // This session's steps in the ledger's order, so that undo takes back the last first.
+        let mine: std::collections::HashSet<&str> = decided
+            .accepted
+            .iter()
+            .chain(decided.rejected.iter().filter(|id| reject.contains(id)))
+            .map(String::as_str)
+            .collect();
+        let entries = ledger::read(self.review.drafts)?;
+        for i in ledger::standing(&entries) {
+            let e = &entries[i];
+            if e.sibling || !mine.contains(e.draft.as_str()) || self.history.iter().any(|s| s.draft == e.draft) {
+                continue;
+            }
+            let siblings = entries
+                .iter()
+                .filter(|s| s.sibling_of.as_deref() == Some(&e.draft))
+                .count();
+            let group = self
+                .groups
+                .iter()
+                .position(|g| g.items.iter().any(|c| c.draft.id == e.draft))
+                .unwrap_or(self.n);
+            match e.decision {
+                Decision::Accepted => {
+                    self.tally.accepted += 1;
+                    self.tally.rejected += siblings;
+                }
+                _ => self.tally.rejected += 1,
+            }
+            self.history.push(Step {
+                group,
+                draft: e.draft.clone(),
+                siblings,
+            });
+        }
+        self.tally.errors += decided.errors.len();
+        self.refresh();
+        Ok(Outcome::Many(decided))
+    }
+
+    /// Drops the candidates whose drafts are no longer pending (decided by this session's bulk
+    /// decisions, or elsewhere: another review, a script) and says how many went.
+    pub fn refresh(&mut self) -> usize {
+        let mut gone = 0;
+        for g in &mut self.groups {
+            let before = g.items.len();
+            g.items.retain(|c| c.draft.path.exists());
+            gone += before - g.items.len();
+            if g.items.is_empty() {
+                g.seen = Seen::Done;
+            }
+        }
+        self.pending.retain(|d| d.path.exists());
+        if let Some(g) = self.groups.get(self.n) {
+            self.k = self.k.min(g.items.len().saturating_sub(1));
+        }
+        gone
     }
 
     /// Writes the edited answer through the store (under the chapter's lock: a verdict

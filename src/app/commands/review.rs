@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use super::Status;
 use crate::app::cli::ReviewArgs;
 use crate::app::context::Context;
-use crate::app::{git, interactive, output};
+use crate::app::{git, interactive, output, web};
 use aigcq::atomic;
 use aigcq::review::{Checked, Decided, Review, Row};
 use aigcq::store::{self, Draft, Store};
@@ -63,8 +63,9 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
     let scored = |d: &&Draft| args.min_score.is_none_or(|min| d.meta.score.is_some_and(|s| s >= min));
     let interactive =
         !args.list && args.accept.is_empty() && args.reject.is_empty() && !args.accept_all && !args.reject_all;
-    // Keys are read from the terminal and the screens drawn on it: both must be one.
-    if interactive && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+    // Keys are read from the terminal and the screens drawn on it: both must be one (the
+    // page needs none).
+    if interactive && !args.web && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         bail!(
             "review needs a terminal to ask (its input and output; not a pipe or a file); without one use --list, --accept ID, --reject ID, --accept-all or --reject-all"
         );
@@ -77,7 +78,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
             list(&checked, args.json, args.sort.is_some(), ctx)?;
             return Ok(if failed { Status::Failed } else { Status::Clean });
         }
-        if checked.is_empty() {
+        if checked.is_empty() && !args.web {
             output::review::none_pending();
             return Ok(if failed { Status::Failed } else { Status::Clean });
         }
@@ -119,7 +120,16 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
             revise: &revise,
             after: &after,
         };
-        let tally = interactive::run(&review, checked, &pending, &ctx.cwd, &hooks, args.blind)?;
+        let tally = if args.web {
+            let options = web::Options {
+                port: args.port.unwrap_or(0),
+                open: !args.no_open,
+                prices: &project.config.prices,
+            };
+            web::run(&review, checked, &pending, &ctx.cwd, &hooks, &options)?
+        } else {
+            interactive::run(&review, checked, &pending, &ctx.cwd, &hooks, args.blind)?
+        };
         output::review::session(&tally, &ctx.cwd);
         return Ok(if tally.interrupted {
             Status::Interrupted

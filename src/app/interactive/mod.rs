@@ -363,7 +363,8 @@ impl Terminal<'_> {
                     self.say(out::error_line(format!("{id}: {e:#}"), false))?;
                 }
             }
-            Outcome::Added { .. } | Outcome::Moved => {}
+            // The terminal decides one candidate at a time; the page sends many.
+            Outcome::Added { .. } | Outcome::Moved | Outcome::Many(_) => {}
         }
         Ok(outcome)
     }

@@ -244,6 +244,12 @@ pub fn merged(d: &Decided, accepted: &[&aigcq::store::Draft]) {
     }
 }
 
+/// The review page's address, on a line of its own (scripts and tests read it), and how to end.
+pub fn web_address(url: &str) {
+    println!("{url}");
+    eprintln!("review page at the address above (127.0.0.1 only); Ctrl-C ends the review");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,39 @@
+// Keys as in the terminal review: each key clicks the element that names it in `data-key`
+// (a button posts its form, a link opens its view); `:` focuses the question box.
+"use strict";
+(function () {
+  const help = document.getElementById("help");
+  document.getElementById("help-open").addEventListener("click", () => help.showModal());
+  document.addEventListener("keydown", (e) => {
+    const t = e.target;
+    const typing = t instanceof HTMLTextAreaElement || t instanceof HTMLInputElement || t instanceof HTMLSelectElement;
+    if (e.key === "Escape" && typing) {
+      t.blur();
+      const cancel = document.querySelector("form.edit a, form.feedback a");
+      if (cancel) cancel.click();
+      return;
+    }
+    if (typing || e.ctrlKey || e.metaKey || e.altKey || help.open) return;
+    const target = document.querySelector('[data-key="' + CSS.escape(e.key) + '"]');
+    if (!target) return;
+    e.preventDefault();
+    if (target instanceof HTMLInputElement) target.focus();
+    else if (e.key === "?") help.showModal();
+    else target.click();
+  });
+  // The editor's live preview, rendered and sanitised by aigcq itself.
+  const editor = document.getElementById("editor");
+  const preview = document.getElementById("preview");
+  if (editor && preview) {
+    let timer = null;
+    const update = () =>
+      fetch("/preview", { method: "POST", body: editor.value, headers: { "Content-Type": "text/plain" } })
+        .then((r) => r.text())
+        .then((html) => { preview.innerHTML = html; });
+    editor.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 200); });
+    update();
+    editor.focus();
+  }
+  const note = document.getElementById("note");
+  if (note) note.focus();
+})();

@@ -1,0 +1,353 @@
+//! `aigcq review --web` over HTTP, as a browser and an attacker reach it: the token, the
+//! Host and Origin checks, where it listens, the rendered and sanitised page, decisions through
+//! the engine (accept, undo, bulk), and another review deciding meanwhile.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aigcq::store::Store;
+use common::{ledger, meta_for};
+
+/// A running `aigcq review --web` and the page's address.
+pub struct Web {
+    child: Child,
+    pub port: u16,
+    pub token: String,
+    pub stderr: std::process::ChildStderr,
+}
+
+impl Web {
+    pub fn start(dir: &Path) -> Web {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("aigcq"))
+            .args(["review", "--web", "--no-open"])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim();
+        let rest = url
+            .strip_prefix("http://127.0.0.1:")
+            .unwrap_or_else(|| panic!("address: {url:?}"));
+        let (port, token) = rest.split_once("/?token=").unwrap();
+        let stderr = child.stderr.take().unwrap();
+        Web {
+            child,
+            port: port.parse().unwrap(),
+            token: token.to_owned(),
+            stderr,
+        }
+    }
+
+    pub fn cookie(&self) -> String {
+        format!("aigcq-{}={}", self.port, self.token)
+    }
+
+    /// A raw request; the status, the headers (lower-case names) and the body.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            req.push_str(&format!("Host: 127.0.0.1:{}\r\n", self.port));
+        }
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        s.write_all(req.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let mut lines = head.lines();
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Response {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+
+    /// A GET with the cookie.
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, &[("Cookie", &self.cookie())], "")
+    }
+
+    /// A form POST from the page itself.
+    pub fn post(&self, path: &str, form: &str) -> Response {
+        let origin = format!("http://127.0.0.1:{}", self.port);
+        self.request(
+            "POST",
+            path,
+            &[
+                ("Cookie", &self.cookie()),
+                ("Origin", &origin),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            form,
+        )
+    }
+
+    /// Ends the review as Ctrl-C would; what it printed on stderr.
+    pub fn stop(mut self) -> String {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        self.stderr.read_to_string(&mut err).unwrap();
+        assert!(status.code().is_some(), "ended by the signal itself: {err}");
+        err
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A project whose chapter has three empty questions, each with a draft: a table and
+/// formulas; a hostile one; a plain one.
+fn project() -> (tempfile::TempDir, String) {
+    let text = common::chapter_with_gaps(3);
+    let dir = common::project(&text, "");
+    let store = Store::new(dir.path().join("drafts"));
+    let bodies = [
+        "| 模型 | 参数 |\n|---|---|\n| DiT | 675M |\n\n质能方程 $E=mc^2$，以及\n\n$$\\frac{a}{b}$$\n",
+        "<script>alert(1)</script>\n\n<img src=x onerror=\"alert(2)\">\n\n[点我](javascript:alert(3))\n\n足够长的正文，算作回答。\n",
+        "普通的答案，写得足够长，可以算作真正的回答。\n",
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let mut meta = meta_for("ch.md", &text, i + 2);
+        meta.score = Some([9, 3, 8][i]);
+        store.save(&meta, body).unwrap();
+    }
+    (dir, text)
+}
+
+fn chapter(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("content/ch.md")).unwrap()
+}
+
+#[test]
+fn no_token_no_page_and_the_token_becomes_a_strict_cookie() {
+    let (dir, _) = project();
+    let web = Web::start(dir.path());
+    for path in ["/", "/review", "/queue", "/static/app.js"] {
+        let r = web.request("GET", path, &[], "");
+        assert_eq!(r.status, 401, "{path}: {}", r.body);
+    }
+    assert_eq!(web.request("GET", "/?token=wrong", &[], "").status, 403);
+    let r = web.request("GET", &format!("/review?token={}", web.token), &[], "");
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/review"), "the token leaves the address");
+    let cookie = r.header("set-cookie").unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let page = web.get("/review");
+    assert_eq!(page.status, 200);
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert!(!page.body.contains(&web.token), "the token never appears in a page");
+    web.stop();
+}
+
+#[test]
+fn another_host_or_origin_changes_nothing() {
+    let (dir, text) = project();
+    let web = Web::start(dir.path());
+    let cookie = web.cookie();
+    // DNS rebinding: a page of another name that resolves to 127.0.0.1.
+    let r = web.request(
+        "GET",
+        "/review",
+        &[("Host", "evil.example:80"), ("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(r.status, 403);
+    let form = "op=accept";
+    let post = |headers: &[(&str, &str)]| web.request("POST", "/op", headers, form).status;
+    let kind = ("Content-Type", "application/x-www-form-urlencoded");
+    assert_eq!(post(&[kind]), 401, "no cookie");
+    assert_eq!(post(&[kind, ("Cookie", &cookie)]), 403, "no Origin");
+    assert_eq!(
+        post(&[kind, ("Cookie", &cookie), ("Origin", "http://evil.example")]),
+        403
+    );
+    assert_eq!(chapter(dir.path()), text, "nothing merged");
+    assert!(ledger(dir.path()).is_empty());
+    // From the page itself it merges.
+    let r = web.post("/op", form);
+    assert_eq!(r.status, 303);
+    assert_ne!(chapter(dir.path()), text);
+    assert_eq!(ledger(dir.path()).len(), 1);
+    web.stop();
+}
+
+#[test]
+fn it_listens_on_the_loopback_only() {
+    let (dir, _) = project();
+    let web = Web::start(dir.path());
+    // The machine's own address on its network, when it has one.
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    if probe.connect("10.255.255.255:9").is_ok() {
+        let ip = probe.local_addr().unwrap().ip();
+        if !ip.is_loopback() && !ip.is_unspecified() {
+            let reached = TcpStream::connect_timeout(&(ip, web.port).into(), Duration::from_secs(2));
+            assert!(reached.is_err(), "reached the page at {ip}");
+        }
+    }
+    let home = web.get("/");
+    assert_eq!(home.status, 200, "{}", home.body);
+    web.stop();
+}
+
+#[test]
+fn answers_render_with_tables_and_mathml_and_hostile_html_is_inert() {
+    let (dir, _) = project();
+    let web = Web::start(dir.path());
+    let page = web.get("/review").body;
+    assert!(page.contains("<table>") && page.contains("<td>DiT</td>"), "{page}");
+    assert!(page.contains("<math") && page.contains("<mfrac>"), "{page}");
+    assert!(page.contains("score 9/10"));
+    // The diff of the chapter, line numbers and all.
+    let diff = web.get("/review?view=diff").body;
+    assert!(
+        diff.contains("class=\"diff\"") && diff.contains("class=\"ins\""),
+        "{diff}"
+    );
+    // The hostile draft, the next question.
+    assert_eq!(web.post("/op", "op=skip").status, 303);
+    let page = web.get("/review").body;
+    assert!(page.contains("足够长的正文"), "{page}");
+    let lower = page.to_lowercase();
+    assert!(!lower.contains("<script>alert"), "{page}");
+    assert!(!lower.contains("onerror") && !lower.contains("javascript:"), "{page}");
+    // Images resolve under the content folder, nothing outside it.
+    std::fs::write(dir.path().join("content/a.png"), b"\x89PNG\r\n").unwrap();
+    let image = web.get("/asset/a.png");
+    assert_eq!((image.status, image.header("content-type")), (200, Some("image/png")));
+    assert_eq!(web.get("/asset/..%2Faigcq.toml").status, 404, "not an image");
+    assert_ne!(web.get("/asset/..%2F..%2Fetc%2Fx.png").status, 200);
+    web.stop();
+}
+
+#[test]
+fn accept_then_undo_leaves_the_chapter_byte_identical() {
+    let (dir, text) = project();
+    let web = Web::start(dir.path());
+    assert_eq!(web.post("/op", "op=accept").status, 303);
+    let merged = chapter(dir.path());
+    assert!(merged.contains("| DiT | 675M |"), "{merged}");
+    assert!(web.get("/review").body.contains("merged candidate 1 of 1"));
+    assert_eq!(web.post("/op", "op=undo").status, 303);
+    assert_eq!(chapter(dir.path()), text);
+    let err = web.stop();
+    assert!(err.contains("Ctrl-C ends the review"), "{err}");
+}
+
+#[test]
+fn bulk_accept_of_a_filtered_set_merges_exactly_that_set() {
+    let (dir, _) = project();
+    let web = Web::start(dir.path());
+    let queue = web.get("/queue?min_score=8&confirm=accept").body;
+    assert!(queue.contains("Accept 2 draft(s)?"), "{queue}");
+    let ids: Vec<String> = queue
+        .split("name=\"id\" value=\"")
+        .skip(1)
+        .map(|s| unescape(s.split('"').next().unwrap()))
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let form: String = std::iter::once("action=accept&back=min_score%3D8".to_owned())
+        .chain(ids.iter().map(|id| format!("id={}", percent(id))))
+        .collect::<Vec<_>>()
+        .join("&");
+    let r = web.post("/bulk", &form);
+    assert_eq!(r.status, 303);
+    let now = chapter(dir.path());
+    assert!(
+        now.contains("| DiT | 675M |") && now.contains("普通的答案"),
+        "{now}\n{form}\n{}",
+        web.get("/queue").body
+    );
+    assert!(!now.contains("足够长的正文"), "the score-3 draft stays pending");
+    let decided: Vec<String> = ledger(dir.path())
+        .iter()
+        .map(|e| e["draft"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(decided.len(), 2);
+    assert!(ids.iter().all(|id| decided.contains(id)));
+    web.stop();
+}
+
+#[test]
+fn a_decision_made_elsewhere_is_shown_and_never_made_twice() {
+    let (dir, _) = project();
+    let web = Web::start(dir.path());
+    assert!(web.get("/review").body.contains("| DiT") || web.get("/review").body.contains("<td>DiT</td>"));
+    let id = Store::new(dir.path().join("drafts")).pending().0[0].id.clone();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("aigcq"))
+        .args(["review", "--accept", &id])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = web.get("/review").body;
+    assert!(page.contains("decided elsewhere"), "{page}");
+    assert!(!page.contains("<td>DiT</td>"), "the page moved on");
+    // An accept now takes the next question's draft, not the decided one again.
+    assert_eq!(web.post("/op", "op=accept").status, 303);
+    let entries = ledger(dir.path());
+    assert_eq!(entries.len(), 2);
+    assert_ne!(entries[0]["draft"], entries[1]["draft"]);
+    web.stop();
+}
+
+/// An attribute's text as a browser reads it.
+fn unescape(s: &str) -> String {
+    s.replace("&#x2f;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
