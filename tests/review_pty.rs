@@ -489,3 +489,57 @@ fn a_blind_review_names_the_model_only_once_its_candidate_is_accepted() {
     p.send("a").unwrap();
     p.expect("(it was model-beta's)").unwrap();
 }
+
+#[test]
+fn a_page_and_a_terminal_review_of_one_chapter_lose_nothing_and_decide_nothing_twice() {
+    let text = common::chapter_with_gaps(3);
+    let dir = common::project(&text, "");
+    let store = Store::new(dir.path().join("drafts"));
+    for i in 2..=4 {
+        store
+            .save(
+                &meta_for("ch.md", &text, i),
+                &format!("问题 {i} 的答案，写得足够长，可以算作真正的回答。\n"),
+            )
+            .unwrap();
+    }
+    let web = common::web::Web::start(dir.path());
+    assert!(web.get("/review").body.contains("问题 2 的答案"));
+    let mut p = spawn(review_cmd(dir.path()), Duration::from_secs(20));
+    p.expect("[1/3]").unwrap();
+    // The terminal takes question 2; the page, which showed it, moves on to question 3.
+    p.send("a").unwrap();
+    p.expect("merged candidate 1 of 1").unwrap();
+    let page = web.get("/review").body;
+    assert!(
+        page.contains("decided elsewhere") && page.contains("问题 3 的答案"),
+        "{page}"
+    );
+    assert_eq!(web.post("/op", "op=accept").status, 303);
+    // The terminal, still showing question 3, finds it decided by the page: it says so, moves
+    // on to question 4 and merges nothing twice.
+    p.send("a").unwrap();
+    p.expect("decided elsewhere").unwrap();
+    p.expect("[3/3]").unwrap();
+    p.send("a").unwrap();
+    p.expect("merged candidate 1 of 1").unwrap();
+    p.send("q").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+    web.stop();
+    let now = chapter(dir.path());
+    for i in 2..=4 {
+        assert_eq!(
+            now.matches(&format!("问题 {i} 的答案")).count(),
+            1,
+            "question {i}:\n{now}"
+        );
+    }
+    let entries = common::ledger(dir.path());
+    let accepted: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["decision"] == "accepted")
+        .map(|e| e["draft"].as_str().unwrap())
+        .collect();
+    assert_eq!(accepted.len(), 3, "{entries:?}");
+    assert!(store.pending().0.is_empty());
+}

@@ -204,6 +204,16 @@ impl Terminal<'_> {
         let (mut whole, mut redraw) = (false, true);
         let mut shown = None;
         loop {
+            // Drafts another review (the page, a script) decided meanwhile leave this one.
+            let gone = self.session.refresh();
+            if gone > 0 {
+                self.screens.clear();
+                redraw = true;
+                self.say(format!(
+                    "{} decided elsewhere (another review or a script); they leave this review",
+                    out::plural(gone, "draft")
+                ))?;
+            }
             let Some(at) = self.session.settle() else {
                 if !self.session.has_history() {
                     return Ok(());

@@ -159,8 +159,8 @@ struct Candidate {
     references: Vec<String>,
     html: String,
     body: String,
-    /// Against the question's first candidate (side by side).
-    against_first: Option<String>,
+    /// Against the candidate it revises, else the question's first (side by side).
+    against: Option<String>,
     parent: Option<String>,
     feedback: Option<String>,
 }
@@ -317,7 +317,7 @@ impl<'a> Page<'a> {
         assets_of(&self.session.current().draft.meta.chapter)
     }
 
-    fn candidate(&self, c: &Checked, k: usize, first: Option<&str>) -> Candidate {
+    fn candidate(&self, c: &Checked, k: usize, base: Option<&str>) -> Candidate {
         let m = &c.draft.meta;
         let problem = match &c.state {
             Ok(State::Stale(s)) => Some(format!("stale: {}", s.reason())),
@@ -351,7 +351,7 @@ impl<'a> Page<'a> {
                 .collect(),
             html: render::markdown(&c.draft.body, &assets_of(&m.chapter)),
             body: c.draft.body.clone(),
-            against_first: first.filter(|f| *f != c.draft.body).map(|f| {
+            against: base.filter(|f| *f != c.draft.body).map(|f| {
                 let edit = Edit {
                     range: 0..f.len(),
                     text: c.draft.body.clone(),
@@ -377,8 +377,25 @@ impl<'a> Page<'a> {
         let first = self.session.candidate(0).draft.body.clone();
         let compare = q.compare.is_some();
         let candidates: Vec<Candidate> = if compare {
+            // A revision against the candidate it revises, the others against the first.
+            let body_of = |id: &str| {
+                (0..of)
+                    .map(|i| self.session.candidate(i))
+                    .find(|c| c.draft.id == id)
+                    .map(|c| c.draft.body.clone())
+            };
             (0..of)
-                .map(|i| self.candidate(self.session.candidate(i), i, Some(&first)))
+                .map(|i| {
+                    let c = self.session.candidate(i);
+                    let base = c
+                        .draft
+                        .meta
+                        .parent
+                        .as_deref()
+                        .and_then(body_of)
+                        .unwrap_or_else(|| first.clone());
+                    self.candidate(c, i, Some(&base))
+                })
                 .collect()
         } else {
             vec![self.candidate(&current, k, None)]
