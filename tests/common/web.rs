@@ -16,7 +16,7 @@ pub struct Web {
 
 impl Web {
     pub fn start(dir: &Path) -> Web {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("aigcq"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aigcq"))
             .args(["review", "--web", "--no-open"])
             .current_dir(dir)
             .env("NO_COLOR", "1")
