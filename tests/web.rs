@@ -156,6 +156,11 @@ fn accept_then_undo_leaves_the_chapter_byte_identical() {
     assert_eq!(chapter(dir.path()), text);
     let err = web.stop();
     assert!(err.contains("Ctrl-C ends the review"), "{err}");
+    // The terminal review's summary: the accept taken back, two questions shown and left.
+    assert!(
+        err.contains("accepted 0, rejected 0, skipped 2, not seen 1; files changed: none"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -232,4 +237,67 @@ fn percent(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[test]
+fn feedback_shows_the_model_writing_then_the_revision_beside_the_one_it_revises() {
+    let fake = common::start_in_thread(|n, _| match n {
+        0 => common::Reply::stream("第一版答案：写得足够长、可以算作真正回答的内容。"),
+        _ => common::Reply::Thinking(
+            Duration::from_millis(1500),
+            Box::new(common::Reply::stream(
+                "| 版本 | 创新 |\n| --- | --- |\n| 2.0 | 双语 |\n\n第二版答案，用表格对比。",
+            )),
+        ),
+    });
+    // A draft made by aigcq itself keeps the conversation a revision continues.
+    let dir = common::project(&common::chapter_with_gaps(1), "");
+    let draft = Command::new(env!("CARGO_BIN_EXE_aigcq"))
+        .current_dir(dir.path())
+        .args(["draft", "--model", "fake-model", "--base-url", &fake.url])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(draft.status.success(), "{}", String::from_utf8_lossy(&draft.stderr));
+    let web = Web::start_with(
+        dir.path(),
+        &[("OPENAI_BASE_URL", &fake.url), ("AIGCQ_MODEL", "fake-model")],
+    );
+    assert!(!web.get("/progress").body.contains("\"active\":true"));
+    std::thread::scope(|s| {
+        let asked = s.spawn(|| web.post("/op", "op=feedback&note=%E7%94%A8%E8%A1%A8%E6%A0%BC"));
+        let started = std::time::Instant::now();
+        loop {
+            let p = web.get("/progress").body;
+            if p.contains("\"active\":true") {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "never writing: {p}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let r = asked.join().unwrap();
+        assert_eq!(
+            (r.status, r.header("location")),
+            (303, Some("/review?compare=1")),
+            "{}",
+            web.get("/review").body
+        );
+    });
+    let page = web.get("/review?compare=1").body;
+    assert!(
+        page.contains("candidate 2 of 2") && page.contains("<td>双语</td>"),
+        "{page}"
+    );
+    assert!(page.contains("changes from the candidate it revises"), "{page}");
+    assert!(page.contains("the revision of candidate 1 is candidate 2"), "{page}");
+    assert!(!web.get("/progress").body.contains("\"active\":true"));
+    // The note reached the model with the draft it revises.
+    let seen = fake.seen.bodies.lock().unwrap();
+    assert!(seen.last().unwrap().to_string().contains("用表格"), "{seen:?}");
+    // The key went to the model, as a header, and nowhere else.
+    assert_eq!(
+        fake.seen.auth.lock().unwrap().last().unwrap().as_deref(),
+        Some(&*format!("Bearer {}", common::web::KEY))
+    );
+    web.stop();
 }

@@ -14,12 +14,22 @@ pub struct Web {
     pub stderr: std::process::ChildStderr,
 }
 
+/// The API key the page runs with: no page may show it.
+pub const KEY: &str = "sk-aigcq-page-test-secret";
+
 impl Web {
     pub fn start(dir: &Path) -> Web {
+        Web::start_with(dir, &[])
+    }
+
+    /// With extra environment (the model a feedback reaches).
+    pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Web {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aigcq"))
             .args(["review", "--web", "--no-open"])
             .current_dir(dir)
             .env("NO_COLOR", "1")
+            .env("OPENAI_API_KEY", KEY)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -81,9 +91,11 @@ impl Web {
         }
     }
 
-    /// A GET with the cookie.
+    /// A GET with the cookie; no page holds the API key.
     pub fn get(&self, path: &str) -> Response {
-        self.request("GET", path, &[("Cookie", &self.cookie())], "")
+        let r = self.request("GET", path, &[("Cookie", &self.cookie())], "");
+        assert!(!r.body.contains(KEY), "the API key reached {path}");
+        r
     }
 
     /// A form POST from the page itself.

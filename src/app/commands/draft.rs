@@ -411,7 +411,7 @@ fn feedback(ctx: &Context, args: &DraftArgs, note: &str) -> Result<Status> {
     let mut failed = false;
     for d in drafts {
         let frame = ctx.frame_of(d);
-        let revised = output::draft::revising(&ctx.cwd, |report| {
+        let revised = output::draft::revising(&ctx.cwd, &|_| {}, |report| {
             let reviser = Reviser {
                 client: &client,
                 store: &store,

@@ -84,31 +84,32 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
         }
         // The model is only reached when the author asks for a revision (key f).
         let connection = std::cell::OnceCell::new();
-        let revise = |pending: &[Draft], draft: &Draft, note: &str| -> Result<std::path::PathBuf> {
-            let (provider, model, client, runtime) = match connection.get() {
-                Some(c) => c,
-                None => {
-                    let (p, m, c) = ctx.connect(&Default::default(), false, true, Some(&draft.meta.model))?;
-                    let rt = ctx.runtime()?;
-                    connection.get_or_init(|| (p, m, c, rt))
-                }
-            };
-            let store = Store::new(drafts_dir.clone());
-            let frame = ctx.frame_of(draft);
-            output::draft::revising(&ctx.cwd, |report| {
-                let reviser = aigcq::draft::Reviser {
-                    client,
-                    store: &store,
-                    rules: &rules,
-                    model,
-                    host: &provider.host(),
-                    temperature: provider.temperature.value,
-                    report,
-                    frame: &frame,
+        let revise =
+            |pending: &[Draft], draft: &Draft, note: &str, watch: &interactive::Watch| -> Result<std::path::PathBuf> {
+                let (provider, model, client, runtime) = match connection.get() {
+                    Some(c) => c,
+                    None => {
+                        let (p, m, c) = ctx.connect(&Default::default(), false, true, Some(&draft.meta.model))?;
+                        let rt = ctx.runtime()?;
+                        connection.get_or_init(|| (p, m, c, rt))
+                    }
                 };
-                ctx.revise(runtime, &reviser, pending, draft, note)
-            })
-        };
+                let store = Store::new(drafts_dir.clone());
+                let frame = ctx.frame_of(draft);
+                output::draft::revising(&ctx.cwd, watch, |report| {
+                    let reviser = aigcq::draft::Reviser {
+                        client,
+                        store: &store,
+                        rules: &rules,
+                        model,
+                        host: &provider.host(),
+                        temperature: provider.temperature.value,
+                        report,
+                        frame: &frame,
+                    };
+                    ctx.revise(runtime, &reviser, pending, draft, note)
+                })
+            };
         let after = |decided: &Decided, pending: &[Draft]| {
             if commit {
                 commit_decided(decided, pending, &content)

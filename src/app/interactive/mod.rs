@@ -26,8 +26,12 @@ use aigcq::store::Draft;
 use process::run_editor;
 use screen::{HELP, body_diff, legend, render};
 
-/// Revises a draft (among the pending ones) by the author's note; the new draft's path.
-pub type Revise<'a> = dyn Fn(&[Draft], &Draft, &str) -> Result<PathBuf> + 'a;
+/// Sees each event of a revision as it happens (the page shows its progress).
+pub type Watch<'a> = dyn Fn(&aigcq::draft::Event) + Sync + 'a;
+
+/// Revises a draft (among the pending ones) by the author's note, telling `Watch` what
+/// happens; the new draft's path.
+pub type Revise<'a> = dyn Fn(&[Draft], &Draft, &str, &Watch) -> Result<PathBuf> + 'a;
 
 /// Told of each decision with the pending drafts it was made among (to commit it).
 pub type After<'a> = dyn Fn(&Decided, &[Draft]) -> Result<()> + 'a;
@@ -456,7 +460,7 @@ impl Terminal<'_> {
             "asking {model} for a new version of {}…",
             self.session.named(k)
         ))?;
-        let path = match (self.hooks.revise)(self.session.pending(), &parent, note.trim()) {
+        let path = match (self.hooks.revise)(self.session.pending(), &parent, note.trim(), &|_| {}) {
             Ok(p) => p,
             Err(e) => {
                 self.session.count_error();

@@ -197,10 +197,14 @@ pub fn truncated_hint(truncated: usize, max_tokens: Option<u32>) {
 }
 
 /// Runs one revision (`f` in review, `draft --feedback`) under a progress line that shows
-/// the answer streaming in and the retries; `run` gets what reports to it.
-pub fn revising<T>(cwd: &Path, run: impl FnOnce(&(dyn Fn(Event) + Sync)) -> T) -> T {
+/// the answer streaming in and the retries; `run` gets what reports to it, and `watch` sees
+/// each event too (the review page shows them).
+pub fn revising<T>(cwd: &Path, watch: &(dyn Fn(&Event) + Sync), run: impl FnOnce(&(dyn Fn(Event) + Sync)) -> T) -> T {
     let progress = Progress::new(1, cwd);
-    let got = run(&|e| progress.event(&e));
+    let got = run(&|e| {
+        watch(&e);
+        progress.event(&e);
+    });
     progress.finish();
     got
 }

@@ -14,7 +14,9 @@
       return;
     }
     if (typing || e.ctrlKey || e.metaKey || e.altKey || help.open) return;
-    const target = document.querySelector('[data-key="' + CSS.escape(e.key) + '"]');
+    // `b` goes back a question, as in the terminal review.
+    const key = e.key === "b" ? "k" : e.key;
+    const target = document.querySelector('[data-key="' + CSS.escape(key) + '"]');
     if (!target) return;
     e.preventDefault();
     if (target instanceof HTMLInputElement) target.focus();
@@ -34,6 +36,25 @@
     update();
     editor.focus();
   }
+  // Feedback: the revision is asked for in the background while the page shows the model's
+  // progress (time waited, tokens streamed in), then the new candidate beside the others.
   const note = document.getElementById("note");
-  if (note) note.focus();
+  const feedback = document.querySelector("form.feedback");
+  if (note && feedback) {
+    note.focus();
+    const status = document.getElementById("writing");
+    feedback.addEventListener("submit", (e) => {
+      e.preventDefault();
+      feedback.querySelector("button").disabled = true;
+      const poll = setInterval(() =>
+        fetch("/progress").then((r) => r.json()).then((w) => {
+          if (!w.active) return;
+          status.textContent = "the model is writing: " + w.tokens + " tokens, " + w.seconds + " s" +
+            (w.retrying ? " (" + w.retrying + ")" : "");
+        }), 300);
+      fetch("/op", { method: "POST", body: new URLSearchParams(new FormData(feedback)) })
+        .then((r) => { clearInterval(poll); location.href = r.url; })
+        .catch(() => { clearInterval(poll); location.reload(); });
+    });
+  }
 })();

@@ -14,7 +14,7 @@ mod render;
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use anyhow::{Context as _, Result};
 use axum::Router;
@@ -95,11 +95,38 @@ impl Reply {
 
 type Job = (Request, oneshot::Sender<Reply>);
 
+/// A revision the model is writing (feedback, `f`): the server answers the page's questions
+/// about it while the session's thread waits for the model.
+#[derive(Debug, Default)]
+pub struct Writing {
+    started: Option<std::time::Instant>,
+    /// Pieces of the answer received (about one token each).
+    tokens: usize,
+    /// The last retry, for people.
+    retrying: Option<String>,
+}
+
+impl Writing {
+    fn json(&self) -> String {
+        serde_json::json!({
+            "active": self.started.is_some(),
+            "seconds": self.started.map_or(0, |s| s.elapsed().as_secs()),
+            "tokens": self.tokens,
+            "retrying": self.retrying,
+        })
+        .to_string()
+    }
+}
+
+/// The revision in progress, shared by the session's thread and the server.
+pub type Progress = Arc<Mutex<Writing>>;
+
 #[derive(Clone)]
 struct Server {
     jobs: mpsc::Sender<Job>,
     token: String,
     port: u16,
+    writing: Progress,
 }
 
 /// Serves the review of `checked` (pending drafts, in order) until Ctrl-C or SIGTERM; the
@@ -119,7 +146,13 @@ pub fn run(
     let token = secret()?;
     let url = format!("http://127.0.0.1:{port}/?token={token}");
     let (jobs, inbox) = mpsc::channel::<Job>();
-    let server = Server { jobs, token, port };
+    let writing = Progress::default();
+    let server = Server {
+        jobs,
+        token,
+        port,
+        writing: writing.clone(),
+    };
     let thread = std::thread::Builder::new()
         .name("review-web".into())
         .spawn(move || serve(listener, server))?;
@@ -127,7 +160,14 @@ pub fn run(
     if options.open {
         open_browser(&url);
     }
-    let mut page = page::Page::new(review, Session::new(review, checked, pending), cwd, hooks, options)?;
+    let mut page = page::Page::new(
+        review,
+        Session::new(review, checked, pending),
+        cwd,
+        hooks,
+        options,
+        writing,
+    )?;
     // The session lives here; the server hands over each request and waits for its page.
     for (request, reply) in inbox {
         let _ = reply.send(page.answer(request));
@@ -175,6 +215,7 @@ fn serve(listener: TcpListener, server: Server) -> Result<()> {
             .route("/op", post(operate))
             .route("/bulk", post(bulk))
             .route("/preview", post(preview))
+            .route("/progress", get(progress))
             .route("/asset/{*path}", get(asset))
             .route("/static/{name}", get(static_file))
             .layer(middleware::from_fn_with_state(server.clone(), guard))
@@ -356,6 +397,12 @@ async fn bulk(State(s): State<Server>, body: axum::body::Bytes) -> Response {
 
 async fn preview(State(s): State<Server>, body: String) -> Response {
     ask(&s, Request::Preview(body)).await
+}
+
+/// Answered here, not by the session's thread, which waits for the model meanwhile.
+async fn progress(State(s): State<Server>) -> Response {
+    let json = s.writing.lock().unwrap_or_else(|p| p.into_inner()).json();
+    ([(header::CONTENT_TYPE, "application/json")], json).into_response()
 }
 
 async fn asset(State(s): State<Server>, UrlPath(path): UrlPath<String>) -> Response {

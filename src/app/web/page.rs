@@ -12,7 +12,7 @@ use minijinja::{Environment, Value, context};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
-use super::{Options, Reply, Request, render};
+use super::{Options, Progress, Reply, Request, Writing, render};
 use crate::app::interactive::Hooks;
 use aigcq::chapter::{Chapter, GapKind};
 use aigcq::review::diff;
@@ -190,6 +190,7 @@ pub struct Page<'a> {
     env: Environment<'static>,
     /// What the last operation did, shown on the next page: (class, text).
     said: Vec<(&'static str, String)>,
+    writing: Progress,
 }
 
 impl<'a> Page<'a> {
@@ -199,6 +200,7 @@ impl<'a> Page<'a> {
         cwd: &'a Path,
         hooks: &'a Hooks<'a>,
         options: &'a Options,
+        writing: Progress,
     ) -> anyhow::Result<Page<'a>> {
         let mut env = Environment::new();
         for (name, source) in [
@@ -217,6 +219,7 @@ impl<'a> Page<'a> {
             prices: options.prices,
             env,
             said: Vec::new(),
+            writing,
         })
     }
 
@@ -573,7 +576,24 @@ impl<'a> Page<'a> {
                     return self.told("error", "feedback: say what to change".into(), "/review?feedback=1");
                 }
                 let current = self.session.current().draft.clone();
-                match (self.hooks.revise)(self.session.pending(), &current, note.trim()) {
+                *self.writing.lock().unwrap_or_else(|p| p.into_inner()) = Writing {
+                    started: Some(std::time::Instant::now()),
+                    ..Writing::default()
+                };
+                let writing = self.writing.clone();
+                let watch = move |e: &aigcq::draft::Event| {
+                    let mut w = writing.lock().unwrap_or_else(|p| p.into_inner());
+                    match e {
+                        aigcq::draft::Event::Receiving { deltas, .. } => w.tokens = *deltas,
+                        aigcq::draft::Event::Retrying { error, delay, .. } => {
+                            w.retrying = Some(format!("{error}; trying again in {} s", delay.as_secs()));
+                        }
+                        _ => {}
+                    }
+                };
+                let revised = (self.hooks.revise)(self.session.pending(), &current, note.trim(), &watch);
+                self.writing.lock().unwrap_or_else(|p| p.into_inner()).started = None;
+                match revised {
                     Ok(path) => Operation::Revised(path),
                     Err(e) => return self.told("error", format!("the revision failed: {e:#}"), "/review"),
                 }
