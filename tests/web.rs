@@ -290,7 +290,12 @@ fn feedback_shows_the_model_writing_then_the_revision_beside_the_one_it_revises(
     );
     assert!(page.contains("changes from the candidate it revises"), "{page}");
     assert!(page.contains("the revision of candidate 1 is candidate 2"), "{page}");
-    assert!(!web.get("/progress").body.contains("\"active\":true"));
+    // Done; what streamed in is what the page showed last.
+    let last = web.get("/progress").body;
+    assert!(
+        last.contains("\"active\":false") && last.contains("| 2.0 | 双语 |"),
+        "{last}"
+    );
     // The note reached the model with the draft it revises.
     let seen = fake.seen.bodies.lock().unwrap();
     assert!(seen.last().unwrap().to_string().contains("用表格"), "{seen:?}");

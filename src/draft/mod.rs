@@ -90,6 +90,8 @@ pub enum Event<'a> {
         id: &'a str,
         /// Pieces of answer received so far.
         deltas: usize,
+        /// The (first) answer's text so far, as the model wrote it.
+        text: &'a str,
     },
     /// A question's candidates were saved.
     Drafted {
@@ -316,11 +318,11 @@ impl Drafter<'_> {
         let k = self.candidates;
         let on_retry = |error: &ApiError, delay| report(Event::Retrying { id, error, delay });
         let started = std::sync::Mutex::new(started);
-        let on_delta = |deltas| {
+        let on_delta = |deltas, text: &str| {
             if let Some(tx) = started.lock().ok().and_then(|mut s| s.take()) {
                 let _ = tx.send(());
             }
-            report(Event::Receiving { id, deltas })
+            report(Event::Receiving { id, deltas, text })
         };
         let mut got = Completion::default();
         if k > 1 && !n_unsupported.load(Ordering::Relaxed) {
@@ -658,7 +660,7 @@ impl Reviser<'_> {
         messages.turns.push(turn("user", note));
         let id = draft.meta.question_id.as_str();
         let on_retry = |error: &ApiError, delay| (self.report)(Event::Retrying { id, error, delay });
-        let on_delta = |deltas| (self.report)(Event::Receiving { id, deltas });
+        let on_delta = |deltas, text: &str| (self.report)(Event::Receiving { id, deltas, text });
         let completion = self
             .client
             .complete_with(&messages, 1, on_retry, &on_delta)

@@ -389,17 +389,18 @@ impl Client {
         n: u32,
         on_retry: impl FnMut(&ApiError, Duration),
     ) -> Result<Completion, ApiError> {
-        self.complete_with(messages, n, on_retry, &|_| {}).await
+        self.complete_with(messages, n, on_retry, &|_, _| {}).await
     }
 
     /// [`Client::complete`], telling `on_delta` how many pieces of answer text have streamed
-    /// in so far (about one token each), so that a slow model can be told from a hang.
+    /// in so far (about one token each), so that a slow model can be told from a hang, and the
+    /// first choice's text so far.
     pub async fn complete_with(
         &self,
         messages: &Messages,
         n: u32,
         mut on_retry: impl FnMut(&ApiError, Duration),
-        on_delta: &(dyn Fn(usize) + Sync),
+        on_delta: &(dyn Fn(usize, &str) + Sync),
     ) -> Result<Completion, ApiError> {
         let body = self.body(messages, n);
         let backoff = self.backoff();
@@ -540,7 +541,7 @@ impl Client {
     async fn attempt(
         &self,
         body: &Value,
-        on_delta: &(dyn Fn(usize) + Sync),
+        on_delta: &(dyn Fn(usize, &str) + Sync),
         permit: &Permit<'_>,
     ) -> Result<Completion, ApiError> {
         let authorization = if self.key.is_some() {
@@ -892,7 +893,7 @@ async fn read_stream(
     resp: reqwest::Response,
     timeout: Duration,
     ceiling: Option<usize>,
-    on_delta: &(dyn Fn(usize) + Sync),
+    on_delta: &(dyn Fn(usize, &str) + Sync),
 ) -> Result<Completion, ApiError> {
     let mut events = Box::pin(whole_lines(Box::pin(resp.bytes_stream()))).eventsource();
     let mut acc = Assembler::default();
@@ -922,7 +923,10 @@ async fn read_stream(
             break;
         }
         if acc.deltas != before {
-            on_delta(acc.deltas);
+            on_delta(
+                acc.deltas,
+                acc.choices.values().next().map_or("", |c| c.content.as_str()),
+            );
         }
     }
     acc.finish()

@@ -248,7 +248,7 @@ impl<'a> Progress<'a> {
 
     pub fn event(&self, e: &Event) {
         match e {
-            Event::Receiving { id, deltas } => {
+            Event::Receiving { id, deltas, .. } => {
                 let Some(b) = &self.bar else { return };
                 let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
                 received.insert((*id).to_owned(), *deltas);

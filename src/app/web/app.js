@@ -43,6 +43,7 @@
   if (note && feedback) {
     note.focus();
     const status = document.getElementById("writing");
+    const live = document.getElementById("live");
     feedback.addEventListener("submit", (e) => {
       e.preventDefault();
       feedback.querySelector("button").disabled = true;
@@ -51,6 +52,8 @@
           if (!w.active) return;
           status.textContent = "the model is writing: " + w.tokens + " tokens, " + w.seconds + " s" +
             (w.retrying ? " (" + w.retrying + ")" : "");
+          // As text only: the reply is untrusted until aigcq has cleaned and sanitised it.
+          live.textContent = w.text;
         }), 300);
       fetch("/op", { method: "POST", body: new URLSearchParams(new FormData(feedback)) })
         .then((r) => { clearInterval(poll); location.href = r.url; })

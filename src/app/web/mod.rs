@@ -102,16 +102,37 @@ pub struct Writing {
     started: Option<std::time::Instant>,
     /// Pieces of the answer received (about one token each).
     tokens: usize,
+    /// The answer so far.
+    text: String,
     /// The last retry, for people.
     retrying: Option<String>,
 }
 
 impl Writing {
+    /// Takes in a piece of the revision's progress.
+    fn event(&mut self, e: &aigcq::draft::Event) {
+        match e {
+            aigcq::draft::Event::Receiving { deltas, text, .. } => {
+                self.tokens = *deltas;
+                // The answer only grows: each piece is copied once, not the whole text again.
+                match text.get(self.text.len()..) {
+                    Some(new) => self.text.push_str(new),
+                    None => (*text).clone_into(&mut self.text),
+                }
+            }
+            aigcq::draft::Event::Retrying { error, delay, .. } => {
+                self.retrying = Some(format!("{error}; trying again in {} s", delay.as_secs()));
+            }
+            _ => {}
+        }
+    }
+
     fn json(&self) -> String {
         serde_json::json!({
             "active": self.started.is_some(),
             "seconds": self.started.map_or(0, |s| s.elapsed().as_secs()),
             "tokens": self.tokens,
+            "text": self.text,
             "retrying": self.retrying,
         })
         .to_string()

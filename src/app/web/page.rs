@@ -581,16 +581,7 @@ impl<'a> Page<'a> {
                     ..Writing::default()
                 };
                 let writing = self.writing.clone();
-                let watch = move |e: &aigcq::draft::Event| {
-                    let mut w = writing.lock().unwrap_or_else(|p| p.into_inner());
-                    match e {
-                        aigcq::draft::Event::Receiving { deltas, .. } => w.tokens = *deltas,
-                        aigcq::draft::Event::Retrying { error, delay, .. } => {
-                            w.retrying = Some(format!("{error}; trying again in {} s", delay.as_secs()));
-                        }
-                        _ => {}
-                    }
-                };
+                let watch = move |e: &aigcq::draft::Event| writing.lock().unwrap_or_else(|p| p.into_inner()).event(e);
                 let revised = (self.hooks.revise)(self.session.pending(), &current, note.trim(), &watch);
                 self.writing.lock().unwrap_or_else(|p| p.into_inner()).started = None;
                 match revised {
