@@ -306,3 +306,72 @@ fn feedback_shows_the_model_writing_then_the_revision_beside_the_one_it_revises(
     );
     web.stop();
 }
+
+#[test]
+fn side_by_side_accept_takes_the_candidate_chosen_and_rejects_its_siblings() {
+    let text = common::chapter_with_gaps(1);
+    let dir = common::project(&text, "");
+    let store = Store::new(dir.path().join("drafts"));
+    for c in 1..=3u32 {
+        let mut meta = meta_for("ch.md", &text, 2);
+        (meta.candidate, meta.candidates) = (c, 3);
+        store
+            .save(&meta, &format!("候选 {c} 的答案，写得足够长，可以算作真正的回答。\n"))
+            .unwrap();
+    }
+    let web = Web::start(dir.path());
+    let page = web.get("/review?compare=1").body;
+    assert_eq!(page.matches("name=\"k\"").count(), 3, "{page}");
+    assert!(page.contains("diff against candidate 1"));
+    assert_eq!(web.post("/op", "op=accept&k=2").status, 303);
+    let now = chapter(dir.path());
+    assert!(
+        now.contains("候选 2 的答案") && !now.contains("候选 1") && !now.contains("候选 3"),
+        "{now}"
+    );
+    let decided: Vec<(String, String)> = ledger(dir.path())
+        .iter()
+        .map(|e| {
+            (
+                e["draft"].as_str().unwrap().to_owned(),
+                e["decision"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decided.iter().filter(|(_, d)| d == "rejected").count(),
+        2,
+        "{decided:?}"
+    );
+    assert_eq!(
+        decided.iter().filter(|(_, d)| d == "accepted").count(),
+        1,
+        "{decided:?}"
+    );
+    assert!(store.pending().0.is_empty());
+    web.stop();
+}
+
+#[test]
+fn the_queue_filters_by_score_band_and_unscored() {
+    let (dir, _) = project();
+    let store = Store::new(dir.path().join("drafts"));
+    let text = chapter(dir.path());
+    let mut meta = meta_for("ch.md", &text, 2);
+    (meta.candidate, meta.candidates) = (2, 2);
+    store
+        .save(&meta, "未评分的候选，写得足够长，可以算作真正的回答。\n")
+        .unwrap();
+    let web = Web::start(dir.path());
+    let rows = |q: &str| web.get(&format!("/queue?{q}")).body.matches("data-draft=").count();
+    assert_eq!(rows(""), 4);
+    assert_eq!(rows("max_score=4"), 1, "the score-3 draft");
+    assert_eq!(rows("min_score=5&max_score=8"), 1, "the score-8 draft");
+    assert_eq!(rows("min_score=8"), 2);
+    assert_eq!(rows("unscored=1"), 1);
+    assert!(
+        web.get("/").body.contains("unscored=1"),
+        "the dashboard's band links to its queue"
+    );
+    web.stop();
+}

@@ -42,9 +42,14 @@ pub struct ReviewQuery {
 /// The queue's filter and order.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct QueueQuery {
-    /// Lowest score shown; unscored drafts are left out when set.
+    /// Lowest and highest score shown; unscored drafts are left out when either is set,
+    /// `unscored` shows only them.
     #[serde(default)]
     min_score: Option<String>,
+    #[serde(default)]
+    max_score: Option<String>,
+    #[serde(default)]
+    unscored: Option<String>,
     /// `none`: drafts without a warning or caution; `some`: only those with one.
     #[serde(default)]
     warnings: Option<String>,
@@ -65,6 +70,9 @@ pub struct OpForm {
     op: String,
     #[serde(default)]
     n: Option<String>,
+    /// Which candidate of the question (1-based) an accept takes, from the side-by-side view.
+    #[serde(default)]
+    k: Option<String>,
     #[serde(default)]
     body: Option<String>,
     #[serde(default)]
@@ -473,10 +481,17 @@ impl<'a> Page<'a> {
 
     fn queue(&mut self, q: &QueueQuery, raw: &str) -> anyhow::Result<String> {
         let checked = self.session.checked();
-        let min = q.min_score.as_deref().and_then(|s| s.parse::<u8>().ok());
+        let score = |s: &Option<String>| s.as_deref().and_then(|s| s.trim().parse::<u8>().ok());
+        let (min, max) = (score(&q.min_score), score(&q.max_score));
         let rows: Vec<QueueRow> = review::rows(&checked, self.cwd)
             .into_iter()
-            .filter(|r| min.is_none_or(|min| r.score.is_some_and(|s| s >= min)))
+            .filter(|r| match (min, max) {
+                _ if q.unscored.is_some() => r.score.is_none(),
+                (None, None) => true,
+                _ => r
+                    .score
+                    .is_some_and(|s| min.is_none_or(|m| s >= m) && max.is_none_or(|m| s <= m)),
+            })
             .filter(|r| {
                 let flagged = !r.warnings.is_empty() || r.stale || r.truncated || r.filtered || r.problem.is_some();
                 match q.warnings.as_deref() {
@@ -539,6 +554,8 @@ impl<'a> Page<'a> {
             rows => Value::from(Serde(&rows)),
             winners => winners,
             min_score => q.min_score.clone().unwrap_or_default(),
+            max_score => q.max_score.clone().unwrap_or_default(),
+            unscored => q.unscored.is_some(),
             warnings => q.warnings.clone().unwrap_or_default(),
             chapter => q.chapter.clone().unwrap_or_default(),
             sort => q.sort.clone().unwrap_or_default(),
@@ -548,6 +565,19 @@ impl<'a> Page<'a> {
     }
 
     fn operate(&mut self, form: OpForm) -> Reply {
+        // An accept from the side-by-side view names its candidate: go to it first.
+        if let Some(k) = form.k.as_deref().and_then(|k| k.parse::<usize>().ok())
+            && self.session.settle().is_some()
+        {
+            if !(1..=self.session.candidates()).contains(&k) {
+                return self.told("error", format!("no candidate {k} here"), "/review?compare=1");
+            }
+            while self.session.position().1 != k - 1 {
+                if self.session.apply(Operation::Next).is_err() {
+                    break;
+                }
+            }
+        }
         let op = match form.op.as_str() {
             "accept" => Operation::Accept { force: false },
             "force-accept" => Operation::Accept { force: true },
