@@ -29,9 +29,46 @@ pub fn run(
     candidates: u32,
 ) -> Result<Status> {
     let (provider, model, client) = ctx.connect(&args.provider.overrides(), args.allow_insecure, false, None)?;
-    let host = provider.host();
-    let cfg = &ctx.project.config.batch;
     let batches = Batches::new(&ctx.project.drafts_dir());
+    let to = Requests {
+        batches: &batches,
+        client: &client,
+        model: &model,
+        host: &provider.host(),
+        export: args.export.as_deref(),
+    };
+    let failed = submit(ctx, &to, jobs, (templates, rules, run), Some(refs), candidates)?;
+    Ok(if failed { Status::Failed } else { Status::Clean })
+}
+
+/// Where a run's requests go: the batches folder that records them, the provider, or a file
+/// for a runner of one's own.
+pub struct Requests<'a> {
+    pub batches: &'a Batches,
+    pub client: &'a aigcq::llm::client::Client,
+    pub model: &'a str,
+    pub host: &'a str,
+    pub export: Option<&'a std::path::Path>,
+}
+
+/// Builds each job's request as a normal run would and submits them (or exports them); whether
+/// any failed. Jobs whose requests wait in an earlier batch are left out.
+pub fn submit(
+    ctx: &Context,
+    to: &Requests,
+    jobs: &[Job],
+    (templates, rules, run): (&Templates, &Rules, &RunContext),
+    refs: Option<&Refs>,
+    candidates: u32,
+) -> Result<bool> {
+    let Requests {
+        batches,
+        client,
+        model,
+        host,
+        export,
+    } = *to;
+    let cfg = &ctx.project.config.batch;
     let waiting = batches.waiting()?;
     let runtime = ctx.runtime()?;
     let (mut items, mut failed, mut skipped) = (Vec::new(), false, 0);
@@ -43,7 +80,7 @@ pub fn run(
             continue;
         }
         let built = runtime
-            .block_on(job.references(Some(refs)))
+            .block_on(job.references(refs))
             .and_then(|r| Ok((job.messages(templates, rules, run, &r)?, r)));
         let (messages, references) = match built {
             Ok(b) => b,
@@ -61,7 +98,7 @@ pub fn run(
             rewrite: job.rewrite,
             span_hash: aigcq::identity::span_hash(job.facts.chapter, &job.gap),
             prompt: Prompt::new(
-                (&model, &host),
+                (model, host),
                 (&templates.name, &templates.hash),
                 client.params(candidates),
                 &messages,
@@ -76,19 +113,19 @@ pub fn run(
         .root
         .file_name()
         .map_or_else(|| "aigcq".into(), |n| n.to_string_lossy().into_owned());
-    if let Some(to) = &args.export {
+    if let Some(to) = export {
         // One file: a runner of one's own has no provider's limits.
         if !items.is_empty() {
-            let record = batches.export(to, items, &model, &host)?;
+            let record = batches.export(to, items, model, host)?;
             output::batch::exported(&record, to);
         }
         output::batch::skipped_waiting(skipped);
-        return Ok(if failed { Status::Failed } else { Status::Clean });
+        return Ok(failed);
     }
     let metadata = json!({"project": project, "created_by": "aigcq"});
     for file in batch::split(items, cfg.max_lines, cfg.max_bytes) {
         let n = file.len();
-        match runtime.block_on(batches.submit(&client, cfg, metadata.clone(), file, &model, &host)) {
+        match runtime.block_on(batches.submit(client, cfg, metadata.clone(), file, model, host)) {
             Ok(record) => output::batch::submitted(&record),
             Err(e) => {
                 output::error(format!("{n} requests were not submitted: {e:#}"));
@@ -97,5 +134,5 @@ pub fn run(
         }
     }
     output::batch::skipped_waiting(skipped);
-    Ok(if failed { Status::Failed } else { Status::Clean })
+    Ok(failed)
 }

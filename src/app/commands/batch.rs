@@ -131,18 +131,46 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<Status> {
 const COLLECT_GROUP: usize = 200;
 
 /// Collects one batch if it has finished. Returns whether a question of it failed.
+/// Where collected answers go: the project's drafts and chapters, or an eval run's scratch
+/// store and the chapters it held questions out of.
+pub struct Destination<'a> {
+    /// The drafts folder of the store.
+    pub drafts: std::path::PathBuf,
+    /// The chapters' texts by name; `None` reads them from the content folder.
+    pub chapters: Option<&'a [(String, String)]>,
+    /// The template the requests were made from.
+    pub template: &'a str,
+}
+
 async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: Record) -> Result<bool> {
+    let to = Destination {
+        drafts: ctx.project.drafts_dir(),
+        chapters: None,
+        template: &ctx.project.config.draft.template,
+    };
+    Ok(collect_into(ctx, batches, client, record, &to).await?.unwrap_or(false))
+}
+
+/// Collects one batch if it has finished: `Ok(None)` while it runs, else whether any request
+/// failed.
+pub async fn collect_into(
+    ctx: &Context,
+    batches: &Batches,
+    client: &Client,
+    record: Record,
+    to: &Destination<'_>,
+) -> Result<Option<bool>> {
     let project = &ctx.project;
     let cfg = &project.config.batch;
     let record = batches.refresh(client, cfg, record).await?;
     if !batch::finished(&record.remote.status) {
         output::batch::not_finished(&record);
-        return Ok(false);
+        return Ok(None);
     }
     let results = batches.results(client, cfg, &record).await?;
 
     // The chapters the results belong to, read now: an edit since submission makes the
-    // draft stale, as review will say.
+    // draft stale, as review will say. An eval run brings its own.
     let rules = project.rules()?;
     let content = project.content_dir();
     let mut names: Vec<String> = results.iter().map(|(e, _)| e.chapter.clone()).collect();
@@ -150,7 +178,14 @@ async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: 
     names.dedup();
     let texts: Vec<Result<String>> = names
         .iter()
-        .map(|n| Ok(aigcq::scan::read_chapter(&aigcq::store::chapter_path(&content, n)?)?))
+        .map(|n| match to.chapters {
+            Some(held) => held
+                .iter()
+                .find(|(name, _)| name == n)
+                .map(|(_, t)| t.clone())
+                .ok_or_else(|| anyhow!("{n} is not a chapter of this run")),
+            None => Ok(aigcq::scan::read_chapter(&aigcq::store::chapter_path(&content, n)?)?),
+        })
         .collect();
     let chapters: Vec<Option<Chapter>> = texts
         .iter()
@@ -187,8 +222,8 @@ async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: 
 
     // Thousands of drafts: synced a group at a time, each group recorded as collected only
     // once it is durable, so that a crash loses nothing and a rerun repeats nothing.
-    let store = Store::grouped(project.drafts_dir());
-    let templates = Templates::load(&project.prompts_dir(), &project.config.draft.template)?;
+    let store = Store::grouped(to.drafts.clone());
+    let templates = Templates::load(&project.prompts_dir(), to.template)?;
     let run = RunContext {
         style: None,
         today: String::new(),
@@ -207,7 +242,7 @@ async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: 
         host: &record.host,
         temperature: None,
         refs: None,
-        content: Some(&content),
+        content: to.chapters.is_none().then_some(content.as_path()),
         judge: None,
         cache_warmup: 0,
         reference_copy: project.config.draft.reference_copy_chars,
@@ -263,7 +298,7 @@ async fn collect_one(ctx: &Context, batches: &Batches, client: &Client, record: 
     batches.mark_collected(&record.id, &group)?;
     progress.finish();
     output::batch::collected(&record, &totals, project.config.prices.get(&record.model));
-    Ok(totals.failed > 0)
+    Ok(Some(totals.failed > 0))
 }
 
 /// The job a request was for, in the chapters as they are now.
