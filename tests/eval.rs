@@ -198,3 +198,68 @@ fn pairwise_in_both_orders_cancels_a_bias_for_the_first_answer() {
     assert_eq!(duels("good"), serde_json::json!([0, 2, 0]));
     assert_eq!(duels("bad"), serde_json::json!([0, 0, 2]));
 }
+
+#[test]
+fn through_the_batch_api_submitted_then_resumed_until_graded() {
+    let (chat, _) = common::chat_routes(fake_server);
+    // The Batch API drafts as the good model does; the judge answers on the same server.
+    let fake = common::batch::start_beside(
+        |body| {
+            let user = body["messages"][1]["content"].as_str().unwrap_or_default();
+            let i = (1..=3)
+                .find(|i| user.contains(&format!("第 {i} 题")))
+                .expect("a question");
+            Ok((
+                ANSWERS[i - 1].to_owned(),
+                serde_json::json!({"prompt_tokens": 100, "completion_tokens": 20}),
+            ))
+        },
+        false,
+        chat,
+    );
+    let text = chapter();
+    let dir = common::project(&text, "[prices.good]\ninput = 1.0\noutput = 2.0\ncurrency = \"USD\"\n");
+    // Three questions of one chapter: three rounds, no chapter twice in a batch.
+    let first = common::aigcq_at(dir.path(), &fake.url)
+        .args(["eval", "--sample", "3", "--model", "good", "--batch", "--json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&first.stderr).into_owned();
+    assert!(first.status.success(), "{err}");
+    assert!(first.stdout.is_empty(), "no table before the drafts are in");
+    let run = err
+        .split("aigcq eval --resume ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_owned();
+    assert_eq!(fake.api.lock().unwrap().created.len(), 3, "{err}");
+    let mut rows: Vec<Value> = Vec::new();
+    for _ in 0..8 {
+        let out = common::aigcq_at(dir.path(), &fake.url)
+            .args(["eval", "--resume", &run, "--model", "good", "--batch", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        if !out.stdout.is_empty() {
+            rows = serde_json::from_slice(&out.stdout).unwrap();
+            break;
+        }
+    }
+    assert_eq!(rows.len(), 1, "graded once every batch was collected");
+    assert_eq!(
+        (rows[0]["mean_score"].as_f64(), rows[0]["questions"].as_u64()),
+        (Some(9.0), Some(3))
+    );
+    // The drafts' own usage, at the batch price (half, by default).
+    assert_eq!(rows[0]["prompt_tokens"], 300);
+    assert_eq!(rows[0]["cost"].as_f64(), Some((300.0 + 2.0 * 60.0) / 1e6 * 0.5));
+    assert_eq!(fake.api.lock().unwrap().created.len(), 3, "nothing submitted twice");
+    assert_eq!(std::fs::read_to_string(dir.path().join("content/ch.md")).unwrap(), text);
+    assert!(
+        aigcq::store::Store::new(dir.path().join("drafts"))
+            .pending()
+            .0
+            .is_empty()
+    );
+}

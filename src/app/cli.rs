@@ -473,6 +473,10 @@ pub struct EvalArgs {
     /// (prompts/pairwise.jinja, else the built-in one): wins, ties and losses.
     #[arg(long)]
     pub pairwise: bool,
+    /// Draft through the provider's Batch API (half the price, within 24 h): the first run
+    /// submits, `--resume RUN --batch` collects what finished and grades it.
+    #[arg(long)]
+    pub batch: bool,
     /// Print JSON: one object per model and template.
     #[arg(long)]
     pub json: bool,

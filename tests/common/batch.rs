@@ -94,6 +94,15 @@ pub fn start(
     script: impl Fn(&Value) -> Result<(String, Value), (u16, String)> + Send + Sync + 'static,
     expire: bool,
 ) -> BatchFake {
+    start_beside(script, expire, axum::Router::new())
+}
+
+/// The Batch API fake with other routes on the same server (a chat fake for a judge).
+pub fn start_beside(
+    script: impl Fn(&Value) -> Result<(String, Value), (u16, String)> + Send + Sync + 'static,
+    expire: bool,
+    beside: axum::Router,
+) -> BatchFake {
     let api: Arc<Mutex<Api>> = Arc::default();
     let shared = Arc::new(Shared {
         api: api.clone(),
@@ -184,7 +193,8 @@ pub fn start(
             }),
         )
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(shared);
+        .with_state(shared)
+        .merge(beside);
     BatchFake {
         url: format!("{}/v1", super::serve_in_thread(app)),
         api,

@@ -310,6 +310,12 @@ fn app(seen: Arc<Seen>) -> axum::Router {
         .with_state(seen)
 }
 
+/// The chat fake's routes and what it sees, to serve beside other fakes (the Batch API's).
+pub fn chat_routes(script: impl Fn(usize, &Value) -> Reply + Send + Sync + 'static) -> (axum::Router, Arc<Seen>) {
+    let seen = seen(script);
+    (app(seen.clone()), seen)
+}
+
 /// Starts the fake on the current runtime (so paused time covers it too).
 pub async fn start(script: impl Fn(usize, &Value) -> Reply + Send + Sync + 'static) -> Fake {
     let seen = seen(script);

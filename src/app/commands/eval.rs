@@ -9,8 +9,11 @@ use anyhow::{Context as _, Result, bail};
 
 use super::Status;
 use crate::app::cli::EvalArgs;
+use crate::app::commands::batch::{Destination, collect_into};
 use crate::app::context::Context;
 use crate::app::output::{self, draft::Progress};
+use crate::app::submit::{Requests, submit};
+use aigcq::batch::Batches;
 use aigcq::chapter::Chapter;
 use aigcq::draft::{Drafter, Event, Job};
 use aigcq::eval::{self, Graded, Held, Outcome};
@@ -74,18 +77,21 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
         .zip(&held)
         .map(|(c, h)| ChapterFacts::new(c, &h.chapter))
         .collect();
-    let jobs: Vec<Job> = facts
+    // Each job with the held question it drafts.
+    let (jobs, of_held): (Vec<Job>, Vec<usize>) = facts
         .iter()
         .zip(&held)
-        .filter_map(|(f, h)| {
+        .enumerate()
+        .filter_map(|(i, (f, h))| {
             let gap = f.chapter.gaps().find(|g| g.index == h.index)?;
-            Some(Job {
+            let job = Job {
                 facts: f,
                 gap,
                 rewrite: false,
-            })
+            };
+            Some((job, i))
         })
-        .collect();
+        .unzip();
 
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     aigcq::atomic::write(&dir.join("run.json"), &serde_json::to_vec_pretty(&sample)?)
@@ -118,6 +124,8 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
     };
     let runtime = ctx.runtime()?;
     let mut outcomes = Vec::new();
+    // Model × template pairs whose batches are still running.
+    let mut waiting = 0;
     for name in &templates {
         let templates = Templates::load(&project.prompts_dir(), name)?;
         for (file, overrides) in super::draft::models(ctx, &args.provider) {
@@ -142,33 +150,73 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
                 reference_copy: cfg.reference_copy_chars,
             };
             // A resumed run drafts only what it has no draft of yet.
-            let (have, _) = store.pending();
-            let todo: Vec<Job> = (jobs.iter().copied())
-                .filter(|j| {
-                    !have
-                        .iter()
-                        .any(|d| d.meta.chapter == j.facts.name && d.meta.index == j.gap.index)
-                })
-                .collect();
-            output::eval::start(todo.len(), &model, name);
-            let progress = Progress::new(todo.len() as u64, &ctx.cwd);
-            let report = |e: Event| progress.event(&e);
-            let started = Instant::now();
-            let totals = runtime.block_on(drafter.run(todo, &report));
-            progress.finish();
-            let seconds = started.elapsed().as_secs_f64();
-            failed |= totals.failed > 0;
+            let todo = || {
+                let (have, _) = store.pending();
+                (jobs.iter().zip(&of_held))
+                    .filter(|(j, _)| {
+                        !have
+                            .iter()
+                            .any(|d| d.meta.chapter == j.facts.name && d.meta.index == j.gap.index)
+                    })
+                    .map(|(j, &h)| (*j, h))
+                    .collect::<Vec<(Job, usize)>>()
+            };
+            let (usage, seconds) = if args.batch {
+                let to = Requests {
+                    batches: &Batches::new(&store.root),
+                    client: &client,
+                    model: &model,
+                    host: &host,
+                    export: None,
+                };
+                match by_batch(
+                    ctx,
+                    &to,
+                    &store.root,
+                    name,
+                    (&templates, &rules, &run_ctx),
+                    &held,
+                    todo(),
+                )? {
+                    Batched::Waiting => {
+                        waiting += 1;
+                        continue;
+                    }
+                    Batched::Done(f) => failed |= f,
+                }
+                // The drafts' own usage: a batch has no run time of its own to report.
+                let (drafts, _) = store.pending();
+                let mut usage = aigcq::llm::Usage::default();
+                for u in drafts.iter().filter_map(|d| d.meta.usage) {
+                    usage += u;
+                }
+                (usage, 0.0)
+            } else {
+                let todo: Vec<Job> = todo().into_iter().map(|(j, _)| j).collect();
+                output::eval::start(todo.len(), &model, name);
+                let progress = Progress::new(todo.len() as u64, &ctx.cwd);
+                let report = |e: Event| progress.event(&e);
+                let started = Instant::now();
+                let totals = runtime.block_on(drafter.run(todo, &report));
+                progress.finish();
+                failed |= totals.failed > 0;
+                (totals.usage, started.elapsed().as_secs_f64())
+            };
             let graded = runtime.block_on(grade(&judge, pairwise.as_ref(), &store, (&held, &parsed), &content));
             failed |= graded.iter().any(|g| g.score.is_none());
             let mut outcome = Outcome::new(&model, name, jobs.len(), graded);
             (outcome.prompt_tokens, outcome.completion_tokens, outcome.seconds) =
-                (totals.usage.prompt_tokens, totals.usage.completion_tokens, seconds);
+                (usage.prompt_tokens, usage.completion_tokens, seconds);
             if let Some(price) = project.config.prices.get(&model) {
-                outcome.cost = Some(price.cost(&totals.usage, false));
+                outcome.cost = Some(price.cost(&usage, args.batch));
                 outcome.currency = Some(price.currency.clone());
             }
             outcomes.push(outcome);
         }
+    }
+    if waiting > 0 {
+        output::eval::batches_waiting(waiting, &run_id);
+        return Ok(if failed { Status::Failed } else { Status::Clean });
     }
     let results = dir.join("results.json");
     std::fs::write(&results, serde_json::to_vec_pretty(&outcomes)?)
@@ -187,6 +235,124 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
     }
     output::eval::kept(&dir, &ctx.cwd);
     Ok(if failed { Status::Failed } else { Status::Clean })
+}
+
+/// How a model × template's drafting through the Batch API stands.
+enum Batched {
+    /// Batches are running (just submitted, or not finished).
+    Waiting,
+    /// Every draft is in; whether a request failed.
+    Done(bool),
+}
+
+/// Drafts `todo` (jobs with the held question each drafts) through the Batch API into the
+/// store at `root`: collects the batches that finished, submits what has no draft and no
+/// batch yet. A chapter may hold out several questions, each in a text of its own under the
+/// same name, so the requests go in rounds with no chapter twice, each round's batches
+/// recorded in a folder of their own.
+fn by_batch(
+    ctx: &Context,
+    to: &Requests,
+    root: &std::path::Path,
+    template: &str,
+    build: (&Templates, &aigcq::chapter::Rules, &RunContext),
+    held: &[Held],
+    todo: Vec<(Job, usize)>,
+) -> Result<Batched> {
+    let runtime = ctx.runtime()?;
+    let mut rounds: Vec<Vec<(Job, usize)>> = Vec::new();
+    for (job, h) in todo {
+        let chapter = &held[h].chapter;
+        match rounds
+            .iter_mut()
+            .find(|r| r.iter().all(|(_, o)| held[*o].chapter != *chapter))
+        {
+            Some(r) => r.push((job, h)),
+            None => rounds.push(vec![(job, h)]),
+        }
+    }
+    let (mut waiting, mut failed) = (false, false);
+    // Every round folder ever used, collected first: a resumed run's rounds differ once
+    // some drafts are in.
+    let mut folders: Vec<std::path::PathBuf> = std::fs::read_dir(root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join(".batches").is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    folders.sort();
+    for folder in &folders {
+        let batches = Batches::new(folder);
+        let texts = round_texts(folder)?;
+        let dest = Destination {
+            drafts: root.to_path_buf(),
+            chapters: Some(&texts),
+            template,
+        };
+        for r in batches.list()?.records {
+            if batches.collected_count(&r.id)? >= r.requests {
+                continue;
+            }
+            match runtime.block_on(collect_into(ctx, &batches, to.client, r, &dest))? {
+                None => waiting = true,
+                Some(f) => failed |= f,
+            }
+        }
+    }
+    if waiting {
+        return Ok(Batched::Waiting);
+    }
+    let have = Store::new(root.to_path_buf()).pending().0;
+    let mut rounds_sent = 0;
+    for round in rounds {
+        let round: Vec<(Job, usize)> = round
+            .into_iter()
+            .filter(|(j, _)| {
+                !have
+                    .iter()
+                    .any(|d| d.meta.chapter == j.facts.name && d.meta.index == j.gap.index)
+            })
+            .collect();
+        if round.is_empty() {
+            continue;
+        }
+        let folder = root.join(format!(".round-{}", folders.len() + rounds_sent));
+        std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
+        let texts: Vec<(String, String)> = round
+            .iter()
+            .map(|(_, h)| (held[*h].chapter.clone(), held[*h].blanked.clone()))
+            .collect();
+        aigcq::atomic::write(&folder.join("chapters.json"), &serde_json::to_vec(&texts)?)?;
+        let jobs: Vec<Job> = round.iter().map(|(j, _)| *j).collect();
+        let batches = Batches::new(&folder);
+        failed |= submit(
+            ctx,
+            &Requests {
+                batches: &batches,
+                ..*to
+            },
+            &jobs,
+            build,
+            None,
+            1,
+        )?;
+        rounds_sent += 1;
+    }
+    Ok(if rounds_sent > 0 {
+        Batched::Waiting
+    } else {
+        Batched::Done(failed)
+    })
+}
+
+/// The held-out chapters a round's requests were built from.
+fn round_texts(folder: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let file = folder.join("chapters.json");
+    let bytes =
+        aigcq::atomic::read_limited(&file, 1 << 30).with_context(|| format!("cannot read {}", file.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not a round's chapters", file.display()))
 }
 
 /// The answered questions the queries select, by chapter and number; `None` without queries.

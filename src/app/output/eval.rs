@@ -18,6 +18,14 @@ pub fn start(n: usize, model: &str, template: &str) {
     );
 }
 
+/// Some drafts are in batches still running: no table yet.
+pub fn batches_waiting(pairs: usize, run: &str) {
+    eprintln!(
+        "eval: the batches of {} are running at the provider; collect and grade them with: aigcq eval --resume {run} --batch",
+        super::plural(pairs, "model and template pair")
+    );
+}
+
 fn score(o: &Outcome) -> String {
     o.mean_score.map_or_else(|| "–".to_owned(), |m| format!("{m:.1}"))
 }
