@@ -21,7 +21,6 @@ use aigcq::review::ledger::Decision;
 use aigcq::review::merge::State;
 use aigcq::review::session::{Operation, Outcome, Session, Tally};
 use aigcq::review::{Checked, Decided, Review};
-use aigcq::scan;
 use aigcq::store::Draft;
 use process::run_editor;
 use screen::{HELP, body_diff, legend, render};
@@ -326,17 +325,7 @@ impl Terminal<'_> {
         match &outcome {
             Outcome::Accepted { named, draft, decided } => {
                 self.screens.clear();
-                let into = decided
-                    .files_changed
-                    .iter()
-                    .map(|f| scan::display_path(f, self.cwd))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let into = if into.is_empty() {
-                    "the chapter (already there)".to_owned()
-                } else {
-                    into
-                };
+                let into = out::review::merged_into(decided, self.cwd);
                 // A blind review names the model once its candidate won.
                 let model = if self.blind {
                     format!(" (it was {}'s)", visible(&draft.meta.model))

@@ -244,6 +244,19 @@ pub fn merged(d: &Decided, accepted: &[&aigcq::store::Draft]) {
     }
 }
 
+/// The chapters an accept wrote, for its result line.
+pub fn merged_into(decided: &aigcq::review::Decided, cwd: &Path) -> String {
+    if decided.files_changed.is_empty() {
+        return "the chapter (already there)".to_owned();
+    }
+    let files: Vec<String> = decided
+        .files_changed
+        .iter()
+        .map(|f| aigcq::scan::display_path(f, cwd))
+        .collect();
+    files.join(", ")
+}
+
 /// The review page's address, on a line of its own (scripts and tests read it), and how to end.
 pub fn web_address(url: &str) {
     println!("{url}");

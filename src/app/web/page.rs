@@ -644,27 +644,12 @@ impl<'a> Page<'a> {
     fn tell(&mut self, outcome: &Outcome) {
         let line = match outcome {
             Outcome::Accepted { named, decided, draft } => {
-                let into = decided
-                    .files_changed
-                    .iter()
-                    .map(|f| scan::display_path(f, self.cwd))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let into = crate::app::output::review::merged_into(decided, self.cwd);
                 if let Err(e) = (self.hooks.after)(decided, std::slice::from_ref(draft)) {
                     self.session.count_error();
                     self.said.push(("error", format!("{e:#}")));
                 }
-                (
-                    "ok",
-                    format!(
-                        "merged {named} into {}",
-                        if into.is_empty() {
-                            "the chapter (already there)".into()
-                        } else {
-                            into
-                        }
-                    ),
-                )
+                ("ok", format!("merged {named} into {into}"))
             }
             Outcome::Rejected { named } => ("ok", format!("rejected {named}")),
             Outcome::Skipped {
