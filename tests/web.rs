@@ -375,3 +375,22 @@ fn the_queue_filters_by_score_band_and_unscored() {
     );
     web.stop();
 }
+
+#[test]
+fn j_goes_to_the_next_question_left_past_decided_ones() {
+    let (dir, _) = project();
+    let web = Web::start(dir.path());
+    // Decide question 3 from the queue (its draft is the second), then go on from question 2.
+    let id = Store::new(dir.path().join("drafts")).pending().0[1].id.clone();
+    assert_eq!(
+        web.post("/bulk", &format!("action=reject&id={}", id.replace('/', "%2F")))
+            .status,
+        303
+    );
+    assert_eq!(web.post("/op", "op=forward").status, 303);
+    let page = web.get("/review").body;
+    assert!(page.contains("#4 (empty)"), "past the decided question 3: {page}");
+    assert_eq!(web.post("/op", "op=forward").status, 303);
+    assert!(web.get("/review").body.contains("the last question left"));
+    web.stop();
+}

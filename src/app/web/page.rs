@@ -588,8 +588,14 @@ impl<'a> Page<'a> {
             "back" => Operation::Back,
             "undo" => Operation::Undo,
             "forward" => {
-                let (n, _) = self.session.position();
-                Operation::Jump(n + 2)
+                // The next question with drafts left, as `settle` finds one going on.
+                let (n, total) = (self.session.position().0, self.session.questions());
+                for i in n + 2..=total {
+                    if let Ok(Outcome::Moved) = self.session.apply(Operation::Jump(i)) {
+                        return Reply::see("/review");
+                    }
+                }
+                return self.told("note", "this is the last question left".into(), "/review");
             }
             "jump" => match form.n.as_deref().and_then(|n| n.trim().parse().ok()) {
                 Some(n) => Operation::Jump(n),
