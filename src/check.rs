@@ -27,11 +27,13 @@ pub enum Rule {
     TableColumns,
     /// A heading more than one level below the one before.
     HeadingJump,
+    /// A form the glossary (`prompts/glossary.toml`) says to avoid.
+    Terminology,
 }
 
 impl Rule {
     /// Every rule, in the order reports list them.
-    pub const ALL: [Rule; 8] = [
+    pub const ALL: [Rule; 9] = [
         Rule::TocLink,
         Rule::TocMissing,
         Rule::TocOrder,
@@ -40,6 +42,7 @@ impl Rule {
         Rule::LocalTarget,
         Rule::TableColumns,
         Rule::HeadingJump,
+        Rule::Terminology,
     ];
 
     /// The name `aigcq.toml`'s `[check] disable` and the output use.
@@ -53,6 +56,7 @@ impl Rule {
             Rule::LocalTarget => "local-target",
             Rule::TableColumns => "table-columns",
             Rule::HeadingJump => "heading-jump",
+            Rule::Terminology => "terminology",
         }
     }
 
@@ -67,6 +71,7 @@ impl Rule {
             Rule::LocalTarget => "a local image or link target does not exist",
             Rule::TableColumns => "a table row has another number of cells than the header",
             Rule::HeadingJump => "a heading inside an answer skips a level",
+            Rule::Terminology => "prose uses a form prompts/glossary.toml says to avoid",
         }
     }
 
@@ -93,6 +98,31 @@ pub struct Finding {
     pub rule: Rule,
     /// What is wrong, for people.
     pub message: String,
+}
+
+/// The forms of `glossary`'s terms that `chapter` uses where the book writes another, one
+/// finding per line.
+pub fn terminology(chapter: &Chapter, file: &str, glossary: &crate::glossary::Glossary) -> Vec<Finding> {
+    let hits = glossary.avoided_in(chapter.text());
+    let mut out: Vec<Finding> = Vec::new();
+    let mut i = 0;
+    while i < hits.len() {
+        let line = chapter.line_of(hits[i].range.start);
+        let same = hits[i..]
+            .iter()
+            .take_while(|h| chapter.line_of(h.range.start) == line)
+            .count();
+        if let Some(message) = crate::glossary::describe(&hits[i..i + same]) {
+            out.push(Finding {
+                file: file.to_owned(),
+                line,
+                rule: Rule::Terminology,
+                message,
+            });
+        }
+        i += same;
+    }
+    out
 }
 
 /// Lints a chapter. `exists(target)` tells whether a local link target (relative to the

@@ -153,6 +153,11 @@ impl Project {
         self.root.join(&self.config.paths.prompts)
     }
 
+    /// `prompts/glossary.toml`, the book's terms, when it exists.
+    pub fn glossary(&self) -> anyhow::Result<Option<crate::glossary::Glossary>> {
+        crate::glossary::Glossary::load(&self.prompts_dir().join(crate::glossary::FILE))
+    }
+
     /// The references folder.
     pub fn refs_dir(&self) -> PathBuf {
         self.root.join(&self.config.paths.refs)

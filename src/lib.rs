@@ -13,7 +13,7 @@
 //!   reads), [`scan`] (reading chapters), [`llm`] (the OpenAI-compatible API: types, provider,
 //!   client, tokens), [`refs`] (a question's references), [`prompt`] (templates and their
 //!   context), [`store`] (the drafts folder: draft files, their chapters and locks), [`select`]
-//!   (queries);
+//!   (queries), [`glossary`] (the book's vocabulary);
 //! - stages: [`gaps`] and [`check`] read, [`draft`] asks a model ([`batch`] through the Batch
 //!   API, [`cost`] prices it), [`judge`] scores drafts, [`review`] merges, undoes and runs a
 //!   review [`review::session`];
@@ -31,6 +31,7 @@ pub mod cost;
 pub mod draft;
 pub mod eval;
 pub mod gaps;
+pub mod glossary;
 pub mod identity;
 pub mod judge;
 pub mod llm;

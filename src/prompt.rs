@@ -55,6 +55,8 @@ pub struct PromptContext<'a> {
     pub language: &'static str,
     /// The contents of `prompts/style.md`, if any.
     pub style: Option<&'a str>,
+    /// The book's terms (`prompts/glossary.toml`): `use`, `avoid`, `note`.
+    pub glossary: &'a [crate::glossary::Term],
     /// `YYYY-MM-DD`, local time.
     pub today: &'a str,
     /// The question's reference material (`refs/`, `--ref`), cut to `[draft] ref_chars`.
@@ -461,6 +463,8 @@ pub struct RunContext {
     pub example_chars: usize,
     /// Set [`Messages::cache_key`] to the chapter.
     pub prompt_cache_key: bool,
+    /// `prompts/glossary.toml`: listed to the model, and the gate's `terminology` warning.
+    pub glossary: Option<crate::glossary::Glossary>,
 }
 
 /// Builds the context for one gap of the chapter `facts` describes; `rewrite` asks for a new
@@ -508,6 +512,7 @@ pub fn context<'a>(
         examples: facts.examples(gap, run.example_chars - shared, fixed),
         language: facts.language,
         style: run.style.as_deref(),
+        glossary: run.glossary.as_ref().map_or(&[], |g| g.terms()),
         today: &run.today,
         references,
     }

@@ -232,6 +232,7 @@ async fn draft_chapter_with(
         today: "2026-01-01".into(),
         example_chars: 1000,
         prompt_cache_key: false,
+        glossary: None,
     };
     let c = client(url, ProviderConfig::default(), stream);
     let drafter = Drafter {

@@ -184,6 +184,7 @@ fn the_books_own_answers_raise_no_leak_topic_or_copy() {
         today: "2026-12-05".into(),
         example_chars: 4000,
         prompt_cache_key: false,
+        glossary: None,
     };
     let markdown = |dir: &str| -> Vec<std::path::PathBuf> {
         walkdir::WalkDir::new(root.join(dir))
@@ -230,6 +231,7 @@ fn the_books_own_answers_raise_no_leak_topic_or_copy() {
                 exists: &|_: &str| true,
                 frame: &templates.frame,
                 reference_copy: 100,
+                glossary: None,
             };
             answers += 1;
             for w in aigcq::draft::gate::check(&answer, &subject) {

@@ -23,6 +23,7 @@ fn default_prompt_for_question_7_of_the_bundled_chapter() {
         today: "2026-11-26".into(),
         example_chars: 4000,
         prompt_cache_key: false,
+        glossary: None,
     };
     let facts = prompt::ChapterFacts::new(&chapter, name);
     let ctx = prompt::context(&facts, &gap, &rules, &run, false, &[]);
@@ -63,6 +64,7 @@ fn template_errors_name_the_file_and_line() {
         today: "2026-11-26".into(),
         example_chars: 0,
         prompt_cache_key: false,
+        glossary: None,
     };
     let e = t
         .render(&prompt::context(
@@ -94,6 +96,7 @@ fn the_built_in_template_and_rubric_follow_the_chapter_language() {
         today: "2026-11-26".into(),
         example_chars: 4000,
         prompt_cache_key: false,
+        glossary: None,
     };
     let nowhere = Path::new("/nonexistent");
     let (default, judge) = (
@@ -155,6 +158,7 @@ fn outlines_list_their_sub_questions_and_stubs_their_text() {
         today: "2026-11-26".into(),
         example_chars: 0,
         prompt_cache_key: false,
+        glossary: None,
     };
     let templates = Templates::load(Path::new("/nonexistent"), "default").unwrap();
     let user = |index: usize| {

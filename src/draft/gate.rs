@@ -19,7 +19,7 @@ use crate::store::Warning;
 use crate::text::{language, visible_chars};
 
 /// Every code the gate gives, as `review --list` and `--json` show them.
-pub const CODES: [&str; 9] = [
+pub const CODES: [&str; 10] = [
     "language",
     "length",
     "repetition",
@@ -29,6 +29,7 @@ pub const CODES: [&str; 9] = [
     "topic",
     "lint",
     "links",
+    "terminology",
 ];
 
 /// What a draft is checked against.
@@ -54,6 +55,8 @@ pub struct Subject<'a> {
     /// Non-blank characters copied from one reference in a row that count as copying it
     /// (`[draft] reference_copy_chars`; 0: not checked).
     pub reference_copy: usize,
+    /// The book's terms, whose avoided forms are a `terminology` warning.
+    pub glossary: Option<&'a crate::glossary::Glossary>,
 }
 
 /// The warnings for `body`, in [`CODES`] order.
@@ -93,6 +96,9 @@ pub fn check(body: &str, s: &Subject) -> Vec<Warning> {
     }
     if let Some(m) = unknown_links(body, s) {
         warn("links", m);
+    }
+    if let Some(m) = s.glossary.and_then(|g| crate::glossary::describe(&g.avoided_in(body))) {
+        warn("terminology", m);
     }
     out
 }

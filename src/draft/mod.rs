@@ -503,6 +503,7 @@ impl Drafter<'_> {
                 exists: &exists,
                 frame: &self.templates.frame,
                 reference_copy: self.reference_copy,
+                glossary: self.run.glossary.as_ref(),
             };
             let found = gate::check(&cleaned.text, &subject);
             meta.warnings.extend(found);
@@ -630,6 +631,8 @@ pub struct Reviser<'a> {
     pub report: &'a (dyn Fn(Event) + Sync),
     /// The frame of the template that made the draft, for the gate's `leak`.
     pub frame: &'a crate::prompt::Frame,
+    /// The book's terms, for the gate's `terminology`.
+    pub glossary: Option<&'a crate::glossary::Glossary>,
 }
 
 impl Reviser<'_> {
@@ -706,6 +709,7 @@ impl Reviser<'_> {
             exists: &|_: &str| true,
             frame: self.frame,
             reference_copy: 0,
+            glossary: self.glossary,
         };
         meta.warnings.extend(gate::check(&cleaned.text, &subject));
         meta.usage = completion.usage;

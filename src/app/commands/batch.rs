@@ -229,6 +229,7 @@ pub async fn collect_into(
         today: String::new(),
         example_chars: 0,
         prompt_cache_key: false,
+        glossary: project.glossary()?,
     };
     let drafter = Drafter {
         client,

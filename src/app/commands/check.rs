@@ -18,11 +18,17 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Status> {
     }
     let (files, errors) = scan::chapter_paths(&ctx.inputs(&args.paths)?);
     let rules = ctx.project.rules()?;
+    let glossary = ctx.project.glossary()?;
     let results = scan::map_chapters(&files, |path, text| {
         let chapter = Chapter::parse(text, &rules);
         let dir = path.parent().unwrap_or(std::path::Path::new("."));
         let exists = |target: &str| dir.join(target).exists();
-        let mut found = check::lint(&chapter, &scan::display_path(path, &ctx.cwd), &exists);
+        let file = scan::display_path(path, &ctx.cwd);
+        let mut found = check::lint(&chapter, &file, &exists);
+        if let Some(g) = &glossary {
+            found.extend(check::terminology(&chapter, &file, g));
+            found.sort_by_key(|f| f.line);
+        }
         found.retain(|f| !disabled.iter().any(|d| d == f.rule.name()));
         found
     });

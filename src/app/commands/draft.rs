@@ -55,6 +55,7 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         today: jiff::Zoned::now().date().to_string(),
         example_chars: args.example_chars.unwrap_or(cfg.example_chars),
         prompt_cache_key: cfg.prompt_cache_key,
+        glossary: project.glossary()?,
     };
     let candidates = args.candidates.unwrap_or(cfg.candidates).max(1);
 
@@ -408,6 +409,7 @@ fn feedback(ctx: &Context, args: &DraftArgs, note: &str) -> Result<Status> {
         Some(&drafts[0].meta.model),
     )?;
     let runtime = ctx.runtime()?;
+    let glossary = ctx.project.glossary()?;
     let mut failed = false;
     for d in drafts {
         let frame = ctx.frame_of(d);
@@ -421,6 +423,7 @@ fn feedback(ctx: &Context, args: &DraftArgs, note: &str) -> Result<Status> {
                 temperature: provider.temperature.value,
                 report,
                 frame: &frame,
+                glossary: glossary.as_ref(),
             };
             ctx.revise(&runtime, &reviser, &pending, d, note)
         });

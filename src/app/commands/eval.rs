@@ -112,6 +112,7 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
         today: jiff::Zoned::now().date().to_string(),
         example_chars: cfg.example_chars,
         prompt_cache_key: cfg.prompt_cache_key,
+        glossary: project.glossary()?,
     };
     let templates: Vec<String> = if args.template.is_empty() {
         vec![cfg.template.clone()]

@@ -11,6 +11,9 @@ use aigcq::config::FILE_NAME;
 /// The configuration `init` writes: every setting, commented out at its default.
 pub const CONFIG_TEMPLATE: &str = include_str!("init_config.toml");
 
+/// The glossary `init` writes: an example, commented out.
+const GLOSSARY_TEMPLATE: &str = include_str!("init_glossary.toml");
+
 pub fn run(dir: &Path) -> Result<Status> {
     let config = dir.join(FILE_NAME);
     let targets = [
@@ -33,9 +36,11 @@ pub fn run(dir: &Path) -> Result<Status> {
         .join(format!("default.{}", aigcq::prompt::EXTENSION));
     std::fs::write(&template, aigcq::prompt::BUILTIN_DEFAULT)
         .with_context(|| format!("cannot write {}", template.display()))?;
+    let glossary = dir.join("prompts").join(aigcq::glossary::FILE);
+    std::fs::write(&glossary, GLOSSARY_TEMPLATE).with_context(|| format!("cannot write {}", glossary.display()))?;
     let cd = dir.display().to_string();
     eprintln!(
-        "created {} with content/, drafts/ and prompts/default.jinja\n\
+        "created {} with content/, drafts/, prompts/default.jinja and prompts/glossary.toml\n\
          next:\n  \
          1. put your chapters (Markdown) in {cd}/content/\n  \
          2. aigcq gaps          the questions without an answer\n  \
@@ -51,6 +56,25 @@ pub fn run(dir: &Path) -> Result<Status> {
 mod tests {
     use super::*;
     use aigcq::config::Config;
+
+    #[test]
+    fn the_glossary_example_is_an_empty_glossary_and_uncommented_a_valid_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("glossary.toml");
+        std::fs::write(&path, GLOSSARY_TEMPLATE).unwrap();
+        let g = aigcq::glossary::Glossary::load(&path).unwrap().unwrap();
+        assert!(g.terms().is_empty());
+        let uncommented: String = GLOSSARY_TEMPLATE
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.starts_with('[') || l.contains(" = "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, uncommented).unwrap();
+        let g = aigcq::glossary::Glossary::load(&path).unwrap().unwrap();
+        assert_eq!(g.terms().len(), 2);
+        assert_eq!(g.avoided_in("用 lora 训练").len(), 1);
+    }
 
     #[test]
     fn template_parses_to_the_defaults() {

@@ -84,6 +84,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
         }
         // The model is only reached when the author asks for a revision (key f).
         let connection = std::cell::OnceCell::new();
+        let glossary = project.glossary()?;
         let revise =
             |pending: &[Draft], draft: &Draft, note: &str, watch: &interactive::Watch| -> Result<std::path::PathBuf> {
                 let (provider, model, client, runtime) = match connection.get() {
@@ -106,6 +107,7 @@ pub fn run(ctx: &Context, args: &ReviewArgs) -> Result<Status> {
                         temperature: provider.temperature.value,
                         report,
                         frame: &frame,
+                        glossary: glossary.as_ref(),
                     };
                     ctx.revise(runtime, &reviser, pending, draft, note)
                 })
