@@ -29,11 +29,13 @@ pub enum Rule {
     HeadingJump,
     /// A form the glossary (`prompts/glossary.toml`) says to avoid.
     Terminology,
+    /// A question asked again, in this chapter or another.
+    DuplicateQuestion,
 }
 
 impl Rule {
     /// Every rule, in the order reports list them.
-    pub const ALL: [Rule; 9] = [
+    pub const ALL: [Rule; 10] = [
         Rule::TocLink,
         Rule::TocMissing,
         Rule::TocOrder,
@@ -43,6 +45,7 @@ impl Rule {
         Rule::TableColumns,
         Rule::HeadingJump,
         Rule::Terminology,
+        Rule::DuplicateQuestion,
     ];
 
     /// The name `aigcq.toml`'s `[check] disable` and the output use.
@@ -57,6 +60,7 @@ impl Rule {
             Rule::TableColumns => "table-columns",
             Rule::HeadingJump => "heading-jump",
             Rule::Terminology => "terminology",
+            Rule::DuplicateQuestion => "duplicate-question",
         }
     }
 
@@ -72,6 +76,7 @@ impl Rule {
             Rule::TableColumns => "a table row has another number of cells than the header",
             Rule::HeadingJump => "a heading inside an answer skips a level",
             Rule::Terminology => "prose uses a form prompts/glossary.toml says to avoid",
+            Rule::DuplicateQuestion => "a question is asked again, in this chapter or another",
         }
     }
 
@@ -307,17 +312,270 @@ fn cells(row: &str) -> usize {
 }
 
 /// The `[check]` table.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct CheckConfig {
     /// Names of lint rules to skip (see `aigcq check --help`).
     pub disable: Vec<String>,
+    /// How alike two questions' normalised texts must be (edit distance against the longer,
+    /// 0–1) to be reported as nearly the same; 1 reports only identical ones.
+    pub duplicate_similarity: f64,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        CheckConfig {
+            disable: Vec::new(),
+            duplicate_similarity: 0.85,
+        }
+    }
+}
+
+/// A question as the duplicate check sees it.
+#[derive(Debug, Clone)]
+pub struct Asked {
+    /// Its chapter, as shown to the user.
+    pub file: String,
+    /// 1-based line of its heading.
+    pub line: usize,
+    /// Its text.
+    pub text: String,
+}
+
+impl Asked {
+    /// The questions of `chapter` that ask by their text (a number, a question mark, a task
+    /// word): groups and headings the book repeats as structure (`附录 术语表`) aside.
+    pub fn of(chapter: &Chapter, file: &str, rules: &crate::chapter::Rules) -> Vec<Asked> {
+        chapter
+            .questions
+            .iter()
+            .filter(|q| !q.group)
+            .filter(|q| {
+                let text = crate::chapter::question_text(&chapter.heading(q).text);
+                crate::chapter::asks(text, rules) || rules.task.is_match(text)
+            })
+            .map(|q| Asked {
+                file: file.to_owned(),
+                line: chapter.heading(q).line,
+                text: chapter.heading(q).text.clone(),
+            })
+            .collect()
+    }
+}
+
+/// The most characters two nearly identical questions differ by (a word reworded: 如何/怎么).
+pub const DUPLICATE_EDITS: usize = 2;
+
+/// Fewer characters than this, normalised, and a question is only compared whole.
+pub const NEAR_MIN_CHARS: usize = 8;
+
+/// Fewer characters than this, normalised, say too little to call two questions the same
+/// (`概述`, `Summary`).
+const DUPLICATE_MIN_CHARS: usize = 4;
+
+/// A question's text as the duplicate check compares it: its number (`12、`, `3.1`, `Q4:`,
+/// `(2)`), punctuation and spacing gone, full-width forms as ASCII, lower case.
+pub fn normalise_question(text: &str) -> String {
+    static NUMBER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^\s*(?:(?:Q|问题|第)?\s*\d+(?:\.\d+)*\s*[、.．:：)）_\-题]?|[(（]\d+[)）])")
+            .expect("a valid pattern")
+    });
+    let wide: String = text
+        .chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .collect();
+    let bare = crate::chapter::question_text(&wide);
+    let rest = NUMBER.find(bare).map_or(bare, |m| &bare[m.end()..]);
+    rest.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The runs of Latin letters and digits of a normalised question, sorted.
+fn latin_words(n: &[char]) -> Vec<String> {
+    let text: String = n.iter().collect();
+    let mut words: Vec<String> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    words.sort_unstable();
+    words
+}
+
+/// Questions asked twice, in the same chapter or in two: the same after
+/// [`normalise_question`], or nearly so: as alike as `similarity` (edit distance against the
+/// longer text), at most [`DUPLICATE_EDITS`] characters apart, at least
+/// [`NEAR_MIN_CHARS`] long, with the same Latin words. Questions that differ in their subject
+/// are different questions: `四类映射器的基本结构` / `各类生成器的基本结构`, `controlled` /
+/// `uncontrolled components`, `num` / `sum`, and short ones like `程序中的堆` / `程序中的栈`.
+/// Each is reported at its later place, naming the first. Candidates are found through the
+/// character pairs they share (pairs in more than one question in twenty say little and are
+/// not used to find them), so the check never compares every question with every other.
+pub fn duplicates(asked: &[Asked], similarity: f64) -> Vec<Finding> {
+    let norm: Vec<Vec<char>> = asked
+        .iter()
+        .map(|a| normalise_question(&a.text).chars().collect())
+        .collect();
+    let pairs = |n: &[char]| -> HashSet<(char, char)> { n.windows(2).map(|w| (w[0], w[1])).collect() };
+    let grams: Vec<_> = norm.iter().map(|n| pairs(n)).collect();
+    let mut df: HashMap<(char, char), usize> = HashMap::new();
+    for g in &grams {
+        for &p in g {
+            *df.entry(p).or_default() += 1;
+        }
+    }
+    let common = (asked.len() / 20).max(8);
+    let mut index: HashMap<(char, char), Vec<usize>> = HashMap::new();
+    let mut out = Vec::new();
+    for (i, n) in norm.iter().enumerate() {
+        if n.len() < DUPLICATE_MIN_CHARS {
+            continue;
+        }
+        let mut shared: HashMap<usize, usize> = HashMap::new();
+        let rare: Vec<&(char, char)> = grams[i].iter().filter(|p| df[*p] <= common).collect();
+        for p in &rare {
+            for &j in index.get(p).map_or(&[][..], Vec::as_slice) {
+                *shared.entry(j).or_default() += 1;
+            }
+        }
+        let mut best: Option<(usize, f64)> = None;
+        for (&j, _) in shared
+            .iter()
+            .filter(|&(_, &k)| k * 2 >= rare.len().min(grams[i].len()).max(1))
+        {
+            let longer = n.len().max(norm[j].len());
+            let edits = strsim::generic_levenshtein(n, &norm[j]);
+            let alike = 1.0 - edits as f64 / longer as f64;
+            let near = edits == 0
+                || edits <= DUPLICATE_EDITS
+                    && n.len().min(norm[j].len()) >= NEAR_MIN_CHARS
+                    && latin_words(n) == latin_words(&norm[j]);
+            if alike >= similarity && near && best.is_none_or(|(b, s)| alike > s || alike == s && j < b) {
+                best = Some((j, alike));
+            }
+        }
+        if let Some((j, alike)) = best {
+            let first = &asked[j];
+            let how = if alike >= 1.0 {
+                "same question as".to_owned()
+            } else {
+                format!("nearly the same question ({:.0} % alike) as", alike * 100.0)
+            };
+            out.push(Finding {
+                file: asked[i].file.clone(),
+                line: asked[i].line,
+                rule: Rule::DuplicateQuestion,
+                message: format!("{how} {}:{} (“{}”)", first.file, first.line, first.text),
+            });
+        }
+        for p in rare {
+            index.entry(*p).or_default().push(i);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::chapter::Rules;
+
+    fn asked(file: &str, texts: &[&str]) -> Vec<Asked> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Asked {
+                file: file.into(),
+                line: 10 * (i + 1),
+                text: (*t).into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn questions_are_compared_without_numbers_punctuation_width_spacing_or_case() {
+        for (a, b) in [
+            ("12、什么是扩散模型？", "3. 什么是扩散模型?"),
+            ("Q4: What is LoRA?", "what  is LoRA"),
+            ("（2）ＤｉＴ 的结构是怎样的？", "DiT的结构是怎样的"),
+            ("**5.1 为什么 VAE 会模糊？**", "为什么VAE会模糊"),
+        ] {
+            assert_eq!(normalise_question(a), normalise_question(b), "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn near_duplicates_are_found_across_chapters_and_topics_alone_are_not() {
+        let mut all = asked(
+            "a.md",
+            &[
+                "1、什么是扩散模型？",
+                "2、Transformer 的自注意力如何计算？",
+                "3、LoRA 为什么能减少显存？",
+                "4、概述",
+            ],
+        );
+        all.extend(asked(
+            "b.md",
+            &[
+                "7．什么是扩散模型?",                 // renumbered, width and punctuation
+                "8、Transformer的自注意力怎么计算？", // a word changed
+                "9、扩散模型的训练目标是什么？",      // the same topic only
+                "10、LoRA 的秩如何选择？",            // the same topic only
+                "11、概述",                           // too short to say
+                "12、LoRA为什么能减少显存",           // punctuation and spacing
+            ],
+        ));
+        let found = duplicates(&all, 0.85);
+        let lines: Vec<(&str, usize, &str)> = found
+            .iter()
+            .map(|f| (f.file.as_str(), f.line, f.message.as_str()))
+            .collect();
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert_eq!(lines[0].1, 10);
+        assert!(
+            lines[0]
+                .2
+                .starts_with("same question as a.md:10 (“1、什么是扩散模型？”)"),
+            "{}",
+            lines[0].2
+        );
+        assert!(
+            lines[1].2.starts_with("nearly the same question (") && lines[1].2.contains("a.md:20"),
+            "{}",
+            lines[1].2
+        );
+        assert!(lines[2].2.contains("a.md:30"), "{}", lines[2].2);
+        assert!(duplicates(&all, 1.0).len() == 2, "only identical ones at 1");
+
+        // Alike in their letters, different in their subject.
+        let unlike = [
+            ("a.md", "5.2.6.2 面试问题：四类映射器的基本结构与计算流程对比"),
+            ("a.md", "5.2.10.2 面试问题：各类生成器的基本结构与计算流程对比"),
+            ("b.md", "What are controlled components?"),
+            ("b.md", "What are uncontrolled components?"),
+            ("c.md", "21. What's the value of `sum`?"),
+            ("c.md", "49. What's the value of `num`?"),
+            ("d.md", "943.C/C++程序中的堆"),
+            ("d.md", "944.C/C++程序中的栈"),
+        ];
+        let all: Vec<Asked> = unlike
+            .iter()
+            .enumerate()
+            .map(|(i, (f, t))| Asked {
+                file: (*f).into(),
+                line: i + 1,
+                text: (*t).into(),
+            })
+            .collect();
+        assert!(duplicates(&all, 0.85).is_empty(), "{:#?}", duplicates(&all, 0.85));
+    }
 
     #[test]
     fn every_rule_fires_on_its_fault() {

@@ -543,7 +543,7 @@ impl<'a> Chapter<'a> {
 /// A heading's text as the question patterns see it: emphasis markers the parser left as
 /// text (`**297.**inline的用法`) and the `***` some banks mark unanswered questions with
 /// removed.
-pub(super) fn question_text(text: &str) -> &str {
+pub(crate) fn question_text(text: &str) -> &str {
     text.trim_matches(|c: char| c == '*' || c == '_' || c.is_whitespace())
 }
 
@@ -570,7 +570,7 @@ fn plain_text(markdown: &str) -> String {
 }
 
 /// Whether a heading's text asks a question by the patterns alone.
-pub(super) fn asks(text: &str, rules: &Rules) -> bool {
+pub(crate) fn asks(text: &str, rules: &Rules) -> bool {
     let text = question_text(text);
     (rules.strong.is_match(text) || rules.question.is_match(text)) && !rules.structural.is_match(text)
 }

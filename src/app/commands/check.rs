@@ -29,12 +29,27 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Status> {
             found.extend(check::terminology(&chapter, &file, g));
             found.sort_by_key(|f| f.line);
         }
-        found.retain(|f| !disabled.iter().any(|d| d == f.rule.name()));
-        found
+        let asked = check::Asked::of(&chapter, &file, &rules);
+        (file, found, asked)
     });
 
     let (per_file, failed) = super::report_errors(&errors, results);
-    let findings: Vec<_> = per_file.into_iter().flatten().collect();
+    // Questions asked twice are found across every chapter checked, then told in each
+    // chapter's own list, in line order.
+    let asked: Vec<check::Asked> = per_file.iter().flat_map(|(_, _, a)| a.iter().cloned()).collect();
+    let mut per_file: Vec<(String, Vec<check::Finding>)> =
+        per_file.into_iter().map(|(f, found, _)| (f, found)).collect();
+    for d in check::duplicates(&asked, ctx.project.config.check.duplicate_similarity) {
+        if let Some((_, list)) = per_file.iter_mut().find(|(f, _)| *f == d.file) {
+            let at = list.partition_point(|f| f.line <= d.line);
+            list.insert(at, d);
+        }
+    }
+    let findings: Vec<_> = per_file
+        .into_iter()
+        .flat_map(|(_, found)| found)
+        .filter(|f| !disabled.iter().any(|d| d == f.rule.name()))
+        .collect();
     // Stdout is line-buffered: one write per line of a large report otherwise.
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if args.json {
