@@ -340,6 +340,9 @@ pub struct Asked {
     pub line: usize,
     /// Its text.
     pub text: String,
+    /// What a quiz asks about besides its text (the code and options before its answer
+    /// block): `What's its value?` over other code is another question.
+    pub stem: String,
 }
 
 impl Asked {
@@ -358,6 +361,7 @@ impl Asked {
                 file: file.to_owned(),
                 line: chapter.heading(q).line,
                 text: chapter.heading(q).text.clone(),
+                stem: q.stem.clone().map(|r| chapter.text()[r].to_owned()).unwrap_or_default(),
             })
             .collect()
     }
@@ -420,7 +424,12 @@ fn latin_words(n: &[char]) -> Vec<String> {
 pub fn duplicates(asked: &[Asked], similarity: f64) -> Vec<Finding> {
     let norm: Vec<Vec<char>> = asked
         .iter()
-        .map(|a| normalise_question(&a.text).chars().collect())
+        .map(|a| {
+            normalise_question(&a.text)
+                .chars()
+                .chain(normalise_question(&a.stem).chars())
+                .collect()
+        })
         .collect();
     let pairs = |n: &[char]| -> HashSet<(char, char)> { n.windows(2).map(|w| (w[0], w[1])).collect() };
     let grams: Vec<_> = norm.iter().map(|n| pairs(n)).collect();
@@ -494,6 +503,7 @@ mod tests {
                 file: file.into(),
                 line: 10 * (i + 1),
                 text: (*t).into(),
+                stem: String::new(),
             })
             .collect()
     }
@@ -572,9 +582,28 @@ mod tests {
                 file: (*f).into(),
                 line: i + 1,
                 text: (*t).into(),
+                stem: String::new(),
             })
             .collect();
         assert!(duplicates(&all, 0.85).is_empty(), "{:#?}", duplicates(&all, 0.85));
+
+        // A quiz's question over other code is another question; over the same code, the same.
+        let quiz = |line: usize, stem: &str| Asked {
+            file: "quiz.md".into(),
+            line,
+            text: "104. What's its value?".into(),
+            stem: stem.into(),
+        };
+        let stems = [
+            quiz(1, "```js\nPromise.resolve(5)\n```"),
+            quiz(2, "```js\n[1, 2, 3].map(x => x)\n```"),
+        ];
+        assert!(duplicates(&stems, 0.85).is_empty());
+        let same = [
+            quiz(1, "```js\nPromise.resolve(5)\n```"),
+            quiz(2, "```js\nPromise.resolve(5)\n```"),
+        ];
+        assert_eq!(duplicates(&same, 0.85).len(), 1);
     }
 
     #[test]
