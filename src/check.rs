@@ -370,6 +370,9 @@ impl Asked {
 /// The most characters two nearly identical questions differ by (a word reworded: 如何/怎么).
 pub const DUPLICATE_EDITS: usize = 2;
 
+/// Index lists longer than this are not walked for near twins.
+const POSTINGS: usize = 256;
+
 /// Fewer characters than this, normalised, and a question is only compared whole.
 pub const NEAR_MIN_CHARS: usize = 8;
 
@@ -441,15 +444,42 @@ pub fn duplicates(asked: &[Asked], similarity: f64) -> Vec<Finding> {
     }
     let common = (asked.len() / 20).max(8);
     let mut index: HashMap<(char, char), Vec<usize>> = HashMap::new();
+    // Identical texts by a map; only the first of them enters the index, so that a bank that
+    // repeats a question many times (or a book copied twice) keeps the index lists short.
+    let mut first_of: HashMap<&[char], usize> = HashMap::new();
     let mut out = Vec::new();
+    let report = |out: &mut Vec<Finding>, i: usize, j: usize, alike: f64| {
+        let first = &asked[j];
+        let how = if alike >= 1.0 {
+            "same question as".to_owned()
+        } else {
+            format!("nearly the same question ({:.0} % alike) as", alike * 100.0)
+        };
+        out.push(Finding {
+            file: asked[i].file.clone(),
+            line: asked[i].line,
+            rule: Rule::DuplicateQuestion,
+            message: format!("{how} {}:{} (“{}”)", first.file, first.line, first.text),
+        });
+    };
     for (i, n) in norm.iter().enumerate() {
         if n.len() < DUPLICATE_MIN_CHARS {
             continue;
         }
+        if let Some(&j) = first_of.get(n.as_slice()) {
+            report(&mut out, i, j, 1.0);
+            continue;
+        }
+        first_of.insert(n, i);
         let mut shared: HashMap<usize, usize> = HashMap::new();
         let rare: Vec<&(char, char)> = grams[i].iter().filter(|p| df[*p] <= common).collect();
         for p in &rare {
-            for &j in index.get(p).map_or(&[][..], Vec::as_slice) {
+            let list = index.get(p).map_or(&[][..], Vec::as_slice);
+            // A pair that many distinct questions share finds no near twin worth the walk.
+            if list.len() > POSTINGS {
+                continue;
+            }
+            for &j in list {
                 *shared.entry(j).or_default() += 1;
             }
         }
@@ -470,18 +500,7 @@ pub fn duplicates(asked: &[Asked], similarity: f64) -> Vec<Finding> {
             }
         }
         if let Some((j, alike)) = best {
-            let first = &asked[j];
-            let how = if alike >= 1.0 {
-                "same question as".to_owned()
-            } else {
-                format!("nearly the same question ({:.0} % alike) as", alike * 100.0)
-            };
-            out.push(Finding {
-                file: asked[i].file.clone(),
-                line: asked[i].line,
-                rule: Rule::DuplicateQuestion,
-                message: format!("{how} {}:{} (“{}”)", first.file, first.line, first.text),
-            });
+            report(&mut out, i, j, alike);
         }
         for p in rare {
             index.entry(*p).or_default().push(i);
