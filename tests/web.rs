@@ -394,3 +394,31 @@ fn j_goes_to_the_next_question_left_past_decided_ones() {
     assert!(web.get("/review").body.contains("the last question left"));
     web.stop();
 }
+
+#[test]
+fn keys_past_the_last_question_say_so_and_the_page_lives_on() {
+    let (dir, _) = project();
+    let web = Web::start(dir.path());
+    for _ in 0..3 {
+        assert_eq!(web.post("/op", "op=reject").status, 303);
+    }
+    assert!(web.get("/review").body.contains("Nothing left to review"));
+    for op in [
+        "op=feedback&note=x",
+        "op=accept",
+        "op=accept&k=2",
+        "op=edit&body=x",
+        "op=forward",
+        "op=jump&n=1",
+    ] {
+        assert_eq!(web.post("/op", op).status, 303, "{op}");
+    }
+    let page = web.get("/review").body;
+    assert!(page.contains("Nothing left to review"), "{page}");
+    assert_eq!(web.post("/op", "op=undo").status, 303);
+    assert!(
+        web.get("/review").body.contains("candidate 1 of 1"),
+        "undo brings the last one back"
+    );
+    web.stop();
+}

@@ -173,7 +173,9 @@ impl<'a> Chapter<'a> {
         for (i, item) in self.list_items.iter().enumerate() {
             let lead = self.lead(item);
             let text = plain_text(&self.text[lead.clone()]);
-            let adjacent = previous_end.is_some_and(|end: usize| self.text[end..item.item.start].trim().is_empty());
+            let adjacent = previous_end
+                .and_then(|end: usize| self.text.get(end..item.item.start))
+                .is_some_and(|between| between.trim().is_empty());
             if !adjacent {
                 lists.push(Vec::new());
             }

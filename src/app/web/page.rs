@@ -565,9 +565,12 @@ impl<'a> Page<'a> {
     }
 
     fn operate(&mut self, form: OpForm) -> Reply {
+        // On the question the page shows, as the terminal does before each key: a question
+        // decided by the last key (or elsewhere) gives way to the next one left.
+        let here = self.session.settle().is_some();
         // An accept from the side-by-side view names its candidate: go to it first.
         if let Some(k) = form.k.as_deref().and_then(|k| k.parse::<usize>().ok())
-            && self.session.settle().is_some()
+            && here
         {
             if !(1..=self.session.candidates()).contains(&k) {
                 return self.told("error", format!("no candidate {k} here"), "/review?compare=1");
@@ -607,6 +610,9 @@ impl<'a> Page<'a> {
                 None => return self.told("error", "edit: no answer was sent".into(), "/review"),
             },
             "feedback" => {
+                if !here {
+                    return self.told("note", "no question left to revise".into(), "/review");
+                }
                 let note = form.note.unwrap_or_default();
                 if note.trim().is_empty() {
                     return self.told("error", "feedback: say what to change".into(), "/review?feedback=1");
