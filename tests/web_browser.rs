@@ -88,15 +88,30 @@ fn wait_for(dir: &Path, ok: impl Fn(&str) -> bool) -> String {
     }
 }
 
+/// Presses `key` on the page and waits for the page it leads to (each key used here posts a
+/// form or opens a link): the old document's mark is gone and the new one has loaded.
 async fn press(c: &Client, key: &str) {
+    c.execute("window.aigcqOld = true;", vec![]).await.unwrap();
     c.find(Locator::Css("body"))
         .await
         .unwrap()
         .send_keys(key)
         .await
         .unwrap();
-    // The key posts a form or opens a link: wait for the new page.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    loop {
+        let loaded = c
+            .execute(
+                "return window.aigcqOld === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await;
+        if loaded.is_ok_and(|v| v == json!(true)) {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no new page after {key}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -174,7 +189,9 @@ async fn review_in_the_browser_by_its_keys() {
         .click()
         .await
         .unwrap();
-    c.find(Locator::Id("confirm-bulk"))
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("confirm-bulk"))
         .await
         .unwrap()
         .click()
