@@ -112,8 +112,13 @@ pub enum Outcome {
     /// The operation failed for these drafts (they stay pending), and why.
     Failed(Vec<(String, anyhow::Error)>),
     /// Many drafts decided at once: what the review stage did (its errors name the drafts
-    /// that stay pending).
-    Many(Decided),
+    /// that stay pending), and the drafts asked to be merged, as they were pending.
+    Many {
+        /// What the review stage did.
+        decided: Decided,
+        /// The drafts to merge, before the decision.
+        accepting: Vec<Draft>,
+    },
 }
 
 /// What a session decided, for its closing line.
@@ -459,7 +464,7 @@ impl<'a> Session<'a> {
         }
         self.tally.errors += decided.errors.len();
         self.refresh();
-        Ok(Outcome::Many(decided))
+        Ok(Outcome::Many { decided, accepting })
     }
 
     /// Drops the candidates whose drafts are no longer pending (decided by this session's bulk

@@ -367,7 +367,7 @@ impl Terminal<'_> {
                 }
             }
             // The terminal decides one candidate at a time; the page sends many.
-            Outcome::Added { .. } | Outcome::Moved | Outcome::Many(_) => {}
+            Outcome::Added { .. } | Outcome::Moved | Outcome::Many { .. } => {}
         }
         Ok(outcome)
     }

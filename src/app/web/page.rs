@@ -695,11 +695,12 @@ impl<'a> Page<'a> {
                 }
                 return;
             }
-            Outcome::Many(decided) => {
+            Outcome::Many { decided, accepting } => {
                 for (id, e) in &decided.errors {
                     self.said.push(("error", format!("{id}: {e:#}")));
                 }
-                if let Err(e) = (self.hooks.after)(decided, self.session.pending()) {
+                // Told of the drafts as they were pending: the session has let go of them.
+                if let Err(e) = (self.hooks.after)(decided, accepting) {
                     self.said.push(("error", format!("{e:#}")));
                 }
                 (
