@@ -404,9 +404,9 @@ async fn operate(State(s): State<Server>, Form(f): Form<OpForm>) -> Response {
     ask(&s, Request::Op(f)).await
 }
 
-async fn bulk(State(s): State<Server>, body: axum::body::Bytes) -> Response {
-    // Repeated `id` fields: serde_urlencoded reads no sequences, so the pairs are read here.
-    match BulkForm::parse(&body) {
+async fn bulk(State(s): State<Server>, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+    // Repeated `id` fields: read as pairs, which serde_urlencoded keeps in order.
+    match BulkForm::from_pairs(pairs) {
         Some(f) => ask(&s, Request::Bulk(f)).await,
         None => (
             StatusCode::BAD_REQUEST,

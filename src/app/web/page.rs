@@ -88,14 +88,14 @@ pub struct BulkForm {
 }
 
 impl BulkForm {
-    /// From `action=…&id=…&id=…&back=…`.
-    pub fn parse(body: &[u8]) -> Option<BulkForm> {
+    /// From the pairs of `action=…&id=…&id=…&back=…`, as axum's `Form` decodes them.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Option<BulkForm> {
         let mut form = BulkForm {
             action: String::new(),
             ids: Vec::new(),
             back: String::new(),
         };
-        for (k, v) in url_pairs(std::str::from_utf8(body).ok()?) {
+        for (k, v) in pairs {
             match k.as_str() {
                 "action" => form.action = v,
                 "id" => form.ids.push(v),
@@ -105,22 +105,6 @@ impl BulkForm {
         }
         (matches!(form.action.as_str(), "accept" | "reject") && !form.ids.is_empty()).then_some(form)
     }
-}
-
-/// The pairs of a form or query string, decoded.
-fn url_pairs(s: &str) -> Vec<(String, String)> {
-    let decode = |v: &str| {
-        percent_decode_str(&v.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
 }
 
 /// What a path segment keeps unencoded.
