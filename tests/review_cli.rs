@@ -7,7 +7,7 @@ use std::path::Path;
 
 use aigcq::store::Store;
 use assert_cmd::Command;
-use common::{ledger, meta_for};
+use common::{git, ledger, meta_for};
 
 fn aigcq(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("aigcq").unwrap();
@@ -277,24 +277,6 @@ fn all_four_gaps_of_the_bundled_chapter_accepted() {
     assert_eq!(findings(dir.path()), before, "check reports nothing new");
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn with_commit_each_chapter_write_is_one_commit_of_that_file() {
     let (dir, _) = project_with_drafts(2, 1);
@@ -311,10 +293,7 @@ fn with_commit_each_chapter_write_is_one_commit_of_that_file() {
     git(dir.path(), &["add", "notes.txt"]);
     let (code, _, stderr) = run(aigcq(dir.path())
         .args(["review", "--accept-all", "--commit"])
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.invalid"));
+        .envs(common::GIT_IDENTITY));
     assert_eq!(code, 0, "{stderr}");
     let log = git(dir.path(), &["log", "-1", "--format=%B"]);
     assert!(

@@ -427,24 +427,11 @@ fn keys_past_the_last_question_say_so_and_the_page_lives_on() {
 fn with_commit_a_bulk_accept_from_the_page_is_committed() {
     let (dir, _) = project();
     std::fs::write(dir.path().join("aigcq.toml"), "[review]\ncommit = true\n").unwrap();
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .current_dir(dir.path())
-            .args(args)
-            .envs(IDENTITY)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let git = |args: &[&str]| common::git(dir.path(), args);
     git(&["init", "-q"]);
     git(&["add", "content"]);
     git(&["commit", "-q", "-m", "the book"]);
-    let web = Web::start_with(dir.path(), &IDENTITY);
+    let web = Web::start_with(dir.path(), &common::GIT_IDENTITY);
     let ids: Vec<String> = Store::new(dir.path().join("drafts"))
         .pending()
         .0
@@ -463,10 +450,3 @@ fn with_commit_a_bulk_accept_from_the_page_is_committed() {
     assert!(log.contains("answer questions 2, 4 of ch.md"), "{log}");
     web.stop();
 }
-
-const IDENTITY: [(&str, &str); 4] = [
-    ("GIT_AUTHOR_NAME", "t"),
-    ("GIT_AUTHOR_EMAIL", "t@example.invalid"),
-    ("GIT_COMMITTER_NAME", "t"),
-    ("GIT_COMMITTER_EMAIL", "t@example.invalid"),
-];

@@ -496,3 +496,27 @@ pub fn corpus() -> Option<std::path::PathBuf> {
     eprintln!("skipped: no corpus at {}", dir.display());
     None
 }
+
+/// `git` in `dir` with a fixed identity, for tests of `--commit`; its standard output.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .envs(GIT_IDENTITY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The identity `git` and aigcq's own commits run with in tests.
+pub const GIT_IDENTITY: [(&str, &str); 4] = [
+    ("GIT_AUTHOR_NAME", "t"),
+    ("GIT_AUTHOR_EMAIL", "t@example.invalid"),
+    ("GIT_COMMITTER_NAME", "t"),
+    ("GIT_COMMITTER_EMAIL", "t@example.invalid"),
+];

@@ -154,11 +154,7 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
             let todo = || {
                 let (have, _) = store.pending();
                 (jobs.iter().zip(&of_held))
-                    .filter(|(j, _)| {
-                        !have
-                            .iter()
-                            .any(|d| d.meta.chapter == j.facts.name && d.meta.index == j.gap.index)
-                    })
+                    .filter(|(j, _)| !drafted(&have, j))
                     .map(|(j, &h)| (*j, h))
                     .collect::<Vec<(Job, usize)>>()
             };
@@ -238,6 +234,13 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
     Ok(if failed { Status::Failed } else { Status::Clean })
 }
 
+/// Whether `have` holds a draft of `job`'s question already (a resumed run asks only for
+/// the others).
+fn drafted(have: &[aigcq::store::Draft], job: &Job) -> bool {
+    have.iter()
+        .any(|d| d.meta.chapter == job.facts.name && d.meta.index == job.gap.index)
+}
+
 /// How a model × template's drafting through the Batch API stands.
 enum Batched {
     /// Batches are running (just submitted, or not finished).
@@ -308,14 +311,7 @@ fn by_batch(
     let have = Store::new(root.to_path_buf()).pending().0;
     let mut rounds_sent = 0;
     for round in rounds {
-        let round: Vec<(Job, usize)> = round
-            .into_iter()
-            .filter(|(j, _)| {
-                !have
-                    .iter()
-                    .any(|d| d.meta.chapter == j.facts.name && d.meta.index == j.gap.index)
-            })
-            .collect();
+        let round: Vec<(Job, usize)> = round.into_iter().filter(|(j, _)| !drafted(&have, j)).collect();
         if round.is_empty() {
             continue;
         }
