@@ -353,10 +353,7 @@ impl Asked {
             .questions
             .iter()
             .filter(|q| !q.group)
-            .filter(|q| {
-                let text = crate::chapter::question_text(&chapter.heading(q).text);
-                crate::chapter::asks(text, rules) || rules.task.is_match(text)
-            })
+            .filter(|q| crate::chapter::asks_or_sets_task(&chapter.heading(q).text, rules))
             .map(|q| Asked {
                 file: file.to_owned(),
                 line: chapter.heading(q).line,

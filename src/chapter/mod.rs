@@ -23,7 +23,7 @@ use regex::Regex;
 use serde::Serialize;
 
 pub use anchor::{decode_target, near_key, slug};
-pub(crate) use questions::{asks, question_text};
+pub(crate) use questions::{asks_or_sets_task, question_text};
 use rules::LineKind;
 pub use rules::{PatternError, QuestionConfig, Rules};
 

@@ -112,7 +112,7 @@ impl<'a> Chapter<'a> {
                 under_question = in_toc[h].is_some() && under[h] < 3 || asks;
             } else if candidate(heading) && !under_question {
                 seen += 1;
-                asking += usize::from(asks(&heading.text, rules) || rules.task.is_match(question_text(&heading.text)));
+                asking += usize::from(asks_or_sets_task(&heading.text, rules));
             }
         }
         // And more of them ask than headings do: follow-ups under a few statement headings
@@ -575,6 +575,11 @@ fn plain_text(markdown: &str) -> String {
 pub(crate) fn asks(text: &str, rules: &Rules) -> bool {
     let text = question_text(text);
     (rules.strong.is_match(text) || rules.question.is_match(text)) && !rules.structural.is_match(text)
+}
+
+/// Whether a text asks by the patterns or sets a task (`Explain …`, `说明…`).
+pub(crate) fn asks_or_sets_task(text: &str, rules: &Rules) -> bool {
+    asks(text, rules) || rules.task.is_match(question_text(text))
 }
 
 /// The number a heading starts with (`24、…` → 24).
