@@ -2,8 +2,8 @@
 //! the model remembers. Three places name it: files under `refs/` named after the question
 //! (`refs/<chapter without .md>/<index>[-anything].<ext>`, and `_chapter.<ext>` for every
 //! question of the chapter), `draft --ref PATH|URL`, and URLs listed alone on a line of such
-//! a file. HTML is converted to text; URLs are fetched once and cached on disk by URL; a
-//! character budget is shared fairly between the references and cut at paragraph ends.
+//! a file. HTML and PDF are converted to text; URLs are fetched once and cached on disk by URL;
+//! a character budget is shared fairly between the references and cut at paragraph ends.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -255,9 +255,15 @@ impl Loader {
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
+        if ext == "pdf" || is_pdf(&bytes) {
+            let text = pdf_to_text(bytes, self.deadline).with_context(|| format!("reference {name}"))?;
+            return Ok((text, Vec::new()));
+        }
+        if let Some(at) = memchr::memchr(0, &bytes) {
+            bail!("reference {name} is not text (a NUL byte at {at})");
+        }
         match ext.as_str() {
             "html" | "htm" => Ok((html_to_text(&bytes)?, Vec::new())),
-            "pdf" => bail!("reference {name}: PDF is not read; save its text as {name}.txt"),
             _ => {
                 let text = String::from_utf8(bytes).map_err(|e| {
                     anyhow!(
@@ -330,7 +336,9 @@ impl Loader {
                 bail!("larger than {} MiB", MAX_BYTES >> 20);
             }
         }
-        let text = if kind.contains("html") {
+        let text = if kind.contains("pdf") || is_pdf(&body) {
+            pdf_to_text(body, self.deadline)?
+        } else if kind.contains("html") {
             html_to_text(&body)?
         } else if kind.starts_with("text/") || kind.contains("json") || kind.contains("markdown") || kind.is_empty() {
             String::from_utf8_lossy(&body).into_owned()
@@ -360,10 +368,53 @@ fn read_capped(path: &Path) -> Result<Vec<u8>> {
     if bytes.len() > MAX_BYTES {
         bail!("is larger than {} MiB; keep the part that matters", MAX_BYTES >> 20);
     }
-    if let Some(at) = memchr::memchr(0, &bytes) {
-        bail!("is not text (a NUL byte at {at})");
-    }
     Ok(bytes)
+}
+
+/// A PDF starts so, whatever its name or content type says.
+fn is_pdf(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"%PDF-")
+}
+
+/// A PDF's text, by pdf-extract (pure Rust: Chinese through the fonts' ToUnicode maps as well
+/// as pdftotext on the PDFs the tests write, with no program to install). The extractor runs
+/// on a thread of its own: a malformed file that makes it panic or loop costs this reference,
+/// within `deadline`, not the run. A PDF with no text (a scan) is refused, saying so.
+fn pdf_to_text(bytes: Vec<u8>, deadline: Duration) -> Result<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("pdf".into())
+        .spawn(move || {
+            let text = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(&bytes));
+            let _ = tx.send(text);
+        })
+        .context("cannot start reading the PDF")?;
+    let text = match rx.recv_timeout(deadline) {
+        Ok(Ok(Ok(text))) => text,
+        Ok(Ok(Err(e))) => bail!("cannot read this PDF: {e}"),
+        Ok(Err(_)) => bail!("cannot read this PDF: the extractor failed on it"),
+        Err(_) => bail!(
+            "reading this PDF took longer than {} s ([draft] ref_timeout)",
+            deadline.as_secs()
+        ),
+    };
+    // Pages end in form feeds; runs of blank lines say nothing.
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text
+        .lines()
+        .map(|l| l.trim_matches(|c: char| c.is_whitespace() || c == '\u{c}'))
+    {
+        blank = if line.is_empty() { blank + 1 } else { 0 };
+        if blank <= 1 {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if out.trim().is_empty() {
+        bail!("the PDF has no text to extract (a scan?); save its text as a .txt file beside it");
+    }
+    Ok(out.trim().to_owned())
 }
 
 /// HTML as plain text, with links kept as footnotes.

@@ -184,3 +184,65 @@ fn a_redirect_to_plain_http_elsewhere_is_refused() {
     assert!(stderr.contains("redirected to plain http://"), "{stderr}");
     assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn pdf_references_in_english_and_chinese_reach_the_prompt_as_text_and_a_scan_is_refused() {
+    let paper = common::pdf::text(&[
+        "Flow matching regresses a velocity field (Lipman et al., 2023).",
+        "流匹配直接回归速度场，训练比扩散模型更稳定。",
+        "整流（Rectified Flow）让轨迹更直。",
+    ]);
+    let served = paper.clone();
+    let site = common::serve_in_thread(axum::Router::new().route(
+        "/paper",
+        axum::routing::get(move || async move { ([("content-type", "application/pdf")], served) }),
+    ));
+    let fake = common::start_in_thread(|_, _| Reply::stream("一个足够长的答案，依据参考资料写成，这里只是测试。"));
+    let dir = common::project(&common::chapter_with_gaps(2), "");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("refs/ch")).unwrap();
+    std::fs::write(d.join("refs/ch/2-paper.pdf"), &paper).unwrap();
+    std::fs::write(d.join("refs/ch/3-scan.pdf"), common::pdf::scan()).unwrap();
+    std::fs::write(
+        d.join("notes.pdf"),
+        common::pdf::text(&["命令行给的 PDF：DiT 用 Transformer 代替 U-Net。"]),
+    )
+    .unwrap();
+
+    let out = common::aigcq_at(d, &fake.url)
+        .args(["draft", "--ref", "notes.pdf", "--ref"])
+        .arg(format!("{site}/paper"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The scan fails its own question, saying why; question 2 is drafted.
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("refs/ch/3-scan.pdf") && stderr.contains("no text to extract"),
+        "{stderr}"
+    );
+    let two = prompt_for(&fake, 2);
+    for text in [
+        "Flow matching regresses a velocity field (Lipman et al., 2023).",
+        "流匹配直接回归速度场，训练比扩散模型更稳定。",
+        "整流（Rectified Flow）让轨迹更直。",
+        "命令行给的 PDF：DiT 用 Transformer 代替 U-Net。",
+    ] {
+        assert!(two.contains(text), "{text:?} not in\n{two}");
+    }
+    assert!(!two.contains("%PDF") && !two.contains("endobj"), "{two}");
+    let sources: Vec<String> = draft_of(d, 2)
+        .meta
+        .references
+        .iter()
+        .map(|r| r.source.clone())
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            "refs/ch/2-paper.pdf".to_owned(),
+            "notes.pdf".to_owned(),
+            format!("{site}/paper")
+        ]
+    );
+}

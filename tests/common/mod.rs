@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod batch;
+pub mod pdf;
 pub mod web;
 
 use std::convert::Infallible;
