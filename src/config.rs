@@ -168,6 +168,11 @@ impl Project {
         self.drafts_dir().join(".cache/refs")
     }
 
+    /// Where the index of the book's answered questions is kept ([`crate::related`]).
+    pub fn related_cache_dir(&self) -> PathBuf {
+        self.drafts_dir().join(".cache/related")
+    }
+
     /// The project folder.
     pub fn root(&self) -> &Path {
         &self.root

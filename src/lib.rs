@@ -37,6 +37,7 @@ pub mod judge;
 pub mod llm;
 pub mod prompt;
 pub mod refs;
+pub mod related;
 pub mod review;
 pub mod scan;
 pub mod select;

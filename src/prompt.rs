@@ -61,7 +61,35 @@ pub struct PromptContext<'a> {
     pub today: &'a str,
     /// The question's reference material (`refs/`, `--ref`), cut to `[draft] ref_chars`.
     pub references: &'a [crate::refs::Reference],
+    /// The book's answers to the questions most related to this one, other chapters first,
+    /// cut to `[draft] related_chars`.
+    pub related: Vec<Related>,
 }
+
+/// An answered question elsewhere in the book, related to the one asked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Related {
+    /// Its chapter's path below the content folder.
+    pub chapter: String,
+    /// Its heading's anchor.
+    pub anchor: String,
+    /// A Markdown link target to it from the asking chapter (`../other.md#anchor`).
+    pub link: String,
+    /// Its text.
+    pub question: String,
+    /// Its answer, cut to fit.
+    pub answer: String,
+    /// True when the answer was cut to fit.
+    pub truncated: bool,
+    /// How closely it matches (BM25), for comparing within one question only.
+    pub score: f32,
+}
+
+/// Most related answers one prompt shows.
+pub const RELATED_MAX: usize = 3;
+/// A related answer scoring less than this share of the best one is left out: it shares a
+/// word or two with the question, not its subject.
+const RELATED_FLOOR: f32 = 0.5;
 
 #[derive(Debug, Clone, Serialize)]
 /// The question as a template sees it.
@@ -402,7 +430,8 @@ impl<'c> ChapterFacts<'c> {
             }
             for &i in b.into_iter().chain(a) {
                 let q = &chapter.questions[i];
-                if skip.contains(&q.index) {
+                // A rewrite's own answer is its `existing`, not an example.
+                if skip.contains(&q.index) || q.index == gap.index {
                     continue;
                 }
                 let body = chapter.answer_body(q);
@@ -465,6 +494,89 @@ pub struct RunContext {
     pub prompt_cache_key: bool,
     /// `prompts/glossary.toml`: listed to the model, and the gate's `terminology` warning.
     pub glossary: Option<crate::glossary::Glossary>,
+    /// The book's answered questions, for [`PromptContext::related`]; none leaves it empty.
+    pub related: Option<std::sync::Arc<crate::related::Index>>,
+    /// `[draft] related_chars`: characters of related answers per prompt; 0 shows none.
+    pub related_chars: usize,
+}
+
+/// The answered questions of the book most related to `gap`, for its prompt: never the
+/// question itself (nor, for a rewrite, its current answer), never a source the references
+/// already hold, nor an answer the prompt shows as an example; other chapters first, each
+/// group best first; at most [`RELATED_MAX`], sharing `run.related_chars` fairly.
+pub fn related(
+    facts: &ChapterFacts,
+    gap: &Gap,
+    run: &RunContext,
+    references: &[crate::refs::Reference],
+    shown: &std::collections::HashSet<usize>,
+) -> Vec<Related> {
+    let Some(index) = run.related.as_deref().filter(|_| run.related_chars > 0) else {
+        return Vec::new();
+    };
+    let hits = match index.search(gap.text, 4 * RELATED_MAX + shown.len()) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!("related answers for {}#{}: {e:#}", facts.name, gap.anchor);
+            return Vec::new();
+        }
+    };
+    let chapter = facts.chapter;
+    let own = gap.question.map(|q| chapter.answer_body(q).trim().to_owned());
+    let shown_questions: std::collections::HashSet<&str> = chapter
+        .questions
+        .iter()
+        .filter(|q| shown.contains(&q.index))
+        .map(|q| chapter.heading(q).text.as_str())
+        .collect();
+    let mut kept: Vec<crate::related::Hit> = hits
+        .into_iter()
+        .filter(|h| !(h.chapter == facts.name && h.anchor == gap.anchor))
+        .filter(|h| own.as_deref() != Some(h.answer.as_str()))
+        .filter(|h| !(h.chapter == facts.name && shown_questions.contains(h.question.as_str())))
+        .filter(|h| {
+            !references
+                .iter()
+                .any(|r| r.source == format!("{}#{}", h.chapter, h.anchor))
+        })
+        .collect();
+    let best = kept.first().map_or(0.0, |h| h.score);
+    kept.retain(|h| h.score >= best * RELATED_FLOOR);
+    // Stable: within each group the index's order, best first.
+    kept.sort_by_key(|h| h.chapter == facts.name);
+    kept.truncate(RELATED_MAX);
+    let lens: Vec<usize> = kept.iter().map(|h| h.answer.chars().count()).collect();
+    kept.into_iter()
+        .zip(crate::text::fair_shares(&lens, run.related_chars))
+        .filter(|(_, share)| *share > 0)
+        .map(|(h, share)| {
+            let answer = crate::text::cut_at_paragraph(&h.answer, share);
+            Related {
+                link: format!("{}#{}", relative_path(facts.name, &h.chapter), h.anchor),
+                truncated: answer.len() < h.answer.len(),
+                answer: answer.to_owned(),
+                chapter: h.chapter,
+                anchor: h.anchor,
+                question: h.question,
+                score: h.score,
+            }
+        })
+        .collect()
+}
+
+/// The path of chapter `to` as a link from chapter `from` (both below the content folder,
+/// `/`-separated), spaces escaped so that Markdown keeps it one link.
+fn relative_path(from: &str, to: &str) -> String {
+    let from_dir: Vec<&str> = from
+        .split('/')
+        .collect::<Vec<_>>()
+        .split_last()
+        .map_or(Vec::new(), |(_, d)| d.to_vec());
+    let to_parts: Vec<&str> = to.split('/').collect();
+    let common = from_dir.iter().zip(&to_parts).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from_dir.len() - common];
+    parts.extend(&to_parts[common..]);
+    parts.join("/").replace(' ', "%20")
 }
 
 /// Builds the context for one gap of the chapter `facts` describes; `rewrite` asks for a new
@@ -480,6 +592,9 @@ pub fn context<'a>(
     let chapter = facts.chapter;
     let shared = shared_budget(run.example_chars);
     let (chapter_context, fixed) = facts.shared(shared);
+    let examples = facts.examples(gap, run.example_chars - shared, fixed);
+    let shown: std::collections::HashSet<usize> =
+        fixed.iter().copied().chain(examples.iter().map(|e| e.index)).collect();
     let (existing, sub_questions) = match (gap.kind, gap.question) {
         (_, Some(q)) if rewrite => (Some(chapter.answer_body(q).trim().to_owned()), Vec::new()),
         (GapKind::Stub | GapKind::Outline, Some(q)) => {
@@ -509,7 +624,8 @@ pub fn context<'a>(
                 .map(|r| chapter.text()[r].trim().to_owned()),
         },
         chapter: chapter_context,
-        examples: facts.examples(gap, run.example_chars - shared, fixed),
+        related: related(facts, gap, run, references, &shown),
+        examples,
         language: facts.language,
         style: run.style.as_deref(),
         glossary: run.glossary.as_ref().map_or(&[], |g| g.terms()),

@@ -448,22 +448,13 @@ fn split_urls(text: &str) -> (String, Vec<String>) {
 /// line end) that fits.
 pub fn fit(loaded: Vec<Loaded>, budget: usize) -> Vec<Reference> {
     let lens: Vec<usize> = loaded.iter().map(|l| l.text.trim().chars().count()).collect();
-    let mut order: Vec<usize> = (0..loaded.len()).collect();
-    order.sort_by_key(|&i| lens[i]);
-    let mut shares = vec![0; loaded.len()];
-    let mut left = budget;
-    for (k, &i) in order.iter().enumerate() {
-        let share = left / (order.len() - k);
-        shares[i] = lens[i].min(share);
-        left -= shares[i];
-    }
     loaded
         .into_iter()
-        .zip(shares)
+        .zip(crate::text::fair_shares(&lens, budget))
         .filter(|(_, share)| *share > 0)
         .map(|(l, share)| {
             let whole = l.text.trim();
-            let text = cut_at_paragraph(whole, share);
+            let text = crate::text::cut_at_paragraph(whole, share);
             Reference {
                 truncated: text.len() < whole.len(),
                 text: text.to_owned(),
@@ -471,18 +462,6 @@ pub fn fit(loaded: Vec<Loaded>, budget: usize) -> Vec<Reference> {
             }
         })
         .collect()
-}
-
-/// At most `chars` characters of `s`, ending at a blank line when one fits, else at a line
-/// end, else anywhere.
-fn cut_at_paragraph(s: &str, chars: usize) -> &str {
-    let end = s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i);
-    if end == s.len() {
-        return s;
-    }
-    let head = &s[..end];
-    let at = head.rfind("\n\n").or_else(|| head.rfind('\n')).filter(|&i| i > 0);
-    head[..at.unwrap_or(end)].trim_end()
 }
 
 #[cfg(test)]

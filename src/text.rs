@@ -56,3 +56,30 @@ pub fn visible_chars(s: &str) -> usize {
         })
         .sum()
 }
+
+/// Shares `budget` between texts of `lens` characters: each gets an equal share, and what a
+/// short one leaves goes to the longer ones.
+pub fn fair_shares(lens: &[usize], budget: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&i| lens[i]);
+    let mut shares = vec![0; lens.len()];
+    let mut left = budget;
+    for (k, &i) in order.iter().enumerate() {
+        let share = left / (order.len() - k);
+        shares[i] = lens[i].min(share);
+        left -= shares[i];
+    }
+    shares
+}
+
+/// At most `chars` characters of `s`, ending at a blank line when one fits, else at a line
+/// end, else anywhere.
+pub fn cut_at_paragraph(s: &str, chars: usize) -> &str {
+    let end = s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i);
+    if end == s.len() {
+        return s;
+    }
+    let head = &s[..end];
+    let at = head.rfind("\n\n").or_else(|| head.rfind('\n')).filter(|&i| i > 0);
+    head[..at.unwrap_or(end)].trim_end()
+}

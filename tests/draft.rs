@@ -233,6 +233,8 @@ async fn draft_chapter_with(
         example_chars: 1000,
         prompt_cache_key: false,
         glossary: None,
+        related: None,
+        related_chars: 0,
     };
     let c = client(url, ProviderConfig::default(), stream);
     let drafter = Drafter {

@@ -185,6 +185,8 @@ fn the_books_own_answers_raise_no_leak_topic_or_copy() {
         example_chars: 4000,
         prompt_cache_key: false,
         glossary: None,
+        related: None,
+        related_chars: 0,
     };
     let markdown = |dir: &str| -> Vec<std::path::PathBuf> {
         walkdir::WalkDir::new(root.join(dir))

@@ -24,6 +24,8 @@ fn default_prompt_for_question_7_of_the_bundled_chapter() {
         example_chars: 4000,
         prompt_cache_key: false,
         glossary: None,
+        related: None,
+        related_chars: 0,
     };
     let facts = prompt::ChapterFacts::new(&chapter, name);
     let ctx = prompt::context(&facts, &gap, &rules, &run, false, &[]);
@@ -65,6 +67,8 @@ fn template_errors_name_the_file_and_line() {
         example_chars: 0,
         prompt_cache_key: false,
         glossary: None,
+        related: None,
+        related_chars: 0,
     };
     let e = t
         .render(&prompt::context(
@@ -97,6 +101,8 @@ fn the_built_in_template_and_rubric_follow_the_chapter_language() {
         example_chars: 4000,
         prompt_cache_key: false,
         glossary: None,
+        related: None,
+        related_chars: 0,
     };
     let nowhere = Path::new("/nonexistent");
     let (default, judge) = (
@@ -159,6 +165,8 @@ fn outlines_list_their_sub_questions_and_stubs_their_text() {
         example_chars: 0,
         prompt_cache_key: false,
         glossary: None,
+        related: None,
+        related_chars: 0,
     };
     let templates = Templates::load(Path::new("/nonexistent"), "default").unwrap();
     let user = |index: usize| {
@@ -182,4 +190,33 @@ fn outlines_list_their_sub_questions_and_stubs_their_text() {
     );
     let stub = user(2);
     assert!(stub.contains("草稿") && stub.contains("见[链接](http://x)"), "{stub}");
+}
+
+#[test]
+fn a_rewrite_is_not_shown_its_own_answer_as_a_neighbour() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let name = "第一章_主流AIGC图像生成编辑大模型高频考点.md";
+    let text = std::fs::read_to_string(root.join("content").join(name)).unwrap();
+    let rules = Rules::new(&QuestionConfig::default()).unwrap();
+    let chapter = Chapter::parse(&text, &rules);
+    let run = RunContext {
+        style: None,
+        today: "2026-11-26".into(),
+        example_chars: 4000,
+        prompt_cache_key: false,
+        glossary: None,
+        related: None,
+        related_chars: 0,
+    };
+    let facts = prompt::ChapterFacts::new(&chapter, name);
+    let mut rewrites = 0;
+    for q in chapter.questions.iter().filter(|q| !q.group && q.gap.is_none()) {
+        let gap = chapter.as_gap(q, aigcq::chapter::GapKind::Stub);
+        let ctx = prompt::context(&facts, &gap, &rules, &run, true, &[]);
+        assert!(ctx.question.existing.is_some());
+        assert!(!ctx.examples.iter().any(|e| e.index == q.index), "question {}", q.index);
+        assert!(!ctx.examples.is_empty());
+        rewrites += 1;
+    }
+    assert!(rewrites >= 3, "{rewrites}");
 }

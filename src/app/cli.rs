@@ -341,12 +341,16 @@ pub struct DraftArgs {
     #[arg(long)]
     pub judge: bool,
     /// Reference material for every selected question, besides its files under refs/: a
-    /// file (text, Markdown, HTML) or an http(s) URL, fetched once and cached (repeatable).
+    /// file (text, Markdown, HTML, PDF) or an http(s) URL, fetched once and cached (repeatable).
     #[arg(long = "ref", value_name = "PATH|URL")]
     pub refs: Vec<String>,
     /// Characters of reference material per prompt (default: `ref_chars` in aigcq.toml, else 8000).
     #[arg(long, value_name = "N")]
     pub ref_chars: Option<usize>,
+    /// Characters of the book's answers to related questions per prompt (default:
+    /// `related_chars` in aigcq.toml, else 3000; 0 shows none).
+    #[arg(long, value_name = "N")]
+    pub related_chars: Option<usize>,
     /// Wait for whole responses instead of streaming them.
     #[arg(long)]
     pub no_stream: bool,

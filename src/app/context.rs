@@ -200,6 +200,26 @@ impl Context {
         })
     }
 
+    /// The index of the book's answered questions (`chapters`: each one's path below the
+    /// content folder and its parse), for the prompts' `related`; none when `chars` is 0.
+    /// An index that cannot be built costs the related answers only, with a warning.
+    pub fn related_index(
+        &self,
+        chapters: &[(&str, &aigcq::chapter::Chapter)],
+        chars: usize,
+    ) -> Option<std::sync::Arc<aigcq::related::Index>> {
+        if chars == 0 {
+            return None;
+        }
+        match aigcq::related::Index::update(&self.project.related_cache_dir(), chapters) {
+            Ok(index) => Some(std::sync::Arc::new(index)),
+            Err(e) => {
+                crate::app::output::warning(format!("related answers left out: {e:#}"));
+                None
+            }
+        }
+    }
+
     /// Revises one pending draft by `note` as its question's next candidate; the new draft's path.
     pub fn revise(
         &self,

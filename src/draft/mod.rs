@@ -46,14 +46,22 @@ impl Job<'_> {
         run: &RunContext,
         references: &[Reference],
     ) -> Result<Messages> {
-        let mut messages = templates.render(&prompt::context(
-            self.facts,
-            &self.gap,
-            rules,
-            run,
-            self.rewrite,
-            references,
-        ))?;
+        self.render(templates, &self.context(rules, run, references), run)
+    }
+
+    /// What its template sees.
+    pub fn context<'a>(
+        &'a self,
+        rules: &Rules,
+        run: &'a RunContext,
+        references: &'a [Reference],
+    ) -> prompt::PromptContext<'a> {
+        prompt::context(self.facts, &self.gap, rules, run, self.rewrite, references)
+    }
+
+    /// The prompt `context` renders to.
+    pub fn render(&self, templates: &Templates, context: &prompt::PromptContext, run: &RunContext) -> Result<Messages> {
+        let mut messages = templates.render(context)?;
         if run.prompt_cache_key {
             messages.cache_key = Some(format!(
                 "aigcq-{}",
@@ -742,6 +750,9 @@ pub struct DraftConfig {
     pub ref_chars: usize,
     /// Seconds one reference URL may take to fetch, start to end.
     pub ref_timeout: u64,
+    /// Characters of the book's answers to related questions per prompt, shared fairly
+    /// between them; 0 shows none and builds no index.
+    pub related_chars: usize,
     /// Send each chapter's name as `prompt_cache_key` (OpenAI), so that its prompts meet
     /// the same cache.
     pub prompt_cache_key: bool,
@@ -778,6 +789,7 @@ impl Default for DraftConfig {
             candidates: 1,
             example_chars: 4000,
             ref_chars: 8000,
+            related_chars: 3000,
             ref_timeout: 60,
             prompt_cache_key: false,
             cache_warmup: 1024,

@@ -230,6 +230,8 @@ pub async fn collect_into(
         example_chars: 0,
         prompt_cache_key: false,
         glossary: project.glossary()?,
+        related: None,
+        related_chars: 0,
     };
     let drafter = Drafter {
         client,

@@ -50,12 +50,16 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         &project.prompts_dir(),
         args.template.as_deref().unwrap_or(&cfg.template),
     )?;
+    let related_chars = args.related_chars.unwrap_or(cfg.related_chars);
+    let book: Vec<(&str, &Chapter)> = names.iter().map(String::as_str).zip(&chapters).collect();
     let run_ctx = RunContext {
         style: house_rules(ctx)?,
         today: jiff::Zoned::now().date().to_string(),
         example_chars: args.example_chars.unwrap_or(cfg.example_chars),
         prompt_cache_key: cfg.prompt_cache_key,
         glossary: project.glossary()?,
+        related: ctx.related_index(&book, related_chars),
+        related_chars,
     };
     let candidates = args.candidates.unwrap_or(cfg.candidates).max(1);
 
@@ -69,12 +73,21 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
         let runtime = ctx.runtime()?;
         let prompts: Vec<output::draft::Prompt> = jobs
             .iter()
-            .map(|job| output::draft::Prompt {
-                id: job.id(),
-                kind: job.gap.kind,
-                messages: runtime
-                    .block_on(job.references(Some(&refs)))
-                    .and_then(|r| job.messages(&templates, &rules, &run_ctx, &r)),
+            .map(|job| {
+                let rendered = runtime.block_on(job.references(Some(&refs))).and_then(|r| {
+                    let context = job.context(&rules, &run_ctx, &r);
+                    Ok((job.render(&templates, &context, &run_ctx)?, context.related))
+                });
+                let (messages, related) = match rendered {
+                    Ok((m, related)) => (Ok(m), related),
+                    Err(e) => (Err(e), Vec::new()),
+                };
+                output::draft::Prompt {
+                    id: job.id(),
+                    kind: job.gap.kind,
+                    messages,
+                    related,
+                }
             })
             .collect();
         failed |= output::draft::dry_run(&prompts, candidates, args.json)?;

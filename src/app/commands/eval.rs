@@ -107,12 +107,20 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<Status> {
     )?;
     let judge = judge_conn.judge(ctx, None, &rules)?;
     let cfg = &project.config.draft;
+    let whole: Vec<Chapter> = match cfg.related_chars {
+        0 => Vec::new(),
+        _ => chapters.iter().map(|(_, t)| Chapter::parse(t, &rules)).collect(),
+    };
+    let book: Vec<(&str, &Chapter)> = chapters.iter().map(|(n, _)| n.as_str()).zip(&whole).collect();
     let run_ctx = RunContext {
         style: None,
         today: jiff::Zoned::now().date().to_string(),
         example_chars: cfg.example_chars,
         prompt_cache_key: cfg.prompt_cache_key,
         glossary: project.glossary()?,
+        // The whole book as it is: a held-out question is never its own related answer.
+        related: ctx.related_index(&book, cfg.related_chars),
+        related_chars: cfg.related_chars,
     };
     let templates: Vec<String> = if args.template.is_empty() {
         vec![cfg.template.clone()]

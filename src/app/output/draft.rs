@@ -22,6 +22,8 @@ pub struct Prompt {
     pub id: String,
     pub kind: GapKind,
     pub messages: Result<Messages>,
+    /// The book's related answers the prompt holds.
+    pub related: Vec<aigcq::prompt::Related>,
 }
 
 fn skipped_note(skipped: usize) -> String {
@@ -56,7 +58,9 @@ pub fn dry_run(prompts: &[Prompt], candidates: u32, as_json: bool) -> Result<boo
             Ok(m) => {
                 chars += m.chars();
                 if as_json {
-                    rendered.push(json!({"id": p.id, "kind": p.kind, "messages": m, "chars": m.chars()}));
+                    rendered.push(
+                        json!({"id": p.id, "kind": p.kind, "messages": m, "chars": m.chars(), "related": p.related}),
+                    );
                 } else {
                     writeln!(out, "{}", style(format!("── {} ({}) ──", p.id, p.kind)).bold())?;
                     if let Some(s) = &m.system {
