@@ -384,20 +384,35 @@ pub fn normalise_question(text: &str) -> String {
         regex::Regex::new(r"^\s*(?:(?:Q|问题|第)?\s*\d+(?:\.\d+)*\s*[、.．:：)）_\-题]?|[(（]\d+[)）])")
             .expect("a valid pattern")
     });
-    let wide: String = text
-        .chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' => ' ',
-            _ => c,
-        })
-        .collect();
+    let is_wide = |c: char| matches!(c, '\u{FF01}'..='\u{FF5E}' | '\u{3000}');
+    let wide: std::borrow::Cow<str> = match text.contains(is_wide) {
+        false => text.into(),
+        true => text
+            .chars()
+            .map(|c| match c {
+                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                '\u{3000}' => ' ',
+                _ => c,
+            })
+            .collect::<String>()
+            .into(),
+    };
     let bare = crate::chapter::question_text(&wide);
     let rest = NUMBER.find(bare).map_or(bare, |m| &bare[m.end()..]);
-    rest.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(rest.len());
+    for c in rest.chars() {
+        // ASCII and CJK first: most of every bank, and cheaper than Unicode's tables.
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            }
+        } else if crate::text::is_cjk(c) {
+            out.push(c);
+        } else if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
 }
 
 /// The runs of Latin letters and digits of a normalised question, sorted.
@@ -422,85 +437,151 @@ fn latin_words(n: &[char]) -> Vec<String> {
 /// character pairs they share (pairs in more than one question in twenty say little and are
 /// not used to find them), so the check never compares every question with every other.
 pub fn duplicates(asked: &[Asked], similarity: f64) -> Vec<Finding> {
-    let norm: Vec<Vec<char>> = asked
+    use rayon::prelude::*;
+    let keys: Vec<String> = asked.par_iter().map(|a| question_key(&a.text, &a.stem)).collect();
+    twins(&keys, similarity, |_| true, |_| true)
+        .into_iter()
+        .map(|(i, j, alike)| {
+            let first = &asked[j];
+            let how = if alike >= 1.0 {
+                "same question as".to_owned()
+            } else {
+                format!("nearly the same question ({:.0} % alike) as", alike * 100.0)
+            };
+            Finding {
+                file: asked[i].file.clone(),
+                line: asked[i].line,
+                rule: Rule::DuplicateQuestion,
+                message: format!("{how} {}:{} (“{}”)", first.file, first.line, first.text),
+            }
+        })
+        .collect()
+}
+
+/// What the duplicate check compares of a question: its text and its stem (a quiz's code and
+/// options), each by [`normalise_question`].
+pub fn question_key(text: &str, stem: &str) -> String {
+    let mut key = normalise_question(text);
+    if !stem.is_empty() {
+        key.push_str(&normalise_question(stem));
+    }
+    key
+}
+
+/// For each key of `gaps` (questions without an answer, by [`question_key`]), an answered
+/// question of `answers` that asks the same by the rule of [`duplicates`] (the first, or the
+/// most alike): the answer `aigcq gaps` points at and a draft is given as a reference.
+pub fn answered_elsewhere(
+    gaps: &[impl AsRef<str>],
+    answers: &[impl AsRef<str>],
+    similarity: f64,
+) -> Vec<(usize, usize)> {
+    // Answers first, so that each gap meets them all.
+    let n = answers.len();
+    let keys: Vec<&str> = answers
         .iter()
-        .map(|a| {
-            normalise_question(&a.text)
-                .chars()
-                .chain(normalise_question(&a.stem).chars())
-                .collect()
+        .map(AsRef::as_ref)
+        .chain(gaps.iter().map(AsRef::as_ref))
+        .collect();
+    twins(&keys, similarity, |i| i >= n, |i| i < n)
+        .into_iter()
+        .map(|(i, j, _)| (i - n, j))
+        .collect()
+}
+
+/// For each key that `wants`, the earlier one among those that `offers` it is a twin of (see
+/// [`duplicates`]), and how alike the two are (1 for the same).
+fn twins(
+    keys: &[impl AsRef<str>],
+    similarity: f64,
+    wants: impl Fn(usize) -> bool,
+    offers: impl Fn(usize) -> bool,
+) -> Vec<(usize, usize, f64)> {
+    // Everything once per distinct key, counted as often as it is asked: a bank that repeats
+    // a question, or a book copied many times, costs what one copy does.
+    let mut key_of: rustc_hash::FxHashMap<&str, usize> = Default::default();
+    let mut times: Vec<usize> = Vec::new();
+    let key: Vec<usize> = keys
+        .iter()
+        .map(|k| {
+            let next = key_of.len();
+            let id = *key_of.entry(k.as_ref()).or_insert(next);
+            if id == times.len() {
+                times.push(0);
+            }
+            times[id] += 1;
+            id
         })
         .collect();
-    let pairs = |n: &[char]| -> HashSet<(char, char)> { n.windows(2).map(|w| (w[0], w[1])).collect() };
-    let grams: Vec<_> = norm.iter().map(|n| pairs(n)).collect();
-    let mut df: HashMap<(char, char), usize> = HashMap::new();
-    for g in &grams {
+    let mut norm: Vec<Vec<char>> = vec![Vec::new(); times.len()];
+    for (k, &id) in &key_of {
+        norm[id] = k.chars().collect();
+    }
+    let grams: Vec<rustc_hash::FxHashSet<(char, char)>> = norm
+        .iter()
+        .map(|n| n.windows(2).map(|w| (w[0], w[1])).collect())
+        .collect();
+    let mut df: rustc_hash::FxHashMap<(char, char), usize> = Default::default();
+    for (g, &t) in grams.iter().zip(&times) {
         for &p in g {
-            *df.entry(p).or_default() += 1;
+            *df.entry(p).or_default() += t;
         }
     }
-    let common = (asked.len() / 20).max(8);
-    let mut index: HashMap<(char, char), Vec<usize>> = HashMap::new();
-    // Identical texts by a map; only the first of them enters the index, so that a bank that
-    // repeats a question many times (or a book copied twice) keeps the index lists short.
-    let mut first_of: HashMap<&[char], usize> = HashMap::new();
+    let common = (keys.len() / 20).max(8);
+    let mut index: rustc_hash::FxHashMap<(char, char), Vec<usize>> = Default::default();
+    // Only the first of identical keys enters the index, so that its lists stay short.
+    let mut first_of: rustc_hash::FxHashMap<usize, usize> = Default::default();
     let mut out = Vec::new();
-    let report = |out: &mut Vec<Finding>, i: usize, j: usize, alike: f64| {
-        let first = &asked[j];
-        let how = if alike >= 1.0 {
-            "same question as".to_owned()
-        } else {
-            format!("nearly the same question ({:.0} % alike) as", alike * 100.0)
-        };
-        out.push(Finding {
-            file: asked[i].file.clone(),
-            line: asked[i].line,
-            rule: Rule::DuplicateQuestion,
-            message: format!("{how} {}:{} (“{}”)", first.file, first.line, first.text),
-        });
-    };
-    for (i, n) in norm.iter().enumerate() {
+    for (i, &k) in key.iter().enumerate() {
+        let n = &norm[k];
         if n.len() < DUPLICATE_MIN_CHARS {
             continue;
         }
-        if let Some(&j) = first_of.get(n.as_slice()) {
-            report(&mut out, i, j, 1.0);
+        if let Some(&j) = first_of.get(&k) {
+            if wants(i) {
+                out.push((i, j, 1.0));
+            }
             continue;
         }
-        first_of.insert(n, i);
-        let mut shared: HashMap<usize, usize> = HashMap::new();
-        let rare: Vec<&(char, char)> = grams[i].iter().filter(|p| df[*p] <= common).collect();
-        for p in &rare {
-            let list = index.get(p).map_or(&[][..], Vec::as_slice);
-            // A pair that many distinct questions share finds no near twin worth the walk.
-            if list.len() > POSTINGS {
-                continue;
+        let rare: Vec<&(char, char)> = grams[k].iter().filter(|p| df[*p] <= common).collect();
+        if wants(i) {
+            let mut shared: rustc_hash::FxHashMap<usize, usize> = Default::default();
+            for p in &rare {
+                let list = index.get(p).map_or(&[][..], Vec::as_slice);
+                // A pair that many distinct questions share finds no near twin worth the walk.
+                if list.len() > POSTINGS {
+                    continue;
+                }
+                for &j in list {
+                    *shared.entry(j).or_default() += 1;
+                }
             }
-            for &j in list {
-                *shared.entry(j).or_default() += 1;
+            let mut best: Option<(usize, f64)> = None;
+            for (&j, _) in shared
+                .iter()
+                .filter(|&(_, &c)| c * 2 >= rare.len().min(grams[k].len()).max(1))
+            {
+                let m = &norm[key[j]];
+                let longer = n.len().max(m.len());
+                let edits = strsim::generic_levenshtein(n, m);
+                let alike = 1.0 - edits as f64 / longer as f64;
+                let near = edits == 0
+                    || edits <= DUPLICATE_EDITS
+                        && n.len().min(m.len()) >= NEAR_MIN_CHARS
+                        && latin_words(n) == latin_words(m);
+                if alike >= similarity && near && best.is_none_or(|(b, s)| alike > s || alike == s && j < b) {
+                    best = Some((j, alike));
+                }
+            }
+            if let Some((j, alike)) = best {
+                out.push((i, j, alike));
             }
         }
-        let mut best: Option<(usize, f64)> = None;
-        for (&j, _) in shared
-            .iter()
-            .filter(|&(_, &k)| k * 2 >= rare.len().min(grams[i].len()).max(1))
-        {
-            let longer = n.len().max(norm[j].len());
-            let edits = strsim::generic_levenshtein(n, &norm[j]);
-            let alike = 1.0 - edits as f64 / longer as f64;
-            let near = edits == 0
-                || edits <= DUPLICATE_EDITS
-                    && n.len().min(norm[j].len()) >= NEAR_MIN_CHARS
-                    && latin_words(n) == latin_words(&norm[j]);
-            if alike >= similarity && near && best.is_none_or(|(b, s)| alike > s || alike == s && j < b) {
-                best = Some((j, alike));
+        if offers(i) {
+            first_of.insert(k, i);
+            for p in rare {
+                index.entry(*p).or_default().push(i);
             }
-        }
-        if let Some((j, alike)) = best {
-            report(&mut out, i, j, alike);
-        }
-        for p in rare {
-            index.entry(*p).or_default().push(i);
         }
     }
     out
@@ -522,6 +603,35 @@ mod tests {
                 stem: String::new(),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_gap_is_answered_elsewhere_by_the_same_or_nearly_the_same_answered_question() {
+        let key = |t: &str| question_key(t, "");
+        let answers: Vec<String> = [
+            "1、什么是扩散模型？",
+            "2、LoRA 为什么能减少显存？",
+            "3、DiT 的结构是怎样的？",
+        ]
+        .map(key)
+        .into();
+        let gaps: Vec<String> = [
+            "7．什么是扩散模型?",         // the same
+            "8、LoRA为什么能减少显存",    // the same, spacing and punctuation aside
+            "9、DiT 的结构是怎么样的",    // one character more
+            "10、DiT 的训练目标是什么？", // the same topic only
+            "11、什么是扩散模型？",       // the same as another gap and an answer
+        ]
+        .map(key)
+        .into();
+        assert_eq!(
+            answered_elsewhere(&gaps, &answers, 0.85),
+            [(0, 0), (1, 1), (2, 2), (4, 0)]
+        );
+        assert!(
+            answered_elsewhere(&gaps, &[] as &[String], 0.85).is_empty(),
+            "gaps never answer each other"
+        );
     }
 
     #[test]

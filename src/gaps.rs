@@ -27,6 +27,10 @@ pub struct GapRecord {
     pub kind: GapKind,
     /// The question's text.
     pub question: String,
+    /// The id of an answered question elsewhere in the book that asks the same
+    /// ([`answered_elsewhere`]); only present when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_in: Option<String>,
 }
 
 /// The gaps of one chapter and how many questions it has.
@@ -96,6 +100,7 @@ pub fn chapter_gaps(chapter: &Chapter, file: &str, name: &str) -> ChapterGaps {
             level: g.level,
             kind: g.kind,
             question: g.text.to_owned(),
+            answered_in: None,
         })
         .collect();
     let missing = gaps.iter().filter(|g| g.kind == GapKind::Missing).count();
@@ -106,6 +111,78 @@ pub fn chapter_gaps(chapter: &Chapter, file: &str, name: &str) -> ChapterGaps {
         answered: questions - gaps.len(),
         gaps,
     }
+}
+
+/// A chapter's questions as [`answered_elsewhere`] compares them, by
+/// [`crate::check::question_key`]: small enough to keep for every chapter of a large scan.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    /// Its gaps that ask by their text (a number, a question mark, a task word): each key
+    /// and anchor. Repeated structure (`附录 术语表`) is never a gap answered elsewhere.
+    asking: Vec<(String, String)>,
+    /// Its answered questions: each key and place in the chapter's `questions` (anchors
+    /// cost a slug each, and only the few twins need theirs).
+    answered: Vec<(String, usize)>,
+}
+
+impl Keys {
+    /// The keys of `chapter`'s questions.
+    pub fn of(chapter: &Chapter, rules: &crate::chapter::Rules) -> Keys {
+        let key = |q: &crate::chapter::Question| {
+            let stem = q.stem.clone().map_or("", |r| &chapter.text()[r]);
+            crate::check::question_key(&chapter.heading(q).text, stem)
+        };
+        let mut keys = Keys::default();
+        for (i, q) in chapter.questions.iter().enumerate().filter(|(_, q)| !q.group) {
+            if q.gap.is_none() {
+                keys.answered.push((key(q), i));
+            } else if crate::chapter::asks_or_sets_task(&chapter.heading(q).text, rules) {
+                keys.asking.push((key(q), chapter.heading(q).anchor().to_owned()));
+            }
+        }
+        keys
+    }
+}
+
+/// An answered question that a gap asks again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Twin {
+    /// Its chapter: the place of its [`Keys`] in the list given.
+    pub chapter: usize,
+    /// Its place in that chapter's `questions`.
+    pub question: usize,
+}
+
+/// Each gap of `chapters` (their [`Keys`]) that an answered question of them asks too, by
+/// `check`'s duplicate-question rule at `similarity`: the gap's chapter and anchor, and the
+/// answered twin.
+pub fn answered_elsewhere(chapters: &[Keys], similarity: f64) -> Vec<(usize, &str, Twin)> {
+    let gaps: Vec<(usize, &(String, String))> = chapters
+        .iter()
+        .enumerate()
+        .flat_map(|(c, k)| k.asking.iter().map(move |a| (c, a)))
+        .collect();
+    if gaps.is_empty() {
+        return Vec::new();
+    }
+    let answers: Vec<Twin> = chapters
+        .iter()
+        .enumerate()
+        .flat_map(|(c, k)| {
+            k.answered
+                .iter()
+                .map(move |&(_, question)| Twin { chapter: c, question })
+        })
+        .collect();
+    let answer_keys: Vec<&String> = chapters
+        .iter()
+        .flat_map(|k| k.answered.iter().map(|(key, _)| key))
+        .collect();
+    let gap_keys: Vec<&String> = gaps.iter().map(|(_, (key, _))| key).collect();
+    crate::check::answered_elsewhere(&gap_keys, &answer_keys, similarity)
+        .into_iter()
+        .map(|(g, a)| (gaps[g].0, gaps[g].1.1.as_str(), answers[a]))
+        .collect()
 }
 
 #[cfg(test)]

@@ -120,6 +120,9 @@ pub struct Refs {
     pub chars: usize,
     /// Reads files and fetches URLs.
     pub loader: Loader,
+    /// The book's own answer to a question asked again (by chapter and question number),
+    /// given before the question's other references.
+    pub answered: HashMap<(String, usize), Loaded>,
 }
 
 impl Refs {
@@ -136,10 +139,16 @@ impl Refs {
     /// The references of question `index` of `chapter`, read, fetched and cut to the budget.
     pub async fn references(&self, chapter: &str, index: usize) -> Result<Vec<Reference>> {
         let sources = self.sources(chapter, index);
-        if sources.is_empty() {
+        let answered = self.answered.get(&(chapter.to_owned(), index));
+        if sources.is_empty() && answered.is_none() {
             return Ok(Vec::new());
         }
-        Ok(fit(self.loader.load(&sources).await?, self.chars))
+        let loaded = answered
+            .cloned()
+            .into_iter()
+            .chain(self.loader.load(&sources).await?)
+            .collect();
+        Ok(fit(loaded, self.chars))
     }
 }
 

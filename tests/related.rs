@@ -152,3 +152,58 @@ fn a_question_is_never_its_own_related_answer() {
     assert_eq!(related[0]["chapter"], names[2].as_str(), "{related:#?}");
     assert_eq!(related[0]["answer"], "旧章节里新写的答案。");
 }
+
+#[test]
+fn a_gap_asked_again_is_marked_answered_where_it_is_and_drafted_from_that_answer() {
+    let Some((dir, names)) = book() else { return };
+    let d = dir.path();
+    let (question, anchor, answer) = answered(d, &names[0]);
+    // Asked again in another chapter: numbered, full-width punctuation, no answer; and a
+    // question on the same subject that is another question.
+    let again = format!(
+        "12．{}",
+        question.replace('，', ",").replace('？', "?").replace('：', ":")
+    );
+    let path = d.join("content").join(&names[2]);
+    let before = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "{before}\n\n### {again}\n\n### 面试问题：{}与本章内容有什么联系？\n",
+            core(&question)
+        ),
+    )
+    .unwrap();
+
+    let out = common::aigcq_at(d, "http://127.0.0.1:9")
+        .args(["gaps", "--json"])
+        .output()
+        .unwrap();
+    let gaps: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let twin = format!("{}#{anchor}", names[0]);
+    let marked: Vec<&Value> = gaps.iter().filter(|g| g.get("answered_in").is_some()).collect();
+    assert_eq!(marked.len(), 1, "{marked:#?}");
+    assert_eq!(marked[0]["question"], again.as_str());
+    assert_eq!(marked[0]["answered_in"], twin.as_str());
+    let out = common::aigcq_at(d, "http://127.0.0.1:9").arg("gaps").output().unwrap();
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(human.contains(&format!("{again}  (answered in {twin})")), "{human}");
+
+    // Its draft rests on that answer, as a reference named after it, and not again among
+    // the related answers.
+    let prompts = dry_run(d, &["12．"]);
+    assert_eq!(prompts.len(), 1, "{prompts:#?}");
+    let user = prompts[0]["messages"]["user"].as_str().unwrap();
+    let head: String = answer.chars().take(150).collect();
+    assert!(
+        user.contains(&format!("<参考资料 来源=\"{twin}\">")) || user.contains(&format!("source=\"{twin}\"")),
+        "{user}"
+    );
+    assert!(user.contains(&head), "{user}");
+    let related = prompts[0]["related"].as_array().unwrap();
+    assert!(
+        related
+            .iter()
+            .all(|r| r["anchor"] != anchor.as_str() || r["chapter"] != names[0].as_str())
+    );
+}

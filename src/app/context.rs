@@ -190,6 +190,7 @@ impl Context {
             dir: project.refs_dir(),
             extra,
             chars: ref_chars.unwrap_or(project.config.draft.ref_chars),
+            answered: Default::default(),
             loader: Loader::new(
                 project.root(),
                 &project.refs_cache_dir(),

@@ -63,12 +63,13 @@ pub fn run(ctx: &Context, args: &DraftArgs) -> Result<Status> {
     };
     let candidates = args.candidates.unwrap_or(cfg.candidates).max(1);
 
-    let refs = ctx.references(
+    let mut refs = ctx.references(
         &args.refs,
         args.ref_chars,
         &args.provider.overrides(),
         args.allow_insecure,
     )?;
+    refs.answered = answered_elsewhere(&book, &rules, project.config.check.duplicate_similarity);
     if args.dry_run {
         let runtime = ctx.runtime()?;
         let prompts: Vec<output::draft::Prompt> = jobs
@@ -305,6 +306,31 @@ pub(crate) fn read_chapters(ctx: &Context) -> Result<(Vec<(std::path::PathBuf, S
         .map(|p| scan::read_chapter(p).map(|t| (p.clone(), t)))
         .collect();
     Ok(super::report_errors(&errors, read))
+}
+
+/// The book's answer to each gap that an answered question asks too (what `aigcq gaps` marks
+/// "answered in"), as a reference for that gap: `other.md#anchor`, its question and answer.
+fn answered_elsewhere(
+    book: &[(&str, &Chapter)],
+    rules: &aigcq::chapter::Rules,
+    similarity: f64,
+) -> std::collections::HashMap<(String, usize), aigcq::refs::Loaded> {
+    let keys: Vec<aigcq::gaps::Keys> = book.par_iter().map(|(_, c)| aigcq::gaps::Keys::of(c, rules)).collect();
+    aigcq::gaps::answered_elsewhere(&keys, similarity)
+        .into_iter()
+        .filter_map(|(c, anchor, twin)| {
+            let (name, chapter) = book[c];
+            let gap = chapter.gaps().find(|g| g.anchor == anchor)?;
+            let (other, answering) = book[twin.chapter];
+            let q = &answering.questions[twin.question];
+            let heading = answering.heading(q);
+            let loaded = aigcq::refs::Loaded {
+                source: format!("{other}#{}", heading.anchor()),
+                text: format!("{}\n\n{}", heading.text, answering.answer_body(q).trim()),
+            };
+            Some(((name.to_owned(), gap.index), loaded))
+        })
+        .collect()
 }
 
 /// The answer-length range when a chapter has no answers to measure.

@@ -12,7 +12,7 @@ pub fn human(out: &mut impl Write, chapters: &[ChapterGaps], stats: bool) -> io:
     for c in with_gaps {
         writeln!(out, "{}", style(&c.file).bold())?;
         for g in &c.gaps {
-            writeln!(
+            write!(
                 out,
                 "{:>5}  {}  {}  {}",
                 g.index,
@@ -20,6 +20,10 @@ pub fn human(out: &mut impl Write, chapters: &[ChapterGaps], stats: bool) -> io:
                 style(format!("L{:<5}", g.line)).dim(),
                 g.question
             )?;
+            match &g.answered_in {
+                Some(id) => writeln!(out, "  {}", style(format!("(answered in {id})")).cyan())?,
+                None => writeln!(out)?,
+            }
         }
         writeln!(out)?;
     }
