@@ -398,7 +398,14 @@ pub fn normalise_question(text: &str) -> String {
             .into(),
     };
     let bare = crate::chapter::question_text(&wide);
-    let rest = NUMBER.find(bare).map_or(bare, |m| &bare[m.end()..]);
+    // Most questions start with no number: the pattern is only run when one may start here.
+    let numbered = bare
+        .trim_start()
+        .starts_with(|c: char| c.is_numeric() || matches!(c, 'Q' | '问' | '第' | '(' | '（'));
+    let rest = match numbered {
+        true => NUMBER.find(bare).map_or(bare, |m| &bare[m.end()..]),
+        false => bare,
+    };
     let mut out = String::with_capacity(rest.len());
     for c in rest.chars() {
         // ASCII and CJK first: most of every bank, and cheaper than Unicode's tables.
