@@ -160,8 +160,8 @@ pub struct Loader {
     http: reqwest::Client,
     /// The project root: file sources are shown relative to it.
     root: PathBuf,
-    /// Converted pages, one file per URL.
-    cache: PathBuf,
+    /// Converted pages, one file per URL; none caches nothing.
+    cache: Option<PathBuf>,
     /// How long one fetch may take, start to end.
     deadline: Duration,
     allow_insecure: bool,
@@ -183,7 +183,7 @@ impl Loader {
     /// provider header is ever sent with one.
     pub fn new(
         root: &Path,
-        cache: &Path,
+        cache: Option<&Path>,
         timeout: Duration,
         deadline: Duration,
         allow_insecure: bool,
@@ -208,7 +208,7 @@ impl Loader {
         Ok(Loader {
             http,
             root: root.to_owned(),
-            cache: cache.to_owned(),
+            cache: cache.map(Path::to_owned),
             deadline,
             allow_insecure,
             fetched: Default::default(),
@@ -311,10 +311,9 @@ impl Loader {
     }
 
     async fn fetch_now(&self, url: &str) -> Result<String> {
-        let cached = self
-            .cache
-            .join(format!("{}.txt", identity::short_hash(&[url.as_bytes()], 16)));
-        if let Ok(text) = std::fs::read_to_string(&cached) {
+        let cached =
+            (self.cache.as_ref()).map(|c| c.join(format!("{}.txt", identity::short_hash(&[url.as_bytes()], 16))));
+        if let Some(text) = cached.as_ref().and_then(|c| std::fs::read_to_string(c).ok()) {
             return Ok(text);
         }
         let parsed = reqwest::Url::parse(url)?;
@@ -354,8 +353,10 @@ impl Loader {
         } else {
             bail!("content type {kind} is not text");
         };
-        std::fs::create_dir_all(&self.cache).with_context(|| format!("cannot create {}", self.cache.display()))?;
-        atomic::write(&cached, text.as_bytes()).with_context(|| format!("cannot write {}", cached.display()))?;
+        if let (Some(dir), Some(cached)) = (&self.cache, &cached) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            atomic::write(cached, text.as_bytes()).with_context(|| format!("cannot write {}", cached.display()))?;
+        }
         Ok(text)
     }
 }

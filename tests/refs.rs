@@ -246,3 +246,33 @@ fn pdf_references_in_english_and_chinese_reach_the_prompt_as_text_and_a_scan_is_
         ]
     );
 }
+
+#[test]
+fn a_forged_cache_folder_never_makes_a_fetch_write_or_read_outside_the_project() {
+    let (site, hits) = pages();
+    let fake = common::start_in_thread(|_, _| Reply::stream("一个足够长的答案，依据参考资料写成，这里只是测试。"));
+    let dir = common::project(&common::chapter_with_gaps(1), "");
+    let d = dir.path();
+    let outside = tempfile::tempdir().unwrap();
+    // What a cached page of that URL would be called, planted outside: never read.
+    std::fs::create_dir_all(outside.path().join("refs")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), d.join("drafts/.cache")).unwrap();
+    let out = common::aigcq_at(d, &fake.url)
+        .args(["draft", "--ref"])
+        .arg(format!("{site}/other.html"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("leaves the drafts folder") || stderr.contains("cache folder"),
+        "{stderr}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "fetched, not read from outside");
+    let written: Vec<_> = walkdir::WalkDir::new(outside.path())
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .collect();
+    assert!(written.is_empty(), "{written:?}");
+}

@@ -207,3 +207,29 @@ fn a_gap_asked_again_is_marked_answered_where_it_is_and_drafted_from_that_answer
             .all(|r| r["anchor"] != anchor.as_str() || r["chapter"] != names[0].as_str())
     );
 }
+
+#[test]
+fn a_forged_cache_folder_never_makes_the_index_write_outside_the_project() {
+    let dir = common::project(&common::chapter_with_gaps(3), "");
+    let d = dir.path();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.join("drafts/.cache")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), d.join("drafts/.cache/related")).unwrap();
+    let prompts = dry_run(d, &[]);
+    assert!(!prompts.is_empty());
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        0,
+        "nothing written outside"
+    );
+
+    // Nor through a linked .cache.
+    std::fs::remove_dir_all(d.join("drafts/.cache")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), d.join("drafts/.cache")).unwrap();
+    dry_run(d, &[]);
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        0,
+        "nothing written outside"
+    );
+}

@@ -193,7 +193,7 @@ impl Context {
             answered: Default::default(),
             loader: Loader::new(
                 project.root(),
-                &project.refs_cache_dir(),
+                self.cache_dir(&project.refs_cache_dir()).as_deref(),
                 timeout,
                 std::time::Duration::from_secs(project.config.draft.ref_timeout),
                 allow_insecure,
@@ -212,12 +212,31 @@ impl Context {
         if chars == 0 {
             return None;
         }
-        match aigcq::related::Index::update(&self.project.related_cache_dir(), chapters) {
+        let index = match self.cache_dir(&self.project.related_cache_dir()) {
+            Some(dir) => aigcq::related::Index::update(&dir, chapters),
+            None => aigcq::related::Index::in_memory(chapters),
+        };
+        match index {
             Ok(index) => Some(std::sync::Arc::new(index)),
             Err(e) => {
                 crate::app::output::warning(format!("related answers left out: {e:#}"));
                 None
             }
+        }
+    }
+
+    /// `dir`, a cache folder below the drafts folder, when it stays inside it: a forged drafts
+    /// folder may link it anywhere, and then nothing is cached there.
+    fn cache_dir(&self, dir: &std::path::Path) -> Option<PathBuf> {
+        let drafts = self.project.drafts_dir();
+        let rel = dir.strip_prefix(&drafts).ok()?.to_str()?;
+        match aigcq::store::inside(&drafts, rel, "cache folder", "the drafts folder") {
+            Ok(dir) => Some(dir),
+            Err(e) if drafts.is_dir() => {
+                crate::app::output::warning(format!("{e:#}; nothing is cached there"));
+                None
+            }
+            Err(_) => None,
         }
     }
 
