@@ -380,6 +380,13 @@ const DUPLICATE_MIN_CHARS: usize = 4;
 /// A question's text as the duplicate check compares it: its number (`12、`, `3.1`, `Q4:`,
 /// `(2)`), punctuation and spacing gone, full-width forms as ASCII, lower case.
 pub fn normalise_question(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    normalise_into(text, &mut out);
+    out
+}
+
+/// [`normalise_question`], appended to `out`.
+fn normalise_into(text: &str, out: &mut String) {
     static NUMBER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"^\s*(?:(?:Q|问题|第)?\s*\d+(?:\.\d+)*\s*[、.．:：)）_\-题]?|[(（]\d+[)）])")
             .expect("a valid pattern")
@@ -406,7 +413,6 @@ pub fn normalise_question(text: &str) -> String {
         true => NUMBER.find(bare).map_or(bare, |m| &bare[m.end()..]),
         false => bare,
     };
-    let mut out = String::with_capacity(rest.len());
     for c in rest.chars() {
         // ASCII and CJK first: most of every bank, and cheaper than Unicode's tables.
         if c.is_ascii() {
@@ -419,7 +425,6 @@ pub fn normalise_question(text: &str) -> String {
             out.extend(c.to_lowercase());
         }
     }
-    out
 }
 
 /// The runs of Latin letters and digits of a normalised question, sorted.
@@ -468,11 +473,15 @@ pub fn duplicates(asked: &[Asked], similarity: f64) -> Vec<Finding> {
 /// What the duplicate check compares of a question: its text and its stem (a quiz's code and
 /// options), each by [`normalise_question`].
 pub fn question_key(text: &str, stem: &str) -> String {
-    let mut key = normalise_question(text);
-    if !stem.is_empty() {
-        key.push_str(&normalise_question(stem));
-    }
+    let mut key = String::with_capacity(text.len() + stem.len());
+    question_key_into(text, stem, &mut key);
     key
+}
+
+/// [`question_key`], appended to `out`.
+pub fn question_key_into(text: &str, stem: &str, out: &mut String) {
+    normalise_into(text, out);
+    normalise_into(stem, out);
 }
 
 /// For each key of `gaps` (questions without an answer, by [`question_key`]), an answered

@@ -120,24 +120,27 @@ pub struct Keys {
     /// Its gaps that ask by their text (a number, a question mark, a task word): each key
     /// and anchor. Repeated structure (`附录 术语表`) is never a gap answered elsewhere.
     asking: Vec<(String, String)>,
-    /// Its answered questions: each key and place in the chapter's `questions` (anchors
-    /// cost a slug each, and only the few twins need theirs).
-    answered: Vec<(String, usize)>,
+    /// Its answered questions: each key (a range of `answered_keys`) and place in the
+    /// chapter's `questions`. Anchors cost a slug each, and only the few twins need theirs.
+    answered: Vec<(std::ops::Range<usize>, usize)>,
+    /// The keys of its answered questions, one after the other: one allocation a chapter.
+    answered_keys: String,
 }
 
 impl Keys {
     /// The keys of `chapter`'s questions.
     pub fn of(chapter: &Chapter, rules: &crate::chapter::Rules) -> Keys {
-        let key = |q: &crate::chapter::Question| {
-            let stem = q.stem.clone().map_or("", |r| &chapter.text()[r]);
-            crate::check::question_key(&chapter.heading(q).text, stem)
-        };
+        let stem = |q: &crate::chapter::Question| q.stem.clone().map_or("", |r| &chapter.text()[r]);
         let mut keys = Keys::default();
         for (i, q) in chapter.questions.iter().enumerate().filter(|(_, q)| !q.group) {
+            let text = &chapter.heading(q).text;
             if q.gap.is_none() {
-                keys.answered.push((key(q), i));
-            } else if crate::chapter::asks_or_sets_task(&chapter.heading(q).text, rules) {
-                keys.asking.push((key(q), chapter.heading(q).anchor().to_owned()));
+                let start = keys.answered_keys.len();
+                crate::check::question_key_into(text, stem(q), &mut keys.answered_keys);
+                keys.answered.push((start..keys.answered_keys.len(), i));
+            } else if crate::chapter::asks_or_sets_task(text, rules) {
+                let key = crate::check::question_key(text, stem(q));
+                keys.asking.push((key, chapter.heading(q).anchor().to_owned()));
             }
         }
         keys
@@ -174,9 +177,9 @@ pub fn answered_elsewhere(chapters: &[Keys], similarity: f64) -> Vec<(usize, &st
                 .map(move |&(_, question)| Twin { chapter: c, question })
         })
         .collect();
-    let answer_keys: Vec<&String> = chapters
+    let answer_keys: Vec<&str> = chapters
         .iter()
-        .flat_map(|k| k.answered.iter().map(|(key, _)| key))
+        .flat_map(|k| k.answered.iter().map(|(key, _)| &k.answered_keys[key.clone()]))
         .collect();
     let gap_keys: Vec<&String> = gaps.iter().map(|(_, (key, _))| key).collect();
     crate::check::answered_elsewhere(&gap_keys, &answer_keys, similarity)
