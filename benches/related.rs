@@ -11,6 +11,9 @@
 //!    without related answers, and the prompt tokens they add (estimated), priced at
 //!    DeepSeek's $0.28 per million input tokens (cache miss).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use aigcq::chapter::{Chapter, QuestionConfig, Rules};
@@ -47,13 +50,7 @@ fn main() {
         eprintln!("skipped: no corpus at {}", source.display());
         return;
     }
-    let mut files: Vec<_> = walkdir::WalkDir::new(&source)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "md"))
-        .map(|e| e.into_path())
-        .collect();
-    files.sort();
+    let files = common::chapters_below(&source);
     let texts: Vec<String> = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
     let rules = Rules::new(&QuestionConfig::default()).unwrap();
     let names: Vec<String> = (0..BOOK).map(|i| format!("part{}/chapter{i:03}.md", i / 20)).collect();

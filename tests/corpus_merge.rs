@@ -9,7 +9,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use aigcq::chapter::{Chapter, QuestionConfig, Rules};
 
@@ -45,13 +44,7 @@ fn pick(name: &str, n: usize) -> [usize; 2] {
 fn every_corpus_chapter_takes_merges_of_its_own_answers() {
     let Some(root) = common::corpus() else { return };
     let rules = Rules::new(&QuestionConfig::default()).unwrap();
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&root)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "md"))
-        .map(|e| e.into_path())
-        .collect();
-    files.sort();
+    let files = common::chapters_below(&root);
     let mut failures = Vec::new();
     let mut tried = 0;
     for file in files {

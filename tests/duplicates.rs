@@ -20,13 +20,7 @@ fn duplicate_findings(dir: &std::path::Path) -> Vec<Value> {
 #[test]
 fn planted_repeats_across_real_chapters_are_reported_and_a_shared_topic_is_not() {
     let Some(corpus) = common::corpus() else { return };
-    let mut files: Vec<_> = walkdir::WalkDir::new(&corpus)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "md"))
-        .map(|e| e.into_path())
-        .collect();
-    files.sort();
+    let files = common::chapters_below(&corpus);
     let dir = common::project("", "");
     std::fs::remove_file(dir.path().join("content/ch.md")).unwrap();
     let names: Vec<String> = files[..5]

@@ -482,6 +482,18 @@ pub fn ledger(dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The Markdown chapters below `dir`, in path order.
+pub fn chapters_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "md"))
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    files
+}
+
 /// The real book in `../shared/corpus/`. CI always has it; elsewhere a test that needs it is
 /// skipped with a printed reason.
 pub fn corpus() -> Option<std::path::PathBuf> {
