@@ -509,7 +509,7 @@ pub fn related(
     gap: &Gap,
     run: &RunContext,
     references: &[crate::refs::Reference],
-    shown: &std::collections::HashSet<usize>,
+    shown: &std::collections::HashSet<&str>,
 ) -> Vec<Related> {
     let Some(index) = run.related.as_deref().filter(|_| run.related_chars > 0) else {
         return Vec::new();
@@ -521,19 +521,12 @@ pub fn related(
             return Vec::new();
         }
     };
-    let chapter = facts.chapter;
-    let own = gap.question.map(|q| chapter.answer_body(q).trim().to_owned());
-    let shown_questions: std::collections::HashSet<&str> = chapter
-        .questions
-        .iter()
-        .filter(|q| shown.contains(&q.index))
-        .map(|q| chapter.heading(q).text.as_str())
-        .collect();
+    let own = gap.question.map(|q| facts.chapter.answer_body(q).trim().to_owned());
     let mut kept: Vec<crate::related::Hit> = hits
         .into_iter()
         .filter(|h| !(h.chapter == facts.name && h.anchor == gap.anchor))
         .filter(|h| own.as_deref() != Some(h.answer.as_str()))
-        .filter(|h| !(h.chapter == facts.name && shown_questions.contains(h.question.as_str())))
+        .filter(|h| !(h.chapter == facts.name && shown.contains(h.question.as_str())))
         .filter(|h| {
             !references
                 .iter()
@@ -568,10 +561,8 @@ pub fn related(
 /// `/`-separated), spaces escaped so that Markdown keeps it one link.
 fn relative_path(from: &str, to: &str) -> String {
     let from_dir: Vec<&str> = from
-        .split('/')
-        .collect::<Vec<_>>()
-        .split_last()
-        .map_or(Vec::new(), |(_, d)| d.to_vec());
+        .rsplit_once('/')
+        .map_or(Vec::new(), |(d, _)| d.split('/').collect());
     let to_parts: Vec<&str> = to.split('/').collect();
     let common = from_dir.iter().zip(&to_parts).take_while(|(a, b)| a == b).count();
     let mut parts: Vec<&str> = vec![".."; from_dir.len() - common];
@@ -593,8 +584,10 @@ pub fn context<'a>(
     let shared = shared_budget(run.example_chars);
     let (chapter_context, fixed) = facts.shared(shared);
     let examples = facts.examples(gap, run.example_chars - shared, fixed);
-    let shown: std::collections::HashSet<usize> =
-        fixed.iter().copied().chain(examples.iter().map(|e| e.index)).collect();
+    let shown: std::collections::HashSet<&str> = (chapter_context.examples.iter())
+        .chain(&examples)
+        .map(|e| e.question.as_str())
+        .collect();
     let (existing, sub_questions) = match (gap.kind, gap.question) {
         (_, Some(q)) if rewrite => (Some(chapter.answer_body(q).trim().to_owned()), Vec::new()),
         (GapKind::Stub | GapKind::Outline, Some(q)) => {

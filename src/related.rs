@@ -28,6 +28,8 @@ const VERSION: u32 = 1;
 const TOKENIZER: &str = "aigcq-mixed";
 /// The file that records which text of each chapter the index holds.
 const MANIFEST: &str = "manifest.json";
+/// A manifest larger than this is not one aigcq wrote (a book of 100,000 chapters is 10 MB).
+const MANIFEST_BYTES: u64 = 64 << 20;
 /// Query tokens past this many say nothing more about a question.
 const MAX_QUERY_TOKENS: usize = 256;
 /// Memory the writer may use before it flushes (tantivy's floor is 15 MB per thread).
@@ -105,7 +107,11 @@ impl Index {
     /// chapters that are gone leave it. When `dir` cannot serve (unwritable, locked by another
     /// run, damaged), the index is built in memory instead.
     pub fn update(dir: &Path, chapters: &[(&str, &Chapter)]) -> Result<Index> {
-        match Self::on_disk(dir, chapters) {
+        // The folder is the drafts folder's, so untrusted: a damaged index that makes tantivy
+        // panic costs the cache, not the run.
+        let on_disk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Self::on_disk(dir, chapters)))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("tantivy failed on it")));
+        match on_disk {
             Ok(index) => Ok(index),
             Err(e) => {
                 tracing::warn!(
@@ -129,7 +135,7 @@ impl Index {
     fn on_disk(dir: &Path, chapters: &[(&str, &Chapter)]) -> Result<Index> {
         let (schema, fields) = schema();
         let manifest_path = dir.join(MANIFEST);
-        let mut manifest: Manifest = std::fs::read(&manifest_path)
+        let mut manifest: Manifest = crate::atomic::read_limited(&manifest_path, MANIFEST_BYTES)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .filter(|m: &Manifest| m.version == VERSION)
@@ -232,6 +238,11 @@ impl Index {
     /// The answered questions closest to `question`, best first, at most `limit`: its words
     /// count three times in a question, once in an answer and half in a chapter title.
     pub fn search(&self, question: &str, limit: usize) -> Result<Vec<Hit>> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.search_now(question, limit)))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("tantivy failed on the index")))
+    }
+
+    fn search_now(&self, question: &str, limit: usize) -> Result<Vec<Hit>> {
         let f = self.fields;
         let mut tokens = Vec::new();
         let mut stream = Mixed.token_stream(question);

@@ -223,6 +223,22 @@ fn a_forged_cache_folder_never_makes_the_index_write_outside_the_project() {
         "nothing written outside"
     );
 
+    // A damaged index that claims to be current is built again.
+    std::fs::remove_file(d.join("drafts/.cache/related")).unwrap();
+    std::fs::create_dir_all(d.join("drafts/.cache/related")).unwrap();
+    std::fs::write(
+        d.join("drafts/.cache/related/manifest.json"),
+        r#"{"version":1,"chapters":{"ch.md":"x"}}"#,
+    )
+    .unwrap();
+    std::fs::write(d.join("drafts/.cache/related/meta.json"), "not tantivy's").unwrap();
+    assert_eq!(dry_run(d, &[]).len(), prompts.len());
+    assert!(
+        std::fs::read_to_string(d.join("drafts/.cache/related/meta.json"))
+            .unwrap()
+            .starts_with('{')
+    );
+
     // Nor through a linked .cache.
     std::fs::remove_dir_all(d.join("drafts/.cache")).unwrap();
     std::os::unix::fs::symlink(outside.path(), d.join("drafts/.cache")).unwrap();
