@@ -155,6 +155,10 @@ impl Refs {
 /// Most bytes read from one file or URL: a reference is a page or a report, not a download.
 pub const MAX_BYTES: usize = 4 << 20;
 
+/// Most bytes of a cached page's text: a fetch reads at most [`MAX_BYTES`], and its text (a
+/// PDF's above all) can be longer than what came.
+const CACHED_BYTES: u64 = 4 * MAX_BYTES as u64;
+
 /// Reads and fetches references.
 pub struct Loader {
     http: reqwest::Client,
@@ -313,7 +317,9 @@ impl Loader {
     async fn fetch_now(&self, url: &str) -> Result<String> {
         let cached =
             (self.cache.as_ref()).map(|c| c.join(format!("{}.txt", identity::short_hash(&[url.as_bytes()], 16))));
-        if let Some(text) = cached.as_ref().and_then(|c| std::fs::read_to_string(c).ok()) {
+        // The cache is the drafts folder's: what no fetch could have written is not read.
+        let read = |c: &PathBuf| atomic::read_limited(c, CACHED_BYTES).ok();
+        if let Some(text) = cached.as_ref().and_then(read).and_then(|b| String::from_utf8(b).ok()) {
             return Ok(text);
         }
         let parsed = reqwest::Url::parse(url)?;

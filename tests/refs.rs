@@ -276,3 +276,27 @@ fn a_forged_cache_folder_never_makes_a_fetch_write_or_read_outside_the_project()
         .collect();
     assert!(written.is_empty(), "{written:?}");
 }
+
+#[test]
+fn an_oversized_file_in_the_reference_cache_is_not_read_and_the_page_is_fetched_again() {
+    let (site, hits) = pages();
+    let fake = common::start_in_thread(|_, _| Reply::stream("一个足够长的答案，依据参考资料写成，这里只是测试。"));
+    let dir = common::project(&common::chapter_with_gaps(1), "");
+    let d = dir.path();
+    let url = format!("{site}/other.html");
+    let cache = d.join("drafts/.cache/refs");
+    std::fs::create_dir_all(&cache).unwrap();
+    let name = format!("{}.txt", aigcq::identity::short_hash(&[url.as_bytes()], 16));
+    std::fs::write(cache.join(&name), "伪造".repeat(10 << 20)).unwrap();
+    let out = common::aigcq_at(d, &fake.url)
+        .args(["draft", "--ref", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "fetched, the forged cache file not read"
+    );
+    assert!(!prompt_for(&fake, 2).contains("伪造"));
+}
