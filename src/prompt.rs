@@ -86,7 +86,7 @@ pub struct Related {
 }
 
 /// Most related answers one prompt shows.
-pub const RELATED_MAX: usize = 3;
+const RELATED_MAX: usize = 3;
 /// A related answer scoring less than this share of the best one is left out: it shares a
 /// word or two with the question, not its subject.
 const RELATED_FLOOR: f32 = 0.5;
@@ -504,7 +504,7 @@ pub struct RunContext {
 /// question itself (nor, for a rewrite, its current answer), never a source the references
 /// already hold, nor an answer the prompt shows as an example; other chapters first, each
 /// group best first; at most [`RELATED_MAX`], sharing `run.related_chars` fairly.
-pub fn related(
+fn related(
     facts: &ChapterFacts,
     gap: &Gap,
     run: &RunContext,

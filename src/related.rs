@@ -52,7 +52,6 @@ pub struct Hit {
 
 /// The index of a book's answered questions.
 pub struct Index {
-    index: Tantivy,
     reader: IndexReader,
     fields: Fields,
     /// Chapters indexed again by [`Index::update`] (the rest were up to date).
@@ -214,11 +213,10 @@ impl Index {
         Ok(changed.len())
     }
 
+    /// The reader of `index`, which [`Index::write`] has given the tokenizer.
     fn open(index: Tantivy, fields: Fields, reindexed: usize) -> Result<Index> {
-        index.tokenizers().register(TOKENIZER, Mixed);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         Ok(Index {
-            index,
             reader,
             fields,
             reindexed,
@@ -277,12 +275,6 @@ impl Index {
                 })
             })
             .collect()
-    }
-
-    /// The tantivy index, for tests and benchmarks that look inside.
-    #[doc(hidden)]
-    pub fn tantivy(&self) -> &Tantivy {
-        &self.index
     }
 }
 
